@@ -1,0 +1,544 @@
+//! Core tests with the in-memory keychain and a manual clock (the real
+//! keychain and the CLI are exercised in the workspace's `tests/` crate).
+
+use std::sync::Arc;
+
+use bedside_vault::{EscrowPrivateKey, KdfParams, MemoryKeychain, Password, Totp, TotpSecret};
+
+use crate::clock::ManualClock;
+use crate::*;
+
+const T0: i64 = 1_790_000_000;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    keychain: Arc<MemoryKeychain>,
+    clock: ManualClock,
+    profiles: Profiles,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().expect("tmp");
+    let keychain = Arc::new(MemoryKeychain::new());
+    let clock = ManualClock::at(T0);
+    let profiles = Profiles::new(
+        dir.path(),
+        keychain.clone(),
+        Arc::new(clock.clone()),
+        Policy::default(),
+        KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
+    );
+    Env {
+        _dir: dir,
+        keychain,
+        clock,
+        profiles,
+    }
+}
+
+fn pw(s: &str) -> Password {
+    Password::new(s)
+}
+
+const PW: &str = "correct horse battery";
+
+fn secret_of(e: &TotpEnrolment) -> Totp {
+    Totp::new(TotpSecret::from_bytes(
+        data_encoding::BASE32_NOPAD
+            .decode(e.secret_base32.as_bytes())
+            .expect("b32"),
+    ))
+}
+
+/// Creates and confirms a profile; returns its TOTP.
+fn enrolled(env: &Env, user: &str) -> Totp {
+    let e = env
+        .profiles
+        .create(
+            &NewProfile {
+                username: user.into(),
+                display_name: "Dr Test".into(),
+                password: pw(PW),
+            },
+            None,
+        )
+        .expect("create");
+    let totp = secret_of(&e);
+    env.profiles
+        .confirm_totp(Some(user), &pw(PW), &totp.code_at(T0 as u64))
+        .expect("confirm");
+    env.clock.advance(30); // the next code is a new step
+    totp
+}
+
+fn now(env: &Env) -> u64 {
+    env.profiles.now() as u64
+}
+
+#[test]
+fn enrolment_gives_a_working_authenticator_secret() {
+    let env = env();
+    let e = env
+        .profiles
+        .create(
+            &NewProfile {
+                username: "dr.a".into(),
+                display_name: "Dr A".into(),
+                password: pw(PW),
+            },
+            None,
+        )
+        .expect("create");
+    assert!(
+        e.otpauth_uri
+            .starts_with("otpauth://totp/Bedside:dr.a?secret=")
+    );
+    assert_eq!(&e.qr_png[1..4], b"PNG");
+    // Not enabled until confirmed: sign-in is refused with a clear reason.
+    assert!(matches!(
+        env.profiles.sign_in(None, &pw(PW), None, false),
+        Err(CoreError::TotpNotEnrolled)
+    ));
+    // A wrong code does not confirm.
+    assert!(env.profiles.confirm_totp(None, &pw(PW), "000000").is_err());
+    let totp = secret_of(&e);
+    env.profiles
+        .confirm_totp(None, &pw(PW), &totp.code_at(T0 as u64))
+        .expect("confirm");
+    assert!(env.profiles.find(None).expect("find").meta.totp_enabled);
+    assert!(matches!(
+        env.profiles.confirm_totp(None, &pw(PW), "123456"),
+        Err(CoreError::TotpAlreadyEnabled)
+    ));
+}
+
+#[test]
+fn sign_in_needs_both_factors_and_never_says_which_failed() {
+    let env = env();
+    let totp = enrolled(&env, "dr.b");
+    let wrong_pw = env.profiles.sign_in(
+        None,
+        &pw("wrong password!!"),
+        Some(&totp.code_at(now(&env))),
+        false,
+    );
+    let wrong_code = env.profiles.sign_in(None, &pw(PW), Some("000000"), false);
+    let no_code = env.profiles.sign_in(None, &pw(PW), None, false);
+    for r in [&wrong_pw, &wrong_code, &no_code] {
+        match r {
+            Err(e @ CoreError::SigninFailed) => {
+                assert_eq!(e.to_string(), "The password or the code is incorrect.")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let code = totp.code_at(now(&env));
+    let mut u = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&code), false)
+        .expect("both right");
+    // The failures above reached the audit log at this sign-in.
+    let actions: Vec<String> = u
+        .store()
+        .audit_export()
+        .expect("export")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "signin.failed").count(),
+        3,
+        "{actions:?}"
+    );
+    u.lock();
+    // The same code is refused the second time (replay), even within its window.
+    assert!(matches!(
+        env.profiles.sign_in(None, &pw(PW), Some(&code), false),
+        Err(CoreError::SigninFailed)
+    ));
+}
+
+#[test]
+fn lockout_after_five_failures_with_backoff() {
+    let env = env();
+    let totp = enrolled(&env, "dr.c");
+    for _ in 0..5 {
+        assert!(matches!(
+            env.profiles
+                .sign_in(None, &pw("nope nope nope"), None, false),
+            Err(CoreError::SigninFailed)
+        ));
+    }
+    // Now even the right answer waits.
+    let r = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false);
+    assert!(
+        matches!(
+            r,
+            Err(CoreError::LockedOut {
+                retry_after_secs: 30
+            })
+        ),
+        "{r:?}"
+    );
+    env.clock.advance(31);
+    env.profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("after the wait");
+}
+
+#[test]
+fn keychain_problems_are_clear_errors_never_a_fallback() {
+    let env = env();
+    let totp = enrolled(&env, "dr.d");
+    let item = env.profiles.find(None).expect("p").keychain_item();
+    env.keychain.set_unavailable(true);
+    let e = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect_err("no keychain");
+    assert_eq!(e.code(), "keychain_unavailable");
+    assert!(e.to_string().contains("in-memory test keychain"), "{e}");
+    assert!(e.is_environment());
+    env.keychain.set_unavailable(false);
+    let saved = bedside_vault::SecretStore::get(&*env.keychain, &item).expect("saved");
+    bedside_vault::SecretStore::delete(&*env.keychain, &item).expect("delete");
+    let e = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect_err("missing item");
+    assert!(e.to_string().contains("missing"), "{e}");
+    // Put it back: everything is intact.
+    bedside_vault::SecretStore::set(&*env.keychain, &item, &saved).expect("restore");
+    env.profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("intact");
+    // Creating a profile with no keychain fails cleanly and leaves nothing behind.
+    env.keychain.set_unavailable(true);
+    let r = env.profiles.create(
+        &NewProfile {
+            username: "dr.e".into(),
+            display_name: "E".into(),
+            password: pw(PW),
+        },
+        None,
+    );
+    assert_eq!(r.expect_err("no keychain").code(), "keychain_unavailable");
+    env.keychain.set_unavailable(false);
+    assert_eq!(env.profiles.list().expect("list").len(), 1);
+}
+
+#[test]
+fn truncated_wrap_file_is_a_clear_error_and_data_survives() {
+    let env = env();
+    let totp = enrolled(&env, "dr.f");
+    let p = env.profiles.find(None).expect("p");
+    let original = std::fs::read(p.wrap()).expect("read");
+    std::fs::write(p.wrap(), &original[..original.len() / 2]).expect("truncate");
+    let e = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect_err("truncated");
+    assert_eq!(e.code(), "key_file_damaged");
+    assert!(e.to_string().contains("bedside.wrap"), "{e}");
+    std::fs::write(p.wrap(), &original).expect("restore");
+    env.profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("data intact");
+}
+
+#[test]
+fn password_policy_and_validation() {
+    let env = env();
+    let mk = |u: &str, d: &str, p: &str| {
+        env.profiles.create(
+            &NewProfile {
+                username: u.into(),
+                display_name: d.into(),
+                password: pw(p),
+            },
+            None,
+        )
+    };
+    assert!(matches!(
+        mk("dr.g", "G", "short"),
+        Err(CoreError::WeakPassword { min: 12 })
+    ));
+    assert!(matches!(
+        mk("Dr G", "G", PW),
+        Err(CoreError::Invalid {
+            field: "username",
+            ..
+        })
+    ));
+    assert!(matches!(
+        mk("dr.g", "", PW),
+        Err(CoreError::Invalid {
+            field: "display name",
+            ..
+        })
+    ));
+    mk("dr.g", "G", PW).expect("ok");
+    assert!(matches!(
+        mk("dr.g", "G2", PW),
+        Err(CoreError::ProfileExists(_))
+    ));
+}
+
+#[test]
+fn password_change_rewraps_only() {
+    let env = env();
+    let totp = enrolled(&env, "dr.h");
+    let mut u = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("in");
+    let key_before = u.db_key().clone();
+    let new = pw("an entirely new password");
+    assert!(matches!(
+        env.profiles
+            .change_password(&mut u, &pw("wrong old password"), &new),
+        Err(CoreError::SigninFailed)
+    ));
+    assert!(matches!(
+        env.profiles.change_password(&mut u, &pw(PW), &pw("short")),
+        Err(CoreError::WeakPassword { .. })
+    ));
+    env.profiles
+        .change_password(&mut u, &pw(PW), &new)
+        .expect("change");
+    u.lock();
+    env.clock.advance(30);
+    assert!(
+        env.profiles
+            .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+            .is_err()
+    );
+    env.clock.advance(30);
+    let u = env
+        .profiles
+        .sign_in(None, &new, Some(&totp.code_at(now(&env))), false)
+        .expect("new password");
+    assert_eq!(
+        u.db_key(),
+        &key_before,
+        "same database key: not re-encrypted"
+    );
+}
+
+#[test]
+fn escrow_recovery_sets_a_new_password_even_without_the_keychain_item() {
+    let env = env();
+    let (sk, pk) = EscrowPrivateKey::generate().expect("keygen");
+    let e = env
+        .profiles
+        .create(
+            &NewProfile {
+                username: "dr.i".into(),
+                display_name: "I".into(),
+                password: pw(PW),
+            },
+            Some(&pk),
+        )
+        .expect("create");
+    let totp = secret_of(&e);
+    env.profiles
+        .confirm_totp(None, &pw(PW), &totp.code_at(now(&env)))
+        .expect("confirm")
+        .lock();
+    let (wrong, _) = EscrowPrivateKey::generate().expect("keygen");
+    let new = pw("recovered password 123");
+    assert_eq!(
+        env.profiles
+            .recover(None, &wrong, &new)
+            .expect_err("wrong escrow key")
+            .code(),
+        "escrow_failed"
+    );
+    // The keychain was reset too.
+    let item = env.profiles.find(None).expect("p").keychain_item();
+    bedside_vault::SecretStore::delete(&*env.keychain, &item).expect("delete");
+    env.profiles.recover(None, &sk, &new).expect("recover");
+    env.clock.advance(30);
+    let mut u = env
+        .profiles
+        .sign_in(None, &new, Some(&totp.code_at(now(&env))), false)
+        .expect("sign in with new password");
+    assert!(
+        u.store()
+            .audit_export()
+            .expect("audit")
+            .iter()
+            .any(|e| e.action == "recover.escrow")
+    );
+}
+
+#[test]
+fn profiles_are_isolated() {
+    let env = env();
+    let ta = enrolled(&env, "dr.j");
+    let tb = enrolled(&env, "dr.k");
+    let a = env.profiles.find(Some("dr.j")).expect("a");
+    let b = env.profiles.find(Some("dr.k")).expect("b");
+    assert_ne!(a.dir, b.dir);
+    assert_ne!(a.keychain_item(), b.keychain_item());
+    assert!(matches!(
+        env.profiles.find(None),
+        Err(CoreError::ProfileAmbiguous)
+    ));
+    let ua = env
+        .profiles
+        .sign_in(Some("dr.j"), &pw(PW), Some(&ta.code_at(now(&env))), false)
+        .expect("a");
+    let ub = env
+        .profiles
+        .sign_in(Some("dr.k"), &pw(PW), Some(&tb.code_at(now(&env))), false)
+        .expect("b");
+    assert_ne!(ua.db_key(), ub.db_key(), "each profile has its own key");
+    // B's code does not open A.
+    env.clock.advance(30);
+    assert!(
+        env.profiles
+            .sign_in(Some("dr.j"), &pw(PW), Some(&tb.code_at(now(&env))), false)
+            .is_err()
+    );
+}
+
+#[test]
+fn cli_sessions_expire_when_idle_and_die_on_lock_and_elsewhere() {
+    let env = env();
+    let totp = enrolled(&env, "dr.l");
+    let mut u = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("in");
+    let token = session::start(&env.profiles, &mut u).expect("session");
+    drop(u);
+    assert!(!token.contains(&data_encoding::HEXLOWER.encode(b"x")));
+    // Used within the idle period, it keeps working and each use resets the timer.
+    for _ in 0..3 {
+        env.clock.advance(9 * 60);
+        session::resume(&env.profiles, &token).expect("still fresh");
+    }
+    // On "another computer" (other machine id) it opens nothing.
+    let elsewhere = env.profiles.clone().with_machine_id(b"another-machine");
+    assert!(matches!(
+        session::resume(&elsewhere, &token),
+        Err(CoreError::SessionInvalid)
+    ));
+    // A tampered token opens nothing.
+    let mut bad = token.clone();
+    let last = bad.pop().expect("char");
+    bad.push(if last == 'A' { 'B' } else { 'A' });
+    assert!(session::resume(&env.profiles, &bad).is_err());
+    assert!(matches!(
+        session::resume(&env.profiles, "garbage"),
+        Err(CoreError::SessionInvalid)
+    ));
+    // Idle for the lock period: dead, and stays dead.
+    env.clock.advance(10 * 60);
+    assert!(matches!(
+        session::resume(&env.profiles, &token),
+        Err(CoreError::SessionExpired)
+    ));
+    env.clock.advance(-(10 * 60));
+    assert!(
+        matches!(
+            session::resume(&env.profiles, &token),
+            Err(CoreError::SessionExpired)
+        ),
+        "file was deleted"
+    );
+    // Lock ends every session.
+    env.clock.advance(30);
+    let mut u = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("in");
+    let t2 = session::start(&env.profiles, &mut u).expect("session");
+    let p = u.profile().clone();
+    u.lock();
+    session::end_all(&p).expect("end");
+    assert!(matches!(
+        session::resume(&env.profiles, &t2),
+        Err(CoreError::SessionExpired)
+    ));
+}
+
+#[test]
+fn cli_sessions_have_an_absolute_lifetime() {
+    let env = env();
+    let totp = enrolled(&env, "dr.m");
+    let mut u = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("in");
+    let token = session::start(&env.profiles, &mut u).expect("session");
+    for _ in 0..(12 * 60 / 9) {
+        env.clock.advance(9 * 60);
+        if session::resume(&env.profiles, &token).is_err() {
+            break;
+        }
+    }
+    assert!(matches!(
+        session::resume(&env.profiles, &token),
+        Err(CoreError::SessionExpired)
+    ));
+}
+
+#[test]
+fn desktop_core_idle_lock_and_totp_reauth() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = ManualClock::at(T0);
+    let mut core = Core::new(
+        dir.path().to_owned(),
+        Arc::new(MemoryKeychain::new()),
+        Arc::new(clock.clone()),
+        Policy::default(),
+        KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
+    );
+    let e = core
+        .create_profile(NewProfile {
+            username: "dr.n".into(),
+            display_name: "Dr N".into(),
+            password: pw(PW),
+        })
+        .expect("create");
+    assert_eq!(core.session_state(), SessionState::Locked);
+    let totp = secret_of(&e);
+    core.confirm_totp("dr.n", &pw(PW), &totp.code_at(T0 as u64))
+        .expect("confirm");
+    assert_eq!(
+        core.session_state(),
+        SessionState::Unlocked {
+            username: "dr.n".into(),
+            display_name: "Dr N".into()
+        }
+    );
+    clock.advance(9 * 60);
+    assert!(!core.tick());
+    core.touch();
+    clock.advance(9 * 60);
+    assert!(!core.tick(), "activity postponed the lock");
+    clock.advance(60);
+    assert!(core.tick(), "idle for 10 minutes");
+    assert_eq!(core.session_state(), SessionState::Locked);
+    assert!(core.unlocked().is_err());
+    // Within 12 h, the lock screen takes the password alone.
+    core.sign_in("dr.n", &pw(PW), None).expect("password only");
+    core.lock();
+    // After 12 h, TOTP is needed again.
+    clock.advance(12 * 3600);
+    assert!(matches!(
+        core.sign_in("dr.n", &pw(PW), None),
+        Err(CoreError::SigninFailed)
+    ));
+    core.sign_in("dr.n", &pw(PW), Some(&totp.code_at(clock_now(&clock))))
+        .expect("full sign-in");
+    assert_eq!(core.profiles().expect("list")[0].username, "dr.n");
+}
+
+fn clock_now(c: &ManualClock) -> u64 {
+    crate::clock::Clock::now(c).timestamp() as u64
+}

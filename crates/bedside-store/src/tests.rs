@@ -1,0 +1,466 @@
+//! Store tests against real SQLCipher files.
+
+use std::sync::Arc;
+
+use bedside_vault::DbKey;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+use crate::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    key: DbKey,
+    store: Store,
+}
+
+fn fixed_clock() -> Clock {
+    Arc::new(|| {
+        Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+    })
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("profile.db");
+    let key = DbKey::generate().expect("rng");
+    let store = Store::open_with_clock(&path, &key, "dr.test", fixed_clock()).expect("open");
+    Fixture {
+        _dir: dir,
+        path,
+        key,
+        store,
+    }
+}
+
+fn date(s: &str) -> NaiveDate {
+    time::parse_date("date", s).expect("date")
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    time::parse_instant("start", s).expect("instant")
+}
+
+fn patient(name: &str) -> NewPatient {
+    NewPatient {
+        name: name.into(),
+        dob: Some(date("1980-05-17")),
+        ..Default::default()
+    }
+}
+
+fn book(
+    s: &mut Store,
+    p: PatientId,
+    start: &str,
+    minutes: u32,
+) -> Result<AppointmentId, StoreError> {
+    s.add_appointment(
+        &NewAppointment {
+            patient: p,
+            start: at(start),
+            tz: "Europe/London".into(),
+            duration_min: minutes,
+            reason: None,
+        },
+        false,
+    )
+}
+
+#[test]
+fn pragmas_are_set() {
+    let f = fixture();
+    let s = &f.store;
+    assert_eq!(s.pragma("journal_mode").expect("p"), "wal");
+    assert_eq!(s.pragma("synchronous").expect("p"), "2", "FULL");
+    assert_eq!(s.pragma("foreign_keys").expect("p"), "1");
+    assert_eq!(s.pragma("temp_store").expect("p"), "2", "MEMORY");
+    assert_eq!(s.pragma("secure_delete").expect("p"), "1");
+    let v = s.pragma("cipher_version").expect("sqlcipher");
+    assert!(v.starts_with('4'), "SQLCipher 4, got {v}");
+}
+
+#[test]
+fn wrong_key_says_password_incorrect() {
+    let f = fixture();
+    drop(f.store);
+    let e = Store::open(&f.path, &DbKey::generate().expect("rng"), "x").expect_err("wrong key");
+    assert!(matches!(e, StoreError::WrongKey { .. }), "{e:?}");
+    assert!(e.to_string().starts_with("password incorrect"), "{e}");
+    assert!(!e.to_string().contains("file is not a database"));
+    Store::open(&f.path, &f.key, "x").expect("right key still opens");
+}
+
+#[test]
+fn file_is_ciphertext() {
+    let mut f = fixture();
+    f.store
+        .add_patient(&patient("MARKER-ZEBRA-NAME"))
+        .expect("add");
+    drop(f.store);
+    for suffix in ["", "-wal"] {
+        let p = std::path::PathBuf::from(format!("{}{suffix}", f.path.display()));
+        if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                !bytes.windows(17).any(|w| w == b"MARKER-ZEBRA-NAME"),
+                "{suffix}"
+            );
+            assert!(
+                !bytes.windows(15).any(|w| w == b"SQLite format 3"),
+                "{suffix}"
+            );
+        }
+    }
+}
+
+#[test]
+fn damaged_page_is_a_clear_error_naming_the_file() {
+    let mut f = fixture();
+    let filler = "x".repeat(3000);
+    for i in 0..200 {
+        f.store
+            .add_patient(&patient(&format!("P{i} {filler}")))
+            .expect("add");
+    }
+    let booked = f.store.add_patient(&patient("Kept")).expect("add");
+    drop(f.store);
+    // Checkpoint the WAL into the main file so the damage hits real pages.
+    {
+        let s = Store::open(&f.path, &f.key, "x").expect("open");
+        s.pragma("wal_checkpoint").expect("checkpoint");
+    }
+    let mut bytes = std::fs::read(&f.path).expect("read");
+    assert!(bytes.len() > 40 * 4096, "enough pages");
+    let page = 20 * 4096 + 100;
+    for b in &mut bytes[page..page + 16] {
+        *b ^= 0xA5;
+    }
+    std::fs::write(&f.path, &bytes).expect("write");
+    let s = Store::open(&f.path, &f.key, "x").expect("page 1 intact: opens");
+    let e = s.list_patients().expect_err("damaged page");
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+    assert!(e.to_string().contains("profile.db"), "{e}");
+    assert!(s.integrity_check().is_err());
+    // The rest of the data is still there: the last patient's row lives on an undamaged page.
+    assert_eq!(s.patient(booked).expect("intact row").name, "Kept");
+}
+
+#[test]
+fn patients_round_trip_awkward_text() {
+    let mut f = fixture();
+    let names = [
+        "O'Brien \"Bob\"",
+        "Robert'); DROP TABLE patients;--",
+        "Zoë 👩🏽‍⚕️ Ñúñez",
+        "مريم الحسيني",
+        "שרה כהן",
+        &"長".repeat(3500),
+        &"a".repeat(10 * 1024),
+    ];
+    for n in names {
+        let id = f
+            .store
+            .add_patient(&NewPatient {
+                name: n.to_string(),
+                dob: Some(date("2001-02-03")),
+                phone: Some("+44 20 7946 0958".into()),
+                email: Some("o'brien+test@example.org".into()),
+                mrn: Some("MRN-1'--".into()),
+            })
+            .expect("add");
+        let p = f.store.patient(id).expect("get");
+        assert_eq!(p.name, n);
+        assert_eq!(p.email.as_deref(), Some("o'brien+test@example.org"));
+    }
+    assert_eq!(f.store.list_patients().expect("list").len(), names.len());
+    assert_eq!(f.store.search_patients("DROP TABLE").expect("s").len(), 1);
+    assert_eq!(f.store.search_patients("zoë").expect("s").len(), 1);
+    assert_eq!(
+        f.store.search_patients("ZOË").expect("s").len(),
+        1,
+        "unicode case folding"
+    );
+    assert_eq!(f.store.search_patients("مريم").expect("s").len(), 1);
+    assert_eq!(
+        f.store.search_patients("%").expect("s").len(),
+        0,
+        "% is literal"
+    );
+    assert_eq!(
+        f.store.search_patients("_").expect("s").len(),
+        0,
+        "_ is literal"
+    );
+}
+
+#[test]
+fn patient_validation() {
+    let mut f = fixture();
+    let e = f.store.add_patient(&NewPatient {
+        name: " ".into(),
+        dob: Some(date("1990-01-01")),
+        ..Default::default()
+    });
+    assert!(matches!(e, Err(StoreError::Invalid { field: "name", .. })));
+    let e = f.store.add_patient(&NewPatient {
+        name: "A".into(),
+        dob: Some(date("2099-01-01")),
+        ..Default::default()
+    });
+    assert!(matches!(
+        e,
+        Err(StoreError::Invalid {
+            field: "date of birth",
+            ..
+        })
+    ));
+    let e = f.store.add_patient(&NewPatient {
+        name: "a".repeat(70 * 1024),
+        dob: Some(date("1990-01-01")),
+        ..Default::default()
+    });
+    assert!(matches!(e, Err(StoreError::Invalid { field: "name", .. })));
+    assert!(matches!(
+        f.store.patient(PatientId(999)),
+        Err(StoreError::NotFound { .. })
+    ));
+    let id = f.store.add_patient(&patient("Ann Lee")).expect("add");
+    f.store
+        .update_patient(
+            id,
+            &PatientUpdate {
+                name: Some("Ann Leigh".into()),
+                phone: Some(Some("123".into())),
+                ..Default::default()
+            },
+        )
+        .expect("update");
+    let p = f.store.patient(id).expect("get");
+    assert_eq!(
+        (p.name.as_str(), p.phone.as_deref()),
+        ("Ann Leigh", Some("123"))
+    );
+    assert_eq!(f.store.search_patients("leigh").expect("s").len(), 1);
+    assert!(format!("{p:?}").find("Ann").is_none(), "Debug redacts PHI");
+}
+
+#[test]
+fn overlaps_reschedule_cancel_no_show() {
+    let mut f = fixture();
+    let s = &mut f.store;
+    let p = s.add_patient(&patient("Pat One")).expect("add");
+    let a = book(s, p, "2026-12-01T09:00:00Z", 20).expect("book");
+    // Touching is fine, overlapping is not.
+    let b = book(s, p, "2026-12-01T09:20:00Z", 20).expect("adjacent");
+    match book(s, p, "2026-12-01T09:10:00Z", 15) {
+        Err(StoreError::Overlap { with }) => assert_eq!(with, a),
+        other => panic!("{other:?}"),
+    }
+    let forced = s
+        .add_appointment(
+            &NewAppointment {
+                patient: p,
+                start: at("2026-12-01T09:10:00Z"),
+                tz: "Europe/London".into(),
+                duration_min: 15,
+                reason: None,
+            },
+            true,
+        )
+        .expect("forced");
+    // Rescheduling onto another appointment is refused; into free time works.
+    assert!(matches!(
+        s.reschedule(b, at("2026-12-01T09:05:00Z"), None, false),
+        Err(StoreError::Overlap { .. })
+    ));
+    s.reschedule(b, at("2026-12-01T11:00:00Z"), Some(30), false)
+        .expect("reschedule");
+    let moved = s.appointment(b).expect("get");
+    assert_eq!(
+        (moved.start, moved.duration_min),
+        (at("2026-12-01T11:00:00Z"), 30)
+    );
+    // Cancelled and no-show appointments free their slot.
+    s.cancel(forced).expect("cancel");
+    s.no_show(a).expect("no show");
+    book(s, p, "2026-12-01T09:00:00Z", 20).expect("slot is free again");
+    assert!(matches!(
+        s.cancel(forced),
+        Err(StoreError::BadTransition { .. })
+    ));
+    assert!(matches!(
+        s.reschedule(a, at("2026-12-02T09:00:00Z"), None, false),
+        Err(StoreError::BadTransition { .. })
+    ));
+    // Bad inputs.
+    let bad_tz = s.add_appointment(
+        &NewAppointment {
+            patient: p,
+            start: at("2026-12-03T09:00:00Z"),
+            tz: "Europe/Atlantis".into(),
+            duration_min: 15,
+            reason: None,
+        },
+        false,
+    );
+    assert!(matches!(
+        bad_tz,
+        Err(StoreError::Invalid {
+            field: "time zone",
+            ..
+        })
+    ));
+    assert!(matches!(
+        book(s, PatientId(404), "2026-12-03T09:00:00Z", 10),
+        Err(StoreError::NotFound { .. })
+    ));
+    // Every mutation is in the chain.
+    assert_eq!(
+        s.audit_verify().expect("verify"),
+        AuditVerdict::Ok {
+            count: s.audit_count().expect("count")
+        }
+    );
+    let actions: Vec<String> = s
+        .audit_export()
+        .expect("export")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for want in [
+        "patient.create",
+        "appointment.create",
+        "appointment.reschedule",
+        "appointment.cancelled",
+        "appointment.no_show",
+    ] {
+        assert!(actions.iter().any(|a| a == want), "{want} in {actions:?}");
+    }
+}
+
+#[test]
+fn day_and_week_listing_in_a_time_zone() {
+    let mut f = fixture();
+    let s = &mut f.store;
+    let p = s.add_patient(&patient("Tz Person")).expect("add");
+    // 23:30 UTC on 1 Dec is 10:30 on 2 Dec in Sydney; 00:30 UTC on 2 Dec is 19:30 on 1 Dec in New York.
+    let late = book(s, p, "2026-12-01T23:30:00Z", 20).expect("book");
+    let early = book(s, p, "2026-12-02T00:30:00Z", 20).expect("book");
+    let ids = |v: Vec<AppointmentView>| v.into_iter().map(|a| a.appointment.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_day(date("2026-12-01"), "UTC").expect("day")),
+        vec![late]
+    );
+    assert_eq!(
+        ids(s
+            .list_day(date("2026-12-02"), "Australia/Sydney")
+            .expect("day")),
+        vec![late, early]
+    );
+    assert_eq!(
+        ids(s
+            .list_day(date("2026-12-01"), "America/New_York")
+            .expect("day")),
+        vec![late, early]
+    );
+    let week = s
+        .list_week(date("2026-12-03"), "Europe/London")
+        .expect("week");
+    assert_eq!(week.len(), 2);
+    assert!(week[0].local_start.ends_with("+00:00"));
+    assert_eq!(week[0].patient_name, "Tz Person");
+    assert!(s.list_day(date("2026-12-01"), "Not/AZone").is_err());
+}
+
+#[test]
+fn notes_keep_every_version() {
+    let mut f = fixture();
+    let s = &mut f.store;
+    let p = s.add_patient(&patient("Note Person")).expect("add");
+    let a = book(s, p, "2026-12-01T09:00:00Z", 20).expect("book");
+    assert_eq!(s.note(a).expect("none"), None);
+    assert_eq!(s.set_note(a, "first").expect("v1"), 1);
+    assert_eq!(s.set_note(a, "second ✍️").expect("v2"), 2);
+    assert_eq!(
+        s.note(a).expect("latest").map(|n| n.text),
+        Some("second ✍️".to_string())
+    );
+    let h = s.note_history(a).expect("history");
+    assert_eq!(
+        h.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
+        ["first", "second ✍️"]
+    );
+    assert!(matches!(
+        s.set_note(AppointmentId(999), "x"),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn audit_chain_detects_every_kind_of_tampering() {
+    let mut f = fixture();
+    let p = f.store.add_patient(&patient("Audit Person")).expect("add");
+    for i in 0..5 {
+        book(
+            &mut f.store,
+            p,
+            &format!("2026-12-0{}T09:00:00Z", i + 1),
+            20,
+        )
+        .expect("book");
+    }
+    let n = f.store.audit_count().expect("count");
+    assert_eq!(
+        f.store.audit_verify().expect("v"),
+        AuditVerdict::Ok { count: n }
+    );
+    let s = &f.store;
+    // An edited field.
+    s.danger_execute_raw("UPDATE audit_events SET action = 'patient.view' WHERE seq = 3")
+        .expect("tamper");
+    assert_eq!(
+        s.audit_verify().expect("v"),
+        AuditVerdict::Broken { seq: 3 }
+    );
+    s.danger_execute_raw("UPDATE audit_events SET action = 'appointment.create' WHERE seq = 3")
+        .expect("restore");
+    assert_eq!(s.audit_verify().expect("v"), AuditVerdict::Ok { count: n });
+    // A deleted event.
+    s.danger_execute_raw("DELETE FROM audit_events WHERE seq = 4")
+        .expect("delete");
+    assert_eq!(
+        s.audit_verify().expect("v"),
+        AuditVerdict::Broken { seq: 4 }
+    );
+    // A forged event with a made-up MAC.
+    s.danger_execute_raw(
+        "INSERT INTO audit_events (seq, time, actor, action, subject, prev, mac) VALUES (4, 't', 'a', 'x', '{}', zeroblob(32), zeroblob(32))",
+    )
+    .expect("forge");
+    assert_eq!(
+        s.audit_verify().expect("v"),
+        AuditVerdict::Broken { seq: 4 }
+    );
+    // Events from a different key do not verify either.
+    drop(f.store);
+    let other = Store::open(&f.path, &f.key, "x").expect("open");
+    assert!(matches!(
+        other.audit_verify().expect("v"),
+        AuditVerdict::Broken { .. }
+    ));
+}
+
+#[test]
+fn audit_events_hold_no_phi() {
+    let mut f = fixture();
+    let p = f
+        .store
+        .add_patient(&patient("MARKER-PHI-NAME"))
+        .expect("add");
+    let a = book(&mut f.store, p, "2026-12-01T09:00:00Z", 20).expect("book");
+    f.store.set_note(a, "MARKER-PHI-NOTE").expect("note");
+    let json = serde_json::to_string(&f.store.audit_export().expect("export")).expect("json");
+    assert!(!json.contains("MARKER-PHI"), "{json}");
+}

@@ -1,0 +1,505 @@
+//! Each command: read input, call the core, print.
+
+use std::io::{BufRead, Read};
+use std::sync::Arc;
+
+use bedside_core::clock::SystemClock;
+use bedside_core::{CoreError, KdfChoice, NewProfile, Policy, Profiles, Unlocked, session};
+use bedside_store::time::{parse_date, parse_duration_minutes, parse_instant, parse_tz};
+use bedside_store::{
+    AppointmentId, AuditVerdict, NewAppointment, NewPatient, PatientId, StoreError,
+};
+use bedside_vault::{EscrowPrivateKey, EscrowPublicKey, Password, SystemKeychain};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde_json::json;
+
+use crate::cli::*;
+use crate::output::print;
+
+/// A command's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// From the core.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// Bad usage.
+    #[error("{0}")]
+    Usage(String),
+    /// The environment.
+    #[error("{0}")]
+    Env(String),
+    /// The audit chain is broken.
+    #[error("audit chain broken at event {seq}")]
+    AuditBroken {
+        /// First broken event.
+        seq: i64,
+    },
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        Self::Core(e.into())
+    }
+}
+
+impl CliError {
+    /// Stable code for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Core(e) => e.code(),
+            Self::Usage(_) => "usage",
+            Self::Env(_) => "environment",
+            Self::AuditBroken { .. } => "audit_broken",
+        }
+    }
+
+    /// 1 for the user's errors, 2 for the environment's.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Core(e) if e.is_environment() => 2,
+            Self::Env(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, CliError>;
+
+fn usage(s: impl Into<String>) -> CliError {
+    CliError::Usage(s.into())
+}
+
+struct Ctx {
+    profiles: Profiles,
+    profile: Option<String>,
+    json: bool,
+}
+
+impl Ctx {
+    fn unlocked(&self) -> Result<Unlocked> {
+        let token = std::env::var("BEDSIDE_SESSION").map_err(|_| CoreError::NotSignedIn)?;
+        Ok(session::resume(&self.profiles, &token)?)
+    }
+}
+
+fn read_lines(n: usize) -> Result<Vec<Password>> {
+    let stdin = std::io::stdin();
+    let mut out = Vec::with_capacity(n);
+    let mut lines = stdin.lock().lines();
+    for i in 0..n {
+        let line = lines
+            .next()
+            .ok_or_else(|| usage(format!("expected {n} line(s) on standard input, got {i}")))?
+            .map_err(|e| CliError::Env(format!("could not read standard input: {e}")))?;
+        out.push(Password::new(line.trim_end_matches('\r')));
+    }
+    Ok(out)
+}
+
+fn read_password() -> Result<Password> {
+    read_lines(1)?
+        .pop()
+        .ok_or_else(|| usage("expected a password on standard input"))
+}
+
+fn parse_id<T: std::str::FromStr>(what: &str, s: &str) -> Result<T> {
+    s.parse()
+        .map_err(|_| usage(format!("{what} id {s:?} is not a number")))
+}
+
+/// RFC 3339, or a local time in `tz`.
+fn parse_start(s: &str, tz: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = parse_instant("start", s) {
+        return Ok(t);
+    }
+    let zone = parse_tz(tz)?;
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s.trim(), fmt) {
+            return zone
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|d| d.with_timezone(&Utc))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "{s} does not exist in {tz} (a daylight-saving gap)"
+                    ))
+                });
+        }
+    }
+    Err(usage(format!(
+        "start: {s:?} is not a time such as 2026-12-01T09:00:00Z or 2026-12-01T09:00"
+    )))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let data_dir = match cli.data_dir {
+        Some(d) => d,
+        None => bedside_core::default_data_dir()?,
+    };
+    let keychain = Arc::new(SystemKeychain::new().map_err(CoreError::from)?);
+    let profiles = Profiles::new(
+        data_dir,
+        keychain,
+        Arc::new(SystemClock),
+        Policy::default(),
+        KdfChoice::Tuned,
+    );
+    let ctx = Ctx {
+        profiles,
+        profile: cli.profile,
+        json: cli.json,
+    };
+    let json = ctx.json;
+    match cli.command {
+        Command::Init {
+            username,
+            display_name,
+            password_stdin: _,
+            qr,
+            escrow_public_key,
+        } => {
+            let password = read_password()?;
+            let escrow = escrow_public_key
+                .as_deref()
+                .map(EscrowPublicKey::parse)
+                .transpose()
+                .map_err(CoreError::from)?;
+            let e = ctx.profiles.create(
+                &NewProfile {
+                    username,
+                    display_name,
+                    password,
+                },
+                escrow.as_ref(),
+            )?;
+            if let Some(path) = qr {
+                std::fs::write(&path, &e.qr_png).map_err(|err| {
+                    CliError::Env(format!("could not write {}: {err}", path.display()))
+                })?;
+            }
+            print(
+                json,
+                &json!({ "otpauth_uri": e.otpauth_uri, "secret": e.secret_base32 }),
+                || e.otpauth_uri.clone(),
+            );
+        }
+        Command::Totp {
+            action: TotpCmd::Confirm { code, .. },
+        } => {
+            let password = read_password()?;
+            ctx.profiles
+                .confirm_totp(ctx.profile.as_deref(), &password, &code)?
+                .lock();
+            print(json, &json!({ "totp_enabled": true }), || {
+                "Two-step sign-in is on.".into()
+            });
+        }
+        Command::Signin { totp, .. } => {
+            let password = read_password()?;
+            let mut u =
+                ctx.profiles
+                    .sign_in(ctx.profile.as_deref(), &password, Some(&totp), false)?;
+            let token = session::start(&ctx.profiles, &mut u)?;
+            print(json, &json!({ "session": token }), || token.clone());
+        }
+        Command::Lock => {
+            let profile = match std::env::var("BEDSIDE_SESSION")
+                .ok()
+                .map(|t| session::resume(&ctx.profiles, &t))
+            {
+                Some(Ok(u)) => {
+                    let p = u.profile().clone();
+                    u.lock();
+                    p
+                }
+                _ => ctx.profiles.find(ctx.profile.as_deref())?,
+            };
+            let n = session::end_all(&profile)?;
+            print(json, &json!({ "sessions_ended": n }), || {
+                format!("Locked ({n} session(s) ended).")
+            });
+        }
+        Command::Profiles => {
+            let list: Vec<_> = ctx.profiles.list()?.into_iter().map(|p| p.meta).collect();
+            print(json, &list, || {
+                list.iter()
+                    .map(|p| format!("{}\t{}", p.username, p.display_name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Patient { action } => patient(&ctx, action)?,
+        Command::Appointment { action } => appointment(&ctx, action)?,
+        Command::Note { action } => note(&ctx, action)?,
+        Command::Audit { action } => audit(&ctx, action)?,
+        Command::Password {
+            action: PasswordCmd::Change { .. },
+        } => {
+            let mut u = ctx.unlocked()?;
+            let mut pw = read_lines(2)?;
+            let new = pw.pop().ok_or_else(|| usage("expected the new password"))?;
+            let old = pw.pop().ok_or_else(|| usage("expected the old password"))?;
+            ctx.profiles.change_password(&mut u, &old, &new)?;
+            print(json, &json!({ "changed": true }), || {
+                "Password changed; sign in again.".into()
+            });
+        }
+        Command::Recover { escrow_key, .. } => {
+            let text = std::fs::read_to_string(&escrow_key).map_err(|e| {
+                CliError::Env(format!("could not read {}: {e}", escrow_key.display()))
+            })?;
+            let sk = EscrowPrivateKey::parse(&text).map_err(CoreError::from)?;
+            let new = read_password()?;
+            ctx.profiles.recover(ctx.profile.as_deref(), &sk, &new)?;
+            print(json, &json!({ "recovered": true }), || {
+                "New password set; sign in with it.".into()
+            });
+        }
+        Command::Escrow {
+            action: EscrowCmd::Keygen { private_out },
+        } => {
+            let (sk, pk) = EscrowPrivateKey::generate().map_err(CoreError::from)?;
+            write_private(&private_out, sk.encode().as_bytes())?;
+            print(json, &json!({ "public_key": pk.encode() }), || pk.encode());
+        }
+    }
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| CliError::Env(format!("could not create {}: {e}", path.display())))?;
+    f.write_all(bytes)
+        .map_err(|e| CliError::Env(format!("could not write {}: {e}", path.display())))
+}
+
+fn patient(ctx: &Ctx, action: PatientCmd) -> Result<()> {
+    let mut u = ctx.unlocked()?;
+    let s = u.store();
+    match action {
+        PatientCmd::Add { name, dob, fields } => {
+            let dob = parse_date("date of birth", &dob)?;
+            let id = s.add_patient(&NewPatient {
+                name,
+                dob: Some(dob),
+                phone: fields.phone,
+                email: fields.email,
+                mrn: fields.mrn,
+            })?;
+            print(ctx.json, &json!({ "id": id }), || id.to_string());
+        }
+        PatientCmd::List { search } => {
+            let list = s.search_patients(search.as_deref().unwrap_or(""))?;
+            s.audit("patient.list", json!({ "count": list.len() }))?;
+            print(ctx.json, &list, || {
+                list.iter()
+                    .map(|p| format!("{}\t{}\t{}", p.id, p.name, p.dob))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        PatientCmd::Show { id } => {
+            let id: PatientId = parse_id("patient", &id)?;
+            let p = s.patient(id)?;
+            s.audit("patient.view", json!({ "patient": id }))?;
+            print(ctx.json, &p, || {
+                let mut t = format!("id: {}\nname: {}\ndate of birth: {}", p.id, p.name, p.dob);
+                for (k, v) in [("phone", &p.phone), ("email", &p.email), ("mrn", &p.mrn)] {
+                    if let Some(v) = v {
+                        t.push_str(&format!("\n{k}: {v}"));
+                    }
+                }
+                t
+            });
+        }
+    }
+    Ok(())
+}
+
+fn appointment(ctx: &Ctx, action: AppointmentCmd) -> Result<()> {
+    let mut u = ctx.unlocked()?;
+    let s = u.store();
+    match action {
+        AppointmentCmd::Add {
+            patient,
+            start,
+            tz,
+            duration,
+            reason,
+            force,
+        } => {
+            let a = NewAppointment {
+                patient: parse_id("patient", &patient)?,
+                start: parse_start(&start, &tz)?,
+                tz: parse_tz(&tz)?.name().to_owned(),
+                duration_min: parse_duration_minutes(&duration)?,
+                reason,
+            };
+            let id = s.add_appointment(&a, force)?;
+            print(ctx.json, &json!({ "id": id }), || id.to_string());
+        }
+        AppointmentCmd::List { day, tz, week } => {
+            let date = parse_date("day", &day)?;
+            let list = if week {
+                s.list_week(date, &tz)?
+            } else {
+                s.list_day(date, &tz)?
+            };
+            s.audit("schedule.view", json!({ "count": list.len() }))?;
+            print(ctx.json, &list, || {
+                list.iter()
+                    .map(|v| {
+                        let a = &v.appointment;
+                        format!(
+                            "{}\t{}\t{}m\t{}\t{}",
+                            a.id, v.local_start, a.duration_min, a.status, v.patient_name
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        AppointmentCmd::Show { id } => {
+            let id: AppointmentId = parse_id("appointment", &id)?;
+            let a = s.appointment(id)?;
+            s.audit("appointment.view", json!({ "appointment": id }))?;
+            print(ctx.json, &a, || {
+                format!(
+                    "id: {}\npatient: {}\nstart: {}\ntime zone: {}\nduration: {}m\nstatus: {}{}",
+                    a.id,
+                    a.patient,
+                    a.start.to_rfc3339(),
+                    a.tz,
+                    a.duration_min,
+                    a.status,
+                    a.reason
+                        .as_ref()
+                        .map(|r| format!("\nreason: {r}"))
+                        .unwrap_or_default()
+                )
+            });
+        }
+        AppointmentCmd::Reschedule {
+            id,
+            start,
+            tz,
+            duration,
+            force,
+        } => {
+            let id: AppointmentId = parse_id("appointment", &id)?;
+            let current = s.appointment(id)?;
+            let start = parse_start(&start, tz.as_deref().unwrap_or(&current.tz))?;
+            let duration = duration
+                .as_deref()
+                .map(parse_duration_minutes)
+                .transpose()?;
+            s.reschedule(id, start, duration, force)?;
+            print(ctx.json, &json!({ "id": id, "rescheduled": true }), || {
+                format!("Appointment {id} moved.")
+            });
+        }
+        AppointmentCmd::Cancel { id } => {
+            let id: AppointmentId = parse_id("appointment", &id)?;
+            s.cancel(id)?;
+            print(
+                ctx.json,
+                &json!({ "id": id, "status": "cancelled" }),
+                || format!("Appointment {id} cancelled."),
+            );
+        }
+        AppointmentCmd::NoShow { id } => {
+            let id: AppointmentId = parse_id("appointment", &id)?;
+            s.no_show(id)?;
+            print(ctx.json, &json!({ "id": id, "status": "no_show" }), || {
+                format!("Appointment {id} marked no-show.")
+            });
+        }
+    }
+    Ok(())
+}
+
+fn note(ctx: &Ctx, action: NoteCmd) -> Result<()> {
+    let mut u = ctx.unlocked()?;
+    let s = u.store();
+    match action {
+        NoteCmd::Set { appointment_id, .. } => {
+            let id: AppointmentId = parse_id("appointment", &appointment_id)?;
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                usage(format!(
+                    "the note must be UTF-8 text on standard input ({e})"
+                ))
+            })?;
+            let version = s.set_note(id, &text)?;
+            print(
+                ctx.json,
+                &json!({ "appointment": id, "version": version }),
+                || format!("Saved version {version}."),
+            );
+        }
+        NoteCmd::Show { appointment_id } => {
+            let id: AppointmentId = parse_id("appointment", &appointment_id)?;
+            let n = s.note(id)?;
+            s.audit("note.view", json!({ "appointment": id }))?;
+            print(ctx.json, &n, || {
+                n.as_ref().map(|n| n.text.clone()).unwrap_or_default()
+            });
+        }
+        NoteCmd::History { appointment_id } => {
+            let id: AppointmentId = parse_id("appointment", &appointment_id)?;
+            let h = s.note_history(id)?;
+            s.audit("note.view", json!({ "appointment": id, "history": true }))?;
+            print(ctx.json, &h, || {
+                h.iter()
+                    .map(|n| {
+                        format!(
+                            "--- version {} ({})\n{}",
+                            n.version,
+                            n.saved_at.to_rfc3339(),
+                            n.text
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}
+
+fn audit(ctx: &Ctx, action: AuditCmd) -> Result<()> {
+    let mut u = ctx.unlocked()?;
+    match action {
+        AuditCmd::Verify => {
+            let v = u.store_ref().audit_verify()?;
+            print(ctx.json, &v, || match v {
+                AuditVerdict::Ok { count } => format!("OK {count} events"),
+                AuditVerdict::Broken { seq } => format!("BROKEN at event {seq}"),
+            });
+            if let AuditVerdict::Broken { seq } = v {
+                // Already printed on stdout; the error line goes to stderr.
+                return Err(CliError::AuditBroken { seq });
+            }
+        }
+        AuditCmd::Export => {
+            let events = u.store_ref().audit_export()?;
+            if ctx.json {
+                print(true, &events, String::new);
+            } else {
+                for e in &events {
+                    crate::output::line(&serde_json::to_string(e).unwrap_or_default());
+                }
+            }
+            u.store()
+                .audit("audit.export", json!({ "count": events.len() }))?;
+        }
+    }
+    Ok(())
+}

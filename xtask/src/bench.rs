@@ -1,0 +1,62 @@
+//! `cargo xtask bench <target>`: benchmarks, each comparing against its baseline in the same run.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+
+use crate::setup::{self, Purpose};
+use crate::util::{Workspace, describe, exit_code, status, step};
+
+/// One benchmark target.
+struct Target {
+    name: &'static str,
+    about: &'static str,
+    /// What the machine must be set up for first.
+    needs: Purpose,
+    /// Runs the benchmark with extra arguments from after `--`.
+    run: fn(&Workspace, &[String]) -> Result<ExitCode>,
+}
+
+/// The known targets; add relay, media, app here.
+const TARGETS: &[Target] = &[Target {
+    name: "store",
+    about: "the encrypted store (SQLCipher) against plain SQLite",
+    needs: Purpose::Run,
+    run: store,
+}];
+
+/// The targets for the usage text, one `name  about` line each.
+pub fn targets_help() -> String {
+    TARGETS
+        .iter()
+        .map(|t| format!("    {:<24}{}\n", t.name, t.about))
+        .collect()
+}
+
+fn known() -> String {
+    TARGETS
+        .iter()
+        .map(|t| t.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs the bench target `name`, passing `extra` to the benchmark binary.
+pub fn bench(ws: &Workspace, name: Option<&str>, extra: &[String]) -> Result<ExitCode> {
+    let name = name.ok_or_else(|| anyhow!("which benchmark? known targets: {}", known()))?;
+    let target = TARGETS
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| anyhow!("unknown bench target `{name}`; known targets: {}", known()))?;
+    setup::setup(ws, target.needs)?;
+    (target.run)(ws, extra)
+}
+
+fn store(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
+    let mut cmd = ws.cargo(&["bench", "-p", "bedside-store", "--bench", "store"]);
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    step(describe(&cmd));
+    Ok(exit_code(status(&mut cmd)?))
+}

@@ -1,0 +1,37 @@
+//! The system packages Bedside needs, by purpose: one place to extend.
+
+/// Debian/Ubuntu packages needed to build and run the desktop app (Tauri 2 on WebKitGTK).
+pub const RUN: &[&str] = &[
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libssl-dev",
+    "pkg-config",
+    "patchelf",
+    "build-essential",
+    "file",
+    "libxdo-dev",
+];
+
+/// Packages needed on top of [`RUN`] by the tests: WebDriver, a headless display, a real
+/// Secret Service, Chromium as the patient browser, a TURN server and the media codecs.
+pub const TEST: &[&str] = &[
+    "webkit2gtk-driver",
+    "xvfb",
+    "xauth",
+    "gnome-keyring",
+    "dbus-x11",
+    "libsecret-tools",
+    "keyutils",
+    "chromium",
+    "coturn",
+    "libvpx-dev",
+    "libopus-dev",
+    "cmake",
+    "nasm",
+    "dbus",
+];
+
+/// Packages that provide Node.js and npm, installed only when `node` or `npm` is not on PATH.
+pub const NODE: &[(&str, &str)] = &[("node", "nodejs"), ("npm", "npm")];
