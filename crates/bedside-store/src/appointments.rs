@@ -198,6 +198,7 @@ impl Store {
         let now = self.now();
         let (key, actor, ts) = (*self.audit_key, self.actor.clone(), now.to_rfc3339());
         let action = format!("appointment.{}", to.as_str());
+        tracing::debug!(appointment = id.0, to = to.as_str(), "appointment status");
         let tx = self.write()?;
         (|| {
             tx.execute(

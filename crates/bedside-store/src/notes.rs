@@ -40,6 +40,11 @@ impl Store {
             ));
         }
         self.appointment(appointment)?;
+        tracing::debug!(
+            appointment = appointment.0,
+            bytes = text.len(),
+            "saving note"
+        );
         let now = self.now();
         let (key, actor, ts) = (*self.audit_key, self.actor.clone(), now.to_rfc3339());
         let tx = self.write()?;

@@ -96,6 +96,7 @@ impl Store {
     /// Updates a patient.
     pub fn update_patient(&mut self, id: PatientId, u: &PatientUpdate) -> Result<(), StoreError> {
         let mut p = self.patient(id)?;
+        tracing::debug!(patient = id.0, "updating patient");
         let now = self.now();
         if let Some(n) = &u.name {
             check_text("name", n, true)?;

@@ -18,9 +18,9 @@ pub fn parse_tz(name: &str) -> Result<Tz, StoreError> {
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate, StoreError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        StoreError::invalid(field, format!("{s:?} is not a valid date; use YYYY-MM-DD"))
-    })
+    // The input is not echoed: a malformed date of birth is still PHI.
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| StoreError::invalid(field, "is not a valid date; use YYYY-MM-DD"))
 }
 
 /// Parses an RFC 3339 instant (`2026-03-01T09:00:00+01:00` or `...Z`).

@@ -1,0 +1,5 @@
+//! Bedside's cross-crate integration tests: one binary, one module per concern.
+
+mod crash;
+mod logs;
+mod tidy;

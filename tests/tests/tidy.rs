@@ -1,0 +1,116 @@
+//! Workspace invariants from ARCHITECTURE.md, enforced: every Rust module
+//! starts with a `//!` line, and the core crates know nothing of Tauri, web
+//! servers or async runtimes.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if p.is_dir() {
+            if !matches!(name, "target" | "node_modules" | "gen" | "dist" | ".git") {
+                rust_files(&p, out);
+            }
+        } else if name.ends_with(".rs") && name != "build.rs" {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_module_starts_with_a_doc_line() {
+    let root = bedside_tests::workspace_root();
+    let mut files = vec![];
+    for d in ["crates", "src-tauri/src", "tests", "xtask/src"] {
+        rust_files(&root.join(d), &mut files);
+    }
+    assert!(files.len() > 20, "found the sources ({})", files.len());
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            !text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.starts_with("//!"))
+        })
+        .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "modules without a leading //! line: {missing:?}"
+    );
+}
+
+#[test]
+fn core_crates_know_nothing_of_tauri_or_servers() {
+    let root = bedside_tests::workspace_root();
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .current_dir(&root)
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let nodes = meta["resolve"]["nodes"].as_array().expect("nodes");
+    let name_of = |id: &str| {
+        id.split(['#', '@'])
+            .filter(|s| !s.is_empty())
+            .nth(1)
+            .unwrap_or(id)
+            .to_string()
+    };
+    let deps_of = |id: &str| -> Vec<String> {
+        nodes
+            .iter()
+            .find(|n| n["id"] == id)
+            .map(|n| {
+                n["deps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    // Normal dependencies only: dev-dependencies do not ship.
+                    .filter(|d| {
+                        d["dep_kinds"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|k| k["kind"].is_null())
+                    })
+                    .filter_map(|d| d["pkg"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let packages = meta["packages"].as_array().expect("packages");
+    for core in ["bedside-vault", "bedside-store", "bedside-core"] {
+        let id = packages
+            .iter()
+            .find(|p| p["name"] == core)
+            .and_then(|p| p["id"].as_str())
+            .expect("core crate")
+            .to_owned();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![id];
+        while let Some(id) = stack.pop() {
+            if seen.insert(id.clone()) {
+                stack.extend(deps_of(&id));
+            }
+        }
+        let names: Vec<String> = seen.iter().map(|id| name_of(id)).collect();
+        for forbidden in ["tauri", "wry", "axum", "hyper", "tokio"] {
+            assert!(
+                !names.iter().any(|n| n == forbidden),
+                "{core} must not depend on {forbidden} (it does, transitively)"
+            );
+        }
+    }
+}
