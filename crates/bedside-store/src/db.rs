@@ -187,7 +187,12 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(path, flags).map_err(|e| map_err(path, e))
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| map_err(path, e))?;
+    // SQLCipher logs HMAC failures to stderr by default; Bedside reports them
+    // as errors that name the file instead.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")
+        .map_err(|e| map_err(path, e))?;
+    Ok(conn)
 }
 
 /// Maps a rusqlite error to a clear, PHI-free error naming the file.

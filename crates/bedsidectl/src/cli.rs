@@ -126,6 +126,15 @@ pub enum TotpCmd {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Show the pending enrolment again (otpauth:// URI, optional QR PNG).
+    Show {
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Also write the QR code to this PNG file.
+        #[arg(long)]
+        qr: Option<PathBuf>,
+    },
 }
 
 /// Patient fields.

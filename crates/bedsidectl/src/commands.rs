@@ -78,7 +78,20 @@ struct Ctx {
 impl Ctx {
     fn unlocked(&self) -> Result<Unlocked> {
         let token = std::env::var("BEDSIDE_SESSION").map_err(|_| CoreError::NotSignedIn)?;
-        Ok(session::resume(&self.profiles, &token)?)
+        let u = session::resume(&self.profiles, &token)?;
+        self.check_profile(&u)?;
+        Ok(u)
+    }
+
+    /// A session opens only its own profile: `--profile` must agree with it.
+    fn check_profile(&self, u: &Unlocked) -> Result<()> {
+        match &self.profile {
+            Some(p) if *p != u.profile().meta.username => Err(usage(format!(
+                "BEDSIDE_SESSION belongs to profile {:?}, not {p:?}; sign in to {p:?} first",
+                u.profile().meta.username
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -165,6 +178,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 .map(EscrowPublicKey::parse)
                 .transpose()
                 .map_err(CoreError::from)?;
+            // Open the QR file first: a bad path must not strand a half-enrolled profile.
+            let qr_file = qr.as_deref().map(open_for_writing).transpose()?;
             let e = ctx.profiles.create(
                 &NewProfile {
                     username,
@@ -173,16 +188,31 @@ pub fn run(cli: Cli) -> Result<()> {
                 },
                 escrow.as_ref(),
             )?;
-            if let Some(path) = qr {
-                std::fs::write(&path, &e.qr_png).map_err(|err| {
-                    CliError::Env(format!("could not write {}: {err}", path.display()))
-                })?;
-            }
             print(
                 json,
                 &json!({ "otpauth_uri": e.otpauth_uri, "secret": e.secret_base32 }),
                 || e.otpauth_uri.clone(),
             );
+            if let Some((mut f, path)) = qr_file {
+                write_qr(&mut f, &path, &e.qr_png)?;
+            }
+        }
+        Command::Totp {
+            action: TotpCmd::Show { qr, .. },
+        } => {
+            let password = read_password()?;
+            let qr_file = qr.as_deref().map(open_for_writing).transpose()?;
+            let e = ctx
+                .profiles
+                .pending_enrolment(ctx.profile.as_deref(), &password)?;
+            print(
+                json,
+                &json!({ "otpauth_uri": e.otpauth_uri, "secret": e.secret_base32 }),
+                || e.otpauth_uri.clone(),
+            );
+            if let Some((mut f, path)) = qr_file {
+                write_qr(&mut f, &path, &e.qr_png)?;
+            }
         }
         Command::Totp {
             action: TotpCmd::Confirm { code, .. },
@@ -209,6 +239,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 .map(|t| session::resume(&ctx.profiles, &t))
             {
                 Some(Ok(u)) => {
+                    ctx.check_profile(&u)?;
                     let p = u.profile().clone();
                     u.lock();
                     p
@@ -265,6 +296,18 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn open_for_writing(path: &std::path::Path) -> Result<(std::fs::File, std::path::PathBuf)> {
+    std::fs::File::create(path)
+        .map(|f| (f, path.to_owned()))
+        .map_err(|e| CliError::Env(format!("could not create {}: {e}", path.display())))
+}
+
+fn write_qr(f: &mut std::fs::File, path: &std::path::Path, png: &[u8]) -> Result<()> {
+    use std::io::Write;
+    f.write_all(png)
+        .map_err(|e| CliError::Env(format!("could not write {}: {e}", path.display())))
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {

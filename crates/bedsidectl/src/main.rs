@@ -13,7 +13,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => return usage_error(e),
+    };
     init_logging();
     let json = args.json;
     match commands::run(args) {
@@ -25,6 +28,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// A command-line mistake is the user's error: exit 1 (help and version
+/// exit 0), as JSON when `--json` was given.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let first = e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned();
+        eprintln!(
+            "{}",
+            serde_json::json!({ "error": { "code": "usage", "message": first } })
+        );
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(1)
+}
+
 /// Logs go to stderr, warnings and up unless BEDSIDE_LOG says otherwise.
 /// Log lines carry ids only (see SECURITY.md).
 fn init_logging() {
@@ -33,6 +62,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
