@@ -8,6 +8,7 @@ mod app;
 pub mod clock;
 mod error;
 pub mod idle;
+pub mod invites;
 pub mod lockout;
 pub mod profiles;
 pub mod session;
@@ -30,6 +31,12 @@ pub struct Policy {
     pub totp_required: bool,
     /// Hours after a full sign-in before unlocking asks for TOTP again.
     pub totp_reauth_hours: u32,
+    /// Minutes before the appointment that an invite link starts working.
+    pub invite_lead_minutes: u32,
+    /// Longest an invite link may live, in hours.
+    pub invite_max_lifetime_hours: u32,
+    /// Devices a link admits without extra, flagged admission.
+    pub invite_max_devices: u8,
 }
 
 impl Default for Policy {
@@ -39,6 +46,9 @@ impl Default for Policy {
             idle_lock_minutes: 10,
             totp_required: true,
             totp_reauth_hours: 12,
+            invite_lead_minutes: 15,
+            invite_max_lifetime_hours: 24,
+            invite_max_devices: 1,
         }
     }
 }

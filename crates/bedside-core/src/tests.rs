@@ -414,8 +414,11 @@ fn cli_sessions_expire_when_idle_and_die_on_lock_and_elsewhere() {
         .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
         .expect("in");
     let token = session::start(&env.profiles, &mut u).expect("session");
+    // The token is not the database key in any encoding.
+    let key = u.db_key().expose().to_vec();
+    assert!(!token.contains(&data_encoding::BASE64URL_NOPAD.encode(&key)));
+    assert!(!token.contains(&data_encoding::HEXLOWER.encode(&key)));
     drop(u);
-    assert!(!token.contains(&data_encoding::HEXLOWER.encode(b"x")));
     // Used within the idle period, it keeps working and each use resets the timer.
     for _ in 0..3 {
         env.clock.advance(9 * 60);
@@ -541,4 +544,112 @@ fn desktop_core_idle_lock_and_totp_reauth() {
 
 fn clock_now(c: &ManualClock) -> u64 {
     crate::clock::Clock::now(c).timestamp() as u64
+}
+
+#[test]
+fn invites_are_signed_stored_regenerated_and_revoked() {
+    use bedside_store::{NewAppointment, NewPatient};
+    let env = env();
+    let totp = enrolled(&env, "dr.inv");
+    let mut u = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("in");
+    let p = u
+        .store()
+        .add_patient(&NewPatient {
+            name: "Invitee".into(),
+            dob: chrono::NaiveDate::from_ymd_opt(1990, 1, 1),
+            ..Default::default()
+        })
+        .expect("patient");
+    let start = chrono::DateTime::from_timestamp(T0 + 3 * 3600, 0).expect("time");
+    let a = u
+        .store()
+        .add_appointment(
+            &NewAppointment {
+                patient: p,
+                start,
+                tz: "Europe/London".into(),
+                duration_min: 20,
+                reason: None,
+            },
+            false,
+        )
+        .expect("appointment");
+    // Origins: https anywhere, plain http only on loopback.
+    for bad in [
+        "http://relay.example.org",
+        "ftp://x",
+        "relay.example.org",
+        "https://x.org/path",
+    ] {
+        assert!(
+            invites::create(&env.profiles, &mut u, a, bad).is_err(),
+            "{bad}"
+        );
+    }
+    let first =
+        invites::create(&env.profiles, &mut u, a, "https://relay.example.org").expect("invite");
+    assert!(first.link.len() <= 200, "{} characters", first.link.len());
+    assert_eq!(first.not_before, start.timestamp() - 15 * 60);
+    assert_eq!(first.expires, start.timestamp() + 20 * 60 + 3600);
+    // The token verifies with the clinic's public key, in its window only.
+    let pk = data_encoding::BASE64URL_NOPAD
+        .decode(
+            invites::clinic_public_key(&env.profiles, &mut u)
+                .expect("pk")
+                .as_bytes(),
+        )
+        .expect("b64");
+    let token = first
+        .link
+        .split("/j/")
+        .nth(1)
+        .and_then(|t| t.split('#').next())
+        .expect("token");
+    let claims = bedside_visit::invite::verify(token, [pk.as_slice()], first.not_before as u64)
+        .expect("valid");
+    assert_eq!(claims.max_devices, 1);
+    assert!(
+        bedside_visit::invite::verify(token, [pk.as_slice()], first.not_before as u64 - 1).is_err()
+    );
+    // The secret is in the fragment only, and it decrypts nothing else.
+    let fragment = first.link.split('#').nth(1).expect("fragment");
+    assert_eq!(fragment.len(), 43);
+    assert!(!token.contains(fragment));
+    // Regenerating withdraws the old link.
+    let second = invites::create(&env.profiles, &mut u, a, "http://127.0.0.1:8443").expect("again");
+    assert_ne!(first.token_id, second.token_id);
+    assert_eq!(
+        invites::current(&u, a)
+            .expect("current")
+            .map(|l| l.token_id),
+        Some(second.token_id)
+    );
+    assert_eq!(
+        invites::revoke(&mut u, a).expect("revoke"),
+        vec![second.token_id]
+    );
+    assert!(invites::current(&u, a).expect("current").is_none());
+    let actions: Vec<String> = u
+        .store()
+        .audit_export()
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "invite.create").count(), 2);
+    assert_eq!(actions.iter().filter(|a| *a == "invite.revoke").count(), 2);
+    // The same key is reused (one per profile), kept in the keychain.
+    let pk2 = invites::clinic_public_key(&env.profiles, &mut u).expect("pk");
+    assert_eq!(
+        data_encoding::BASE64URL_NOPAD
+            .decode(pk2.as_bytes())
+            .expect("b64"),
+        pk
+    );
+    // Past appointments get no link.
+    u.store().cancel(a).expect("cancel");
+    assert!(invites::create(&env.profiles, &mut u, a, "https://relay.example.org").is_err());
 }

@@ -13,6 +13,7 @@ mod appointments;
 pub mod audit;
 mod db;
 mod error;
+mod invites;
 mod migrations;
 mod model;
 mod notes;
@@ -23,6 +24,7 @@ pub mod time;
 pub use audit::{AuditEvent, AuditVerdict};
 pub use db::{Clock, Store};
 pub use error::StoreError;
+pub use invites::{Invite, NewInvite};
 pub use migrations::LATEST_VERSION;
 pub use model::{
     Appointment, AppointmentId, AppointmentStatus, AppointmentView, NewAppointment, NewPatient,

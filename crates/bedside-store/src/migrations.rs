@@ -14,7 +14,7 @@ use crate::db::map_err;
 type Migration = fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Migrations in order; index + 1 is the version they produce.
-const MIGRATIONS: &[Migration] = &[v1_initial, v2_notes_and_search];
+const MIGRATIONS: &[Migration] = &[v1_initial, v2_notes_and_search, v3_invites];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -120,6 +120,26 @@ fn v2_notes_and_search(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+fn v3_invites(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE invites (
+            id             INTEGER PRIMARY KEY,
+            appointment_id INTEGER NOT NULL REFERENCES appointments(id),
+            visit_id       BLOB NOT NULL UNIQUE,
+            token_id       INTEGER NOT NULL,
+            token          TEXT NOT NULL,
+            secret         BLOB NOT NULL,
+            relay_origin   TEXT NOT NULL,
+            not_before     INTEGER NOT NULL,
+            expires        INTEGER NOT NULL,
+            max_devices    INTEGER NOT NULL,
+            created_at     TEXT NOT NULL,
+            revoked_at     TEXT
+         );
+         CREATE INDEX invites_by_appointment ON invites(appointment_id);",
+    )
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -157,16 +177,36 @@ pub(crate) mod tests {
                 let hex = data_encoding::HEXLOWER.encode(key.expose());
                 conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
                     .expect("key");
-                conn.execute(
-                    "INSERT INTO patients (name, dob, created_at, updated_at) VALUES ('ÉLODIE Ünver', '1980-01-02', 'x', 'x')",
-                    [],
-                )
-                .expect("insert at old version");
+                // Write the row as the code of that version did.
+                let insert = if v >= 2 {
+                    "INSERT INTO patients (name, name_fold, dob, created_at, updated_at)
+                     VALUES ('ÉLODIE Ünver', 'élodie ünver', '1980-01-02', 'x', 'x')"
+                } else {
+                    "INSERT INTO patients (name, dob, created_at, updated_at) VALUES ('ÉLODIE Ünver', '1980-01-02', 'x', 'x')"
+                };
+                conn.execute(insert, []).expect("insert at old version");
+                if v >= 1 {
+                    conn.execute(
+                        "INSERT INTO appointments (patient_id, start_utc, end_utc, tz, duration_min, status, created_at, updated_at)
+                         VALUES (1, 1800000000, 1800001200, 'UTC', 20, 'booked', 'x', 'x')",
+                        [],
+                    )
+                    .expect("appointment at old version");
+                }
             }
             let s = Store::open(&path, &key, "t").expect("upgrade");
             assert_eq!(s.schema_version().expect("v"), LATEST_VERSION);
             let found = s.search_patients("élodie").expect("search");
             assert_eq!(found.len(), 1, "data from v{v} survives and is searchable");
+            let a = s
+                .appointment(crate::AppointmentId(1))
+                .expect("appointment survives");
+            assert_eq!(a.duration_min, 20);
+            assert!(
+                s.active_invite(a.id)
+                    .expect("invites table exists")
+                    .is_none()
+            );
             s.integrity_check().expect("ok");
         }
     }

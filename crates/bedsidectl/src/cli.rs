@@ -106,6 +106,18 @@ pub enum Command {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Invite links for appointments.
+    Invite {
+        /// What to do.
+        #[command(subcommand)]
+        action: InviteCmd,
+    },
+    /// The clinic's signing key (its public half goes to the relay).
+    ClinicKey {
+        /// What to do.
+        #[command(subcommand)]
+        action: ClinicKeyCmd,
+    },
     /// Escrow keys.
     Escrow {
         /// What to do.
@@ -301,4 +313,34 @@ pub enum EscrowCmd {
         #[arg(long)]
         private_out: PathBuf,
     },
+}
+
+/// `invite ...`
+#[derive(Debug, Subcommand)]
+pub enum InviteCmd {
+    /// Create (or regenerate) the appointment's link; prints it. Earlier links stop working.
+    Create {
+        /// Appointment id.
+        appointment_id: String,
+        /// Relay origin, e.g. https://relay.example.org (default: BEDSIDE_RELAY, then the saved setting).
+        #[arg(long, env = "BEDSIDE_RELAY")]
+        relay: Option<String>,
+    },
+    /// Show the appointment's current link.
+    Show {
+        /// Appointment id.
+        appointment_id: String,
+    },
+    /// Withdraw every link of the appointment.
+    Revoke {
+        /// Appointment id.
+        appointment_id: String,
+    },
+}
+
+/// `clinic-key ...`
+#[derive(Debug, Subcommand)]
+pub enum ClinicKeyCmd {
+    /// Print the public key (base64url), creating the key pair on first use.
+    Show,
 }

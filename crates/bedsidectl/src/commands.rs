@@ -4,7 +4,9 @@ use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use bedside_core::clock::SystemClock;
-use bedside_core::{CoreError, KdfChoice, NewProfile, Policy, Profiles, Unlocked, session};
+use bedside_core::{
+    CoreError, KdfChoice, NewProfile, Policy, Profiles, Unlocked, invites, session,
+};
 use bedside_store::time::{parse_date, parse_duration_minutes, parse_instant, parse_tz};
 use bedside_store::{
     AppointmentId, AuditVerdict, NewAppointment, NewPatient, PatientId, StoreError,
@@ -287,6 +289,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 "New password set; sign in with it.".into()
             });
         }
+        Command::Invite { action } => invite(&ctx, action)?,
+        Command::ClinicKey {
+            action: ClinicKeyCmd::Show,
+        } => {
+            let mut u = ctx.unlocked()?;
+            let pk = invites::clinic_public_key(&ctx.profiles, &mut u)?;
+            print(json, &json!({ "public_key": pk }), || pk.clone());
+        }
         Command::Escrow {
             action: EscrowCmd::Keygen { private_out },
         } => {
@@ -512,6 +522,50 @@ fn note(ctx: &Ctx, action: NoteCmd) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+    }
+    Ok(())
+}
+
+fn invite(ctx: &Ctx, action: InviteCmd) -> Result<()> {
+    let mut u = ctx.unlocked()?;
+    match action {
+        InviteCmd::Create {
+            appointment_id,
+            relay,
+        } => {
+            let id: AppointmentId = parse_id("appointment", &appointment_id)?;
+            let relay = match relay {
+                Some(r) => r,
+                None => u.store_ref().setting("relay_url")?.ok_or_else(|| {
+                    usage("no relay configured: pass --relay https://relay.example.org (or set BEDSIDE_RELAY)")
+                })?,
+            };
+            let l = invites::create(&ctx.profiles, &mut u, id, &relay)?;
+            print(ctx.json, &l, || l.link.clone());
+        }
+        InviteCmd::Show { appointment_id } => {
+            let id: AppointmentId = parse_id("appointment", &appointment_id)?;
+            let l = invites::current(&u, id)?;
+            u.store()
+                .audit("invite.view", json!({ "appointment": id }))?;
+            match l {
+                Some(l) => print(ctx.json, &l, || l.link.clone()),
+                None => {
+                    return Err(usage(format!(
+                        "appointment {id} has no active link; create one with `bedsidectl invite create {id}`"
+                    )));
+                }
+            }
+        }
+        InviteCmd::Revoke { appointment_id } => {
+            let id: AppointmentId = parse_id("appointment", &appointment_id)?;
+            let revoked = invites::revoke(&mut u, id)?;
+            print(
+                ctx.json,
+                &json!({ "appointment": id, "revoked_tokens": revoked }),
+                || format!("{} link(s) withdrawn.", revoked.len()),
+            );
         }
     }
     Ok(())
