@@ -211,6 +211,58 @@ pub fn sas(secret: &[u8; 32], fingerprint_a: &str, fingerprint_b: &str) -> Strin
     format!("{:03} {:03}", n / 1000, n % 1000)
 }
 
+/// A sealed knock: `nonce (12 bytes) ‖ AES-256-GCM(knock key, plaintext)`,
+/// with `"bedside knock v1" ‖ visit id` as associated data, so a knock cannot
+/// be replayed into another visit. The plaintext is UTF-8 JSON chosen by the
+/// patient page (`{"name": ..., "dob": ...}`); this module only opens it.
+pub fn open_knock(
+    secret: &[u8; 32],
+    visit: &[u8; 16],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, AuthError> {
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    if sealed.len() < 12 + 16 || sealed.len() > 16 * 1024 {
+        return Err(AuthError::Mismatch);
+    }
+    let k = knock_key(secret);
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, k.as_ref()).map_err(|_| AuthError::Mismatch)?,
+    );
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[..12]).map_err(|_| AuthError::Mismatch)?;
+    let aad = [b"bedside knock v1".as_slice(), visit].concat();
+    let mut buf = Zeroizing::new(sealed[12..].to_vec());
+    let n = key
+        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .map_err(|_| AuthError::Mismatch)?
+        .len();
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Seals a knock as the patient page does (for tests and the headless patient).
+pub fn seal_knock(
+    secret: &[u8; 32],
+    visit: &[u8; 16],
+    nonce: [u8; 12],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    let k = knock_key(secret);
+    // A 32-byte key and a 12-byte nonce are always valid for AES-256-GCM.
+    #[allow(clippy::expect_used)]
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, k.as_ref()).expect("32-byte key"));
+    let aad = [b"bedside knock v1".as_slice(), visit].concat();
+    let mut buf = plaintext.to_vec();
+    #[allow(clippy::expect_used)]
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .expect("seal");
+    [nonce.as_slice(), &buf].concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +322,33 @@ mod tests {
     }
 
     #[test]
+    fn knocks_open_only_with_the_secret_and_visit() {
+        let secret = [3u8; 32];
+        let visit = [4u8; 16];
+        let sealed = seal_knock(&secret, &visit, [5u8; 12], br#"{"name":"Ann"}"#);
+        assert_eq!(
+            open_knock(&secret, &visit, &sealed)
+                .expect("open")
+                .as_slice(),
+            br#"{"name":"Ann"}"#
+        );
+        assert_eq!(
+            open_knock(&[9u8; 32], &visit, &sealed),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            open_knock(&secret, &[0u8; 16], &sealed),
+            Err(AuthError::Mismatch)
+        );
+        for i in 0..sealed.len() {
+            let mut t = sealed.clone();
+            t[i] ^= 1;
+            assert!(open_knock(&secret, &visit, &t).is_err(), "byte {i}");
+        }
+        assert!(open_knock(&secret, &visit, &[0u8; 5]).is_err());
+    }
+
+    #[test]
     fn sas_is_symmetric_and_secret_bound() {
         let s = sas(&[5u8; 32], "sha-256 AA", "sha-256 BB");
         assert_eq!(s, sas(&[5u8; 32], "sha-256 BB", "sha-256 AA"));
@@ -293,14 +372,20 @@ mod tests {
         let offer = sdp_identity(OFFER).expect("offer");
         let t = offer_tag(&k, &[0xAA; 16], "device-1", &offer);
         let vectors = format!(
-            "knock={}\nauth={}\noffer_tag={}\nsas={}",
+            "knock={}\nauth={}\noffer_tag={}\nsas={}\nsealed_knock={}",
             hex(knock_key(&secret).as_ref()),
             hex(k.as_ref()),
             hex(&t),
-            sas(&secret, "sha-256 AB:CD:EF:01", "sha-256 11:22:33:44")
+            sas(&secret, "sha-256 AB:CD:EF:01", "sha-256 11:22:33:44"),
+            hex(&seal_knock(
+                &secret,
+                &[0xAA; 16],
+                [7u8; 12],
+                r#"{"name":"Zoë"}"#.as_bytes()
+            ))
         );
         // testdata/auth-vectors.txt was computed independently with WebCrypto
-        // (Node 20, crypto.subtle), not by this code.
+        // (Node 20, crypto.subtle: testdata/webcrypto-vectors.mjs), not by this code.
         println!("{vectors}");
         assert_eq!(
             vectors,
