@@ -1,0 +1,24 @@
+//! Build script: embeds the Tauri config and generates an ACL permission per app command.
+
+/// Every `#[tauri::command]` the shell registers. Each gets `allow-*`/`deny-*` permissions;
+/// `permissions/session.toml` groups the allowed ones for the main window's capability.
+const COMMANDS: &[&str] = &[
+    "profiles",
+    "password_policy",
+    "create_profile",
+    "confirm_totp",
+    "sign_in",
+    "pending_enrolment",
+    "lock",
+    "session_state",
+    "touch",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        // Build scripts report failure by panicking; keep tauri-build's message.
+        panic!("tauri-build failed: {error:#}");
+    }
+}

@@ -1,0 +1,173 @@
+//! The Bedside desktop shell: a thin Tauri 2 layer over `bedside_core::Core`.
+//!
+//! **Boundary:** the UI reaches the core only through the commands in [`commands`], each
+//! allowed by an explicit permission (`permissions/`, `capabilities/main.json`) and, before
+//! that, by the isolation hook in `ui/isolation/`. Errors cross as `{code, message}`.
+//!
+//! **Invariant:** no PHI, secrets or user input in logs, events or the window title; the
+//! shell logs command names, error codes and lifecycle events only.
+
+mod commands;
+mod csp;
+mod error;
+mod idle;
+mod state;
+
+use std::process::ExitCode;
+
+use tauri::Manager;
+
+pub use error::IpcError;
+pub use state::AppState;
+
+/// Runs the desktop app until its window closes.
+pub fn run() -> ExitCode {
+    init_logging();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
+
+    let mut context = tauri::generate_context!();
+    csp::complete(&mut context);
+
+    let state = AppState::new(bedside_core::Core::default_data_dir());
+    let app = tauri::Builder::default()
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::profiles,
+            commands::password_policy,
+            commands::create_profile,
+            commands::confirm_totp,
+            commands::sign_in,
+            commands::pending_enrolment,
+            commands::lock,
+            commands::session_state,
+            commands::touch,
+        ])
+        .setup(|app| {
+            idle::spawn(app.handle().clone())?;
+            Ok(())
+        })
+        .build(context);
+
+    let app = match app {
+        Ok(app) => app,
+        Err(error) => {
+            // Tauri's own errors (window, webview, config) carry no user data.
+            tracing::error!(%error, "the app failed to start");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Zeroize keys and close the database before the process goes.
+            handle.state::<AppState>().lock_for_exit();
+            tracing::info!("stopped");
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+/// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    //! Keeps build.rs, the permission set and the registered commands in step.
+
+    /// The commands registered in `run`; a new command goes in build.rs, the permission set,
+    /// `run` and the isolation hook's allowlist.
+    const COMMANDS: &[&str] = &[
+        "profiles",
+        "password_policy",
+        "create_profile",
+        "confirm_totp",
+        "sign_in",
+        "pending_enrolment",
+        "lock",
+        "session_state",
+        "touch",
+    ];
+
+    #[test]
+    fn every_command_has_a_generated_and_granted_permission() {
+        let build_rs = include_str!("../build.rs");
+        let session = include_str!("../permissions/session.toml");
+        let lib = include_str!("lib.rs");
+        for command in COMMANDS {
+            assert!(
+                build_rs.contains(&format!("\"{command}\"")),
+                "{command} missing in build.rs"
+            );
+            let allow = format!("\"allow-{}\"", command.replace('_', "-"));
+            assert!(
+                session.contains(&allow),
+                "{allow} missing in permissions/session.toml"
+            );
+            assert!(
+                lib.contains(&format!("commands::{command},")),
+                "{command} not registered"
+            );
+        }
+        let isolation = include_str!("../../ui/isolation/index.js");
+        for command in COMMANDS {
+            assert!(
+                isolation.contains(&format!("    {command}: ")),
+                "{command} is not allowed by the isolation hook (ui/isolation/index.js)"
+            );
+        }
+        let granted = session.matches("\"allow-").count();
+        assert_eq!(
+            granted,
+            COMMANDS.len(),
+            "the set grants a command that does not exist"
+        );
+    }
+
+    #[test]
+    fn the_main_capability_grants_only_what_the_ui_uses() {
+        let capability: serde_json::Value =
+            serde_json::from_str(include_str!("../capabilities/main.json")).expect("valid JSON");
+        assert_eq!(capability["windows"], serde_json::json!(["main"]));
+        assert_eq!(
+            capability["permissions"],
+            serde_json::json!([
+                "core:event:allow-listen",
+                "core:event:allow-unlisten",
+                "bedside-session"
+            ])
+        );
+    }
+
+    #[test]
+    fn config_keeps_the_security_settings() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("valid JSON");
+        let security = &config["app"]["security"];
+        assert_eq!(security["freezePrototype"], true);
+        assert_eq!(security["pattern"]["use"], "isolation");
+        let csp = security["csp"].as_object().expect("CSP as a directive map");
+        assert_eq!(csp["default-src"], "'self'");
+        assert_eq!(csp["script-src"], "'self'");
+        assert_eq!(csp["style-src"], "'self'");
+        assert_eq!(csp["img-src"], "'self' data:");
+        for (directive, sources) in csp {
+            let sources = sources.as_str().expect("string sources");
+            assert!(
+                !sources.contains("unsafe"),
+                "{directive} allows unsafe sources"
+            );
+            assert!(
+                !sources.contains("https:") && !sources.contains('*'),
+                "{directive} allows remote origins"
+            );
+        }
+        assert_eq!(config["app"]["windows"][0]["title"], "Bedside");
+    }
+}

@@ -1,0 +1,321 @@
+//! The core as Tauri-managed state: one `Core` behind a mutex, opened on first use.
+//!
+//! Opening is lazy so the window appears at once and, when the system keychain is missing
+//! or locked, the UI can explain the failure and retry (each command tries again). There is
+//! never a fallback that stores keys without the keychain.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use bedside_core::{Core, CoreError};
+
+use crate::IpcError;
+
+/// Opens the core; called again after each failure, so a retry can succeed.
+type Opener = Box<dyn Fn() -> Result<Core, IpcError> + Send + Sync>;
+
+/// Shared state of the app: the core, once opened.
+pub struct AppState {
+    open: Opener,
+    core: Mutex<Option<Core>>,
+}
+
+impl AppState {
+    /// State for the real app: the core in `data_dir`, keyed by the OS keychain.
+    pub fn new(data_dir: Result<PathBuf, CoreError>) -> Self {
+        let data_dir = data_dir.map_err(|error| {
+            tracing::error!(code = error.code(), "no data directory");
+            IpcError::from(error)
+        });
+        Self::with_opener(Box::new(move || {
+            let dir = data_dir.clone()?;
+            Core::with_system_keychain(dir).map_err(|error| {
+                tracing::error!(code = error.code(), "cannot open the core");
+                IpcError::from(error)
+            })
+        }))
+    }
+
+    /// State whose core comes from `open` (tests use an in-memory keychain).
+    pub fn with_opener(open: Opener) -> Self {
+        Self {
+            open,
+            core: Mutex::new(None),
+        }
+    }
+
+    /// Runs one core operation for `command`, opening the core first if needed.
+    ///
+    /// Logs the command name and, on failure, the error code: never arguments or messages.
+    pub(crate) fn call<T>(
+        &self,
+        command: &'static str,
+        op: impl FnOnce(&mut Core) -> Result<T, CoreError>,
+    ) -> Result<T, IpcError> {
+        let result = self.with_core(|core| op(core).map_err(IpcError::from));
+        match &result {
+            Ok(_) => tracing::debug!(command, "ok"),
+            Err(error) => tracing::info!(command, code = error.code(), "failed"),
+        }
+        result
+    }
+
+    fn with_core<T>(
+        &self,
+        op: impl FnOnce(&mut Core) -> Result<T, IpcError>,
+    ) -> Result<T, IpcError> {
+        // A poisoned lock means a panic mid-operation: refuse rather than guess the state.
+        let mut guard = self.core.lock().map_err(|_| IpcError::internal())?;
+        if guard.is_none() {
+            let core = (self.open)()?;
+            tracing::info!("core opened");
+            *guard = Some(core);
+        }
+        let core = guard.as_mut().ok_or_else(IpcError::internal)?;
+        op(core)
+    }
+
+    /// Locks the core, if it was opened, as the app exits.
+    pub(crate) fn lock_for_exit(&self) {
+        if let Ok(mut guard) = self.core.lock()
+            && let Some(core) = guard.as_mut()
+        {
+            core.lock();
+        }
+    }
+
+    /// The idle check: true if the core locked itself just now. Never opens the core.
+    pub(crate) fn tick(&self) -> bool {
+        match self.core.lock() {
+            Ok(mut guard) => guard.as_mut().is_some_and(Core::tick),
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The state over a real core (temp dir, in-memory keychain, manual clock).
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bedside_core::clock::ManualClock;
+    use bedside_core::{KdfChoice, NewProfile, Policy, SessionState};
+    use bedside_vault::{KdfParams, MemoryKeychain, Password, Totp, TotpSecret};
+
+    use super::*;
+
+    const T0: i64 = 1_800_000_000;
+    const PW: &str = "violet lantern oxbow 1987";
+
+    struct Env {
+        _dir: tempfile::TempDir,
+        keychain: Arc<MemoryKeychain>,
+        clock: ManualClock,
+        opened: Arc<AtomicUsize>,
+        state: AppState,
+    }
+
+    fn env() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keychain = Arc::new(MemoryKeychain::new());
+        let clock = ManualClock::at(T0);
+        let opened = Arc::new(AtomicUsize::new(0));
+        let (path, kc, ck, count) = (
+            dir.path().to_owned(),
+            keychain.clone(),
+            clock.clone(),
+            opened.clone(),
+        );
+        let state = AppState::with_opener(Box::new(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            Ok(Core::new(
+                path.clone(),
+                kc.clone(),
+                Arc::new(ck.clone()),
+                Policy::default(),
+                KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
+            ))
+        }));
+        Env {
+            _dir: dir,
+            keychain,
+            clock,
+            opened,
+            state,
+        }
+    }
+
+    fn new_profile() -> NewProfile {
+        NewProfile {
+            username: "amorgan".into(),
+            display_name: "Dr Alex Morgan".into(),
+            password: Password::new(PW),
+        }
+    }
+
+    fn code_now(secret_base32: &str, clock_secs: i64) -> String {
+        let secret = data_encoding::BASE32_NOPAD
+            .decode(secret_base32.as_bytes())
+            .expect("base32");
+        Totp::new(TotpSecret::from_bytes(secret)).code_at(clock_secs as u64)
+    }
+
+    #[test]
+    fn first_run_sign_in_and_idle_lock() {
+        let env = env();
+        let enrolment = env
+            .state
+            .call("create_profile", |core| core.create_profile(new_profile()))
+            .expect("created");
+        let code = code_now(&enrolment.secret_base32, T0);
+        env.state
+            .call("confirm_totp", |core| {
+                core.confirm_totp("amorgan", &Password::new(PW), &code)
+            })
+            .expect("confirmed");
+        let session = env
+            .state
+            .call("session_state", |core| Ok(core.session_state()))
+            .expect("state");
+        assert_eq!(
+            session,
+            SessionState::Unlocked {
+                username: "amorgan".into(),
+                display_name: "Dr Alex Morgan".into()
+            }
+        );
+
+        // Activity keeps the session open; silence past the policy's idle period locks it once.
+        env.clock.advance(9 * 60);
+        env.state
+            .call("touch", |core| {
+                core.touch();
+                Ok(())
+            })
+            .expect("touch");
+        env.clock.advance(9 * 60);
+        assert!(!env.state.tick());
+        env.clock.advance(2 * 60);
+        assert!(env.state.tick(), "idle for 11 minutes locks");
+        assert!(!env.state.tick(), "reports the lock only once");
+        let session = env
+            .state
+            .call("session_state", |core| Ok(core.session_state()))
+            .expect("state");
+        assert_eq!(session, SessionState::Locked);
+        assert_eq!(
+            env.opened.load(Ordering::SeqCst),
+            1,
+            "the core is opened once"
+        );
+    }
+
+    #[test]
+    fn exit_locks_a_signed_in_session() {
+        let env = env();
+        env.state.lock_for_exit(); // nothing opened yet: a no-op
+        assert_eq!(env.opened.load(Ordering::SeqCst), 0);
+        let enrolment = env
+            .state
+            .call("create_profile", |core| core.create_profile(new_profile()))
+            .expect("created");
+        let code = code_now(&enrolment.secret_base32, T0);
+        env.state
+            .call("confirm_totp", |core| {
+                core.confirm_totp("amorgan", &Password::new(PW), &code)
+            })
+            .expect("confirmed");
+        env.state.lock_for_exit();
+        let session = env
+            .state
+            .call("session_state", |core| Ok(core.session_state()))
+            .expect("state");
+        assert_eq!(session, SessionState::Locked);
+    }
+
+    #[test]
+    fn wrong_credentials_map_to_signin_failed() {
+        let env = env();
+        let enrolment = env
+            .state
+            .call("create_profile", |core| core.create_profile(new_profile()))
+            .expect("created");
+        let code = code_now(&enrolment.secret_base32, T0);
+        env.state
+            .call("confirm_totp", |core| {
+                core.confirm_totp("amorgan", &Password::new(PW), &code)
+            })
+            .expect("confirmed");
+        env.state
+            .call("lock", |core| {
+                core.lock();
+                Ok(())
+            })
+            .expect("lock");
+        env.clock.advance(13 * 3600); // past the re-authentication window: TOTP needed again
+
+        let wrong_password = env.state.call("sign_in", |core| {
+            core.sign_in("amorgan", &Password::new("nope nope nope"), Some(&code))
+        });
+        let wrong_code = env.state.call("sign_in", |core| {
+            core.sign_in("amorgan", &Password::new(PW), Some("000000"))
+        });
+        let no_code = env.state.call("sign_in", |core| {
+            core.sign_in("amorgan", &Password::new(PW), None)
+        });
+        for result in [wrong_password, wrong_code, no_code] {
+            let error = result.expect_err("refused");
+            assert_eq!(error.code(), "signin_failed");
+            assert_eq!(error.message(), "The password or the code is incorrect.");
+        }
+    }
+
+    #[test]
+    fn an_unavailable_keychain_is_reported_and_a_retry_can_succeed() {
+        let env = env();
+        env.keychain.set_unavailable(true);
+        let error = env
+            .state
+            .call("create_profile", |core| core.create_profile(new_profile()))
+            .expect_err("no keychain");
+        assert_eq!(error.code(), "keychain_unavailable");
+        env.keychain.set_unavailable(false);
+        env.state
+            .call("create_profile", |core| core.create_profile(new_profile()))
+            .expect("created on retry");
+    }
+
+    #[test]
+    fn a_failed_open_is_retried_and_tick_never_opens() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, count) = (dir.path().to_owned(), attempts.clone());
+        let state = AppState::with_opener(Box::new(move || {
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(IpcError::internal());
+            }
+            Ok(Core::new(
+                path.clone(),
+                Arc::new(MemoryKeychain::new()),
+                Arc::new(ManualClock::at(T0)),
+                Policy::default(),
+                KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
+            ))
+        }));
+        assert!(!state.tick());
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            0,
+            "the idle check does not open the core"
+        );
+        let first = state.call("profiles", |core| core.profiles());
+        assert_eq!(first.expect_err("first open fails").code(), "internal");
+        let profiles = state
+            .call("profiles", |core| core.profiles())
+            .expect("second open works");
+        assert!(profiles.is_empty());
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    }
+}

@@ -1,0 +1,148 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+
+import App from './App.svelte';
+import { t } from './lib/i18n/en';
+import { LOCKED_EVENT } from './lib/events';
+import { createApi } from './lib/api';
+import { createAppStore } from './lib/stores/app';
+import { ALEX, createFakeCore, createFakeEvents, TINY_PNG_BASE64, VALID_CODE } from './test/fakeCore';
+
+function setup(profiles: (typeof ALEX)[] = []) {
+  const core = createFakeCore({ profiles });
+  const events = createFakeEvents();
+  const store = createAppStore({ api: createApi(core.invoke), listen: events.listen });
+  const user = userEvent.setup();
+  render(App, { store });
+  return { core, events, user };
+}
+
+describe('App: first run', () => {
+  it('goes from profile creation to TOTP enrolment to signed in, then locks with Ctrl+L', async () => {
+    const { core, user } = setup();
+    await screen.findByTestId('screen-first-run');
+
+    await user.type(screen.getByLabelText(t.firstRun.displayName), 'Dr Alex Morgan');
+    await user.type(screen.getByLabelText(t.firstRun.username), 'amorgan');
+    await user.type(screen.getByLabelText(t.firstRun.password), 'violet lantern oxbow');
+    await user.type(screen.getByLabelText(t.firstRun.confirmPassword), 'violet lantern oxbow');
+    await user.click(screen.getByTestId('first-run-submit'));
+
+    await screen.findByTestId('screen-enrol-totp');
+    const qr = screen.getByTestId('totp-qr') as HTMLImageElement;
+    expect(qr.getAttribute('src')).toBe(`data:image/png;base64,${TINY_PNG_BASE64}`);
+    expect(qr.alt).toBe(t.totp.qrAlt);
+    expect(screen.getByTestId('totp-secret').textContent).toBe('JBSW Y3DP EHPK 3PXP');
+    expect(screen.getByTestId('totp-uri').textContent).toContain('otpauth://totp/');
+
+    await user.type(screen.getByLabelText(t.totp.codeLabel), '000000');
+    await user.click(screen.getByTestId('totp-submit'));
+    await waitFor(() => expect(screen.getByTestId('totp-error').textContent).toContain(t.totp.wrongCode));
+
+    await user.type(screen.getByLabelText(t.totp.codeLabel), VALID_CODE);
+    await user.click(screen.getByTestId('totp-submit'));
+    const home = await screen.findByTestId('screen-signed-in');
+    expect(screen.getByTestId('signed-in-as').textContent?.trim()).toBe(t.signedIn.greeting('Dr Alex Morgan'));
+    expect(home.textContent).not.toContain('JBSW');
+
+    await user.keyboard('{Control>}l{/Control}');
+    const lockScreen = await screen.findByTestId('screen-sign-in');
+    expect(lockScreen.dataset.locked).toBe('true');
+    expect(core.session).toEqual({ state: 'locked' });
+    expect((screen.getByTestId('signin-username') as HTMLSelectElement).value).toBe('amorgan');
+  });
+
+  it('does not submit a rejected password and says why', async () => {
+    const { core, user } = setup();
+    await screen.findByTestId('screen-first-run');
+    await user.type(screen.getByLabelText(t.firstRun.displayName), 'Dr Alex Morgan');
+    await user.type(screen.getByLabelText(t.firstRun.username), 'amorgan');
+    await user.type(screen.getByLabelText(t.firstRun.password), 'short');
+    await user.type(screen.getByLabelText(t.firstRun.confirmPassword), 'short');
+    await user.click(screen.getByTestId('first-run-submit'));
+
+    expect(screen.getByText(t.validation.passwordRejected)).toBeTruthy();
+    expect(screen.getByText(t.strength.tooShort(12, 7))).toBeTruthy();
+    expect(screen.getByLabelText(t.firstRun.password).getAttribute('aria-invalid')).toBe('true');
+    expect(core.calls.some((c) => c.cmd === 'create_profile')).toBe(false);
+    expect(screen.getByTestId('screen-first-run')).toBeTruthy();
+  });
+
+  it('requires the two passwords to match', async () => {
+    const { core, user } = setup();
+    await screen.findByTestId('screen-first-run');
+    await user.type(screen.getByLabelText(t.firstRun.displayName), 'Dr Alex Morgan');
+    await user.type(screen.getByLabelText(t.firstRun.username), 'amorgan');
+    await user.type(screen.getByLabelText(t.firstRun.password), 'violet lantern oxbow');
+    await user.type(screen.getByLabelText(t.firstRun.confirmPassword), 'violet lantern oxbow!');
+    await user.click(screen.getByTestId('first-run-submit'));
+    expect(screen.getByText(t.validation.passwordsDiffer)).toBeTruthy();
+    expect(core.calls.some((c) => c.cmd === 'create_profile')).toBe(false);
+  });
+});
+
+describe('App: session', () => {
+  it('returns to the lock screen when the core emits `locked`', async () => {
+    const { events, user } = setup([{ ...ALEX }]);
+    await screen.findByTestId('screen-sign-in');
+    await user.type(screen.getByTestId('signin-password'), ALEX.password);
+    await user.type(screen.getByTestId('signin-code'), VALID_CODE);
+    await user.click(screen.getByTestId('signin-submit'));
+    await screen.findByTestId('screen-signed-in');
+
+    events.emit(LOCKED_EVENT);
+    const lockScreen = await screen.findByTestId('screen-sign-in');
+    expect(lockScreen.dataset.locked).toBe('true');
+    expect(screen.getByText(t.signIn.lockedTitle)).toBeTruthy();
+  });
+
+  it('locks with the Lock button', async () => {
+    const { core, user } = setup([{ ...ALEX }]);
+    await screen.findByTestId('screen-sign-in');
+    await user.type(screen.getByTestId('signin-password'), ALEX.password);
+    await user.type(screen.getByTestId('signin-code'), VALID_CODE);
+    await user.click(screen.getByTestId('signin-submit'));
+    await screen.findByTestId('screen-signed-in');
+    expect(core.calls.filter((c) => c.cmd === 'touch')).toHaveLength(0);
+
+    await user.click(screen.getByTestId('lock-button'));
+    await screen.findByTestId('screen-sign-in');
+    expect(core.calls.some((c) => c.cmd === 'lock')).toBe(true);
+  });
+
+  it('explains a missing keychain instead of showing a form', async () => {
+    const core = createFakeCore();
+    core.failAllWith = { code: 'keychain_unavailable', message: 'No system keychain is available.' };
+    render(App, { store: createAppStore({ api: createApi(core.invoke) }) });
+    await screen.findByTestId('screen-startup-error');
+    expect(screen.getByTestId('startup-error-message').textContent).toContain('No system keychain is available.');
+    expect(screen.getByText(t.startupError.keychainHelp)).toBeTruthy();
+    expect(screen.queryByRole('textbox')).toBeNull();
+
+    core.failAllWith = null;
+    await fireEvent.click(screen.getByTestId('startup-retry'));
+    await screen.findByTestId('screen-first-run');
+  });
+});
+
+describe('App: keyboard', () => {
+  it('moves focus to the first field to fix after a rejected submit', async () => {
+    const { user } = setup();
+    await screen.findByTestId('screen-first-run');
+    await user.type(screen.getByLabelText(t.firstRun.displayName), 'Dr Alex Morgan');
+    await user.type(screen.getByLabelText(t.firstRun.username), 'amorgan');
+    await user.type(screen.getByLabelText(t.firstRun.password), 'short');
+    await user.type(screen.getByLabelText(t.firstRun.confirmPassword), 'short{Enter}');
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByLabelText(t.firstRun.password)));
+  });
+
+  it('returns focus to the cleared password after a failed sign-in', async () => {
+    const { user } = setup([{ ...ALEX }]);
+    await screen.findByTestId('screen-sign-in');
+    await user.type(screen.getByTestId('signin-password'), 'wrong wrong wrong');
+    await user.type(screen.getByTestId('signin-code'), `${VALID_CODE}{Enter}`);
+    await waitFor(() => expect(screen.getByTestId('signin-error').textContent).toContain(t.signIn.genericError));
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('signin-password')));
+  });
+});

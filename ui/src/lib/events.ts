@@ -1,0 +1,7 @@
+// Names of the events the Tauri shell emits to the window, and the listen signature we inject.
+
+/** Emitted by the shell when the core locks itself (idle timeout). No payload. */
+export const LOCKED_EVENT = 'locked';
+
+/** Subscribe to a shell event; resolves to an unsubscribe function. */
+export type ListenFn = (event: string, handler: () => void) => Promise<() => void>;

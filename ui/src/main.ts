@@ -1,0 +1,20 @@
+// Entry point: wires the app store to Tauri's IPC and mounts the UI.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
+import { mount } from 'svelte';
+
+import './app.css';
+import App from './App.svelte';
+import { createApi } from './lib/api';
+import type { ListenFn } from './lib/events';
+import { createAppStore } from './lib/stores/app';
+
+const listenToShell: ListenFn = (event, handler) => listen(event, () => handler());
+
+const store = createAppStore({ api: createApi(invoke), listen: listenToShell });
+
+const target = document.getElementById('app');
+if (!target) throw new Error('missing #app');
+
+export default mount(App, { target, props: { store } });
