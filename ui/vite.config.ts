@@ -15,7 +15,13 @@ export default defineConfig({
   // Tauri serves ui/dist from its own origin: relative paths keep that simple.
   base: './',
   clearScreen: false,
-  server: { port: 1420, strictPort: true, host: '127.0.0.1' },
+  server: {
+    port: 1420,
+    strictPort: true,
+    host: '127.0.0.1',
+    // Tests read the call-auth vectors the Rust core is pinned to.
+    fs: { allow: ['.', '../crates/bedside-visit/testdata'] },
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
