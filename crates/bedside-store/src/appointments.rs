@@ -37,6 +37,10 @@ fn row_to_appointment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
 }
 
 impl Store {
+    /// The first active appointment overlapping `[start, end)`. Appointments
+    /// last at most 24 h, so only those starting in the preceding day can
+    /// reach `start`: the lower bound keeps this an index range scan instead
+    /// of a walk over the whole history.
     fn find_overlap(
         &self,
         start: DateTime<Utc>,
@@ -47,7 +51,7 @@ impl Store {
             .query_row(
                 "SELECT id FROM appointments
                  WHERE status IN ('booked','arrived','in_progress')
-                   AND start_utc < ?2 AND end_utc > ?1 AND id != ?3
+                   AND start_utc < ?2 AND start_utc > ?1 - 86400 AND end_utc > ?1 AND id != ?3
                  ORDER BY start_utc LIMIT 1",
                 params![
                     start.timestamp(),

@@ -149,8 +149,7 @@ pub(crate) mod tests {
     /// Creates a database at an earlier schema version (for upgrade tests).
     pub(crate) fn create_at_version(path: &Path, key: &DbKey, version: i64) {
         let mut conn = Connection::open(path).expect("open");
-        let hex = data_encoding::HEXLOWER.encode(key.expose());
-        conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+        conn.execute_batch(&crate::db::key_pragmas(key))
             .expect("key");
         migrate(&mut conn, path, version).expect("migrate");
     }
@@ -174,8 +173,7 @@ pub(crate) mod tests {
             create_at_version(&path, &key, v);
             {
                 let conn = Connection::open(&path).expect("open");
-                let hex = data_encoding::HEXLOWER.encode(key.expose());
-                conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+                conn.execute_batch(&crate::db::key_pragmas(&key))
                     .expect("key");
                 // Write the row as the code of that version did.
                 let insert = if v >= 2 {
@@ -219,11 +217,10 @@ pub(crate) mod tests {
         drop(Store::open(&path, &key, "t").expect("open"));
         {
             let conn = Connection::open(&path).expect("open");
-            let hex = data_encoding::HEXLOWER.encode(key.expose());
-            conn.execute_batch(&format!(
-                "PRAGMA key = \"x'{hex}'\"; PRAGMA user_version = 99;"
-            ))
-            .expect("bump");
+            conn.execute_batch(&crate::db::key_pragmas(&key))
+                .expect("key");
+            conn.execute_batch("PRAGMA user_version = 99;")
+                .expect("bump");
         }
         assert!(matches!(
             Store::open(&path, &key, "t"),

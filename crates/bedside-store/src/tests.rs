@@ -78,6 +78,13 @@ fn pragmas_are_set() {
     assert_eq!(s.pragma("foreign_keys").expect("p"), "1");
     assert_eq!(s.pragma("temp_store").expect("p"), "2", "MEMORY");
     assert_eq!(s.pragma("secure_delete").expect("p"), "1");
+    assert_eq!(s.pragma("cipher_hmac_algorithm").expect("p"), "HMAC_SHA256");
+    assert_eq!(
+        s.pragma("cipher_use_hmac").expect("p"),
+        "1",
+        "pages are authenticated"
+    );
+    assert_eq!(s.pragma("cache_size").expect("p"), "-65536");
     let v = s.pragma("cipher_version").expect("sqlcipher");
     assert!(v.starts_with('4'), "SQLCipher 4, got {v}");
 }
