@@ -1,6 +1,7 @@
 //! Workspace invariants from ARCHITECTURE.md, enforced: every Rust module
-//! starts with a `//!` line, and the core crates know nothing of Tauri, web
-//! servers or async runtimes.
+//! starts with a `//!` line, the core crates know nothing of Tauri, web
+//! servers or async runtimes, and the relay knows nothing of the clinician's
+//! data (no store, vault or core).
 
 use std::path::{Path, PathBuf};
 
@@ -50,7 +51,9 @@ fn every_module_starts_with_a_doc_line() {
 fn core_crates_know_nothing_of_tauri_or_servers() {
     let root = bedside_tests::workspace_root();
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        // Not --offline: metadata reads the manifests of every platform's
+        // dependencies, which a Linux build never downloads.
+        .args(["metadata", "--format-version", "1", "--locked"])
         .current_dir(&root)
         .output()
         .expect("cargo metadata");
@@ -91,7 +94,13 @@ fn core_crates_know_nothing_of_tauri_or_servers() {
             .unwrap_or_default()
     };
     let packages = meta["packages"].as_array().expect("packages");
-    for core in ["bedside-vault", "bedside-store", "bedside-core"] {
+    for core in [
+        "bedside-vault",
+        "bedside-store",
+        "bedside-core",
+        "bedside-visit",
+        "bedside-protocol",
+    ] {
         let id = packages
             .iter()
             .find(|p| p["name"] == core)
@@ -112,5 +121,20 @@ fn core_crates_know_nothing_of_tauri_or_servers() {
                 "{core} must not depend on {forbidden} (it does, transitively)"
             );
         }
+    }
+}
+
+#[test]
+fn the_relay_cannot_reach_patient_data() {
+    let root = bedside_tests::workspace_root();
+    let manifest = std::fs::read_to_string(root.join("crates/bedside-relay/Cargo.toml"))
+        .expect("relay manifest");
+    for forbidden in ["bedside-store", "bedside-vault", "bedside-core", "rusqlite"] {
+        assert!(
+            !manifest
+                .lines()
+                .any(|l| l.trim_start().starts_with(forbidden)),
+            "the relay must not depend on {forbidden}: it holds no PHI"
+        );
     }
 }

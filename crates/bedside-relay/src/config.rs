@@ -1,0 +1,249 @@
+//! The relay's configuration: a TOML file, overridable by command-line flags.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"          # without [tls], loopback only
+//! state_dir = "/var/lib/bedside-relay" # revocations.jsonl lives here
+//!
+//! [limits]                           # every key optional; safe defaults
+//! max_connections = 1000
+//! idle_timeout_secs = 60
+//! handshake_timeout_secs = 10
+//! knocks_per_minute = 6
+//! max_visits_per_clinic = 500
+//! knocks_per_visit_per_minute = 30
+//! max_connections_per_ip = 20        # IPv6: per /64
+//! connections_per_ip_per_minute = 60
+//! per_ip_limits_on_loopback = false  # true only when not behind a local proxy
+//!
+//! [tls]                              # required off loopback
+//! cert = "/etc/bedside-relay/fullchain.pem"
+//! key = "/etc/bedside-relay/key.pem"
+//!
+//! [turn]                            # optional; credentials only after admission
+//! urls = ["turn:turn.example.org:3478", "turns:turn.example.org:5349"]
+//! secret = "coturn static-auth-secret"
+//! ttl_secs = 3600
+//!
+//! [[clinic]]
+//! name = "Riverside Practice"
+//! public_key = "base64url of the 32-byte Ed25519 public key"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::RelayError;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where revocations are persisted.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// TLS certificate and key; required unless `listen` is loopback.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// TURN server for admitted patients (coturn REST credentials).
+    #[serde(default)]
+    pub turn: Option<TurnConfig>,
+    /// Trusted clinic keys.
+    #[serde(default, rename = "clinic")]
+    pub clinics: Vec<ClinicConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("relay-state")
+}
+
+/// Resource limits with safe defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Open WebSocket connections, all kinds together.
+    pub max_connections: usize,
+    /// Close a connection after this long without a message (clients ping).
+    pub idle_timeout_secs: u64,
+    /// Time allowed for `hello` (and the clinician's `auth`).
+    pub handshake_timeout_secs: u64,
+    /// Knocks one patient connection may send per minute.
+    pub knocks_per_minute: u32,
+    /// Live visits (waiting rooms) per clinic key.
+    pub max_visits_per_clinic: usize,
+    /// Knocks per visit per minute, all its connections together.
+    pub knocks_per_visit_per_minute: u32,
+    /// Open WebSocket connections from one address (IPv6: one /64).
+    pub max_connections_per_ip: usize,
+    /// New WebSocket connections from one address per minute.
+    pub connections_per_ip_per_minute: u32,
+    /// Apply the per-address limits to loopback peers too. Off by default:
+    /// behind a reverse proxy on loopback every patient shares one
+    /// address, and the proxy must limit per client itself.
+    pub per_ip_limits_on_loopback: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1000,
+            idle_timeout_secs: 60,
+            handshake_timeout_secs: 10,
+            knocks_per_minute: 6,
+            max_visits_per_clinic: 500,
+            knocks_per_visit_per_minute: 30,
+            max_connections_per_ip: 20,
+            connections_per_ip_per_minute: 60,
+            per_ip_limits_on_loopback: false,
+        }
+    }
+}
+
+/// A certificate chain and private key, PEM.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// A TURN server using coturn's REST-style shared secret
+/// (`--use-auth-secret --static-auth-secret=...`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnConfig {
+    /// `turn:`/`turns:` URLs handed to the browser.
+    pub urls: Vec<String>,
+    /// The shared secret.
+    pub secret: String,
+    /// Credential lifetime.
+    #[serde(default = "default_turn_ttl")]
+    pub ttl_secs: u64,
+}
+
+fn default_turn_ttl() -> u64 {
+    3600
+}
+
+impl std::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnConfig")
+            .field("urls", &self.urls)
+            .field("secret", &"[redacted]")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish()
+    }
+}
+
+impl TurnConfig {
+    /// Time-limited credentials valid until `now + ttl_secs`: username
+    /// `expiry:bedside`, password base64(HMAC-SHA1(secret, username)).
+    pub fn credentials(&self, now: u64) -> bedside_protocol::TurnCredentials {
+        let username = format!("{}:bedside", now.saturating_add(self.ttl_secs));
+        let key = ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            self.secret.as_bytes(),
+        );
+        let tag = ring::hmac::sign(&key, username.as_bytes());
+        bedside_protocol::TurnCredentials {
+            urls: self.urls.clone(),
+            username,
+            credential: data_encoding::BASE64.encode(tag.as_ref()),
+        }
+    }
+}
+
+/// A trusted clinic.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicConfig {
+    /// Shown to patients on the join page.
+    pub name: String,
+    /// base64url (no padding) of the clinic's Ed25519 public key.
+    pub public_key: String,
+}
+
+impl Config {
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, RelayError> {
+        toml::from_str(text).map_err(|e| RelayError::Config(e.to_string()))
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &std::path::Path) -> Result<Self, RelayError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+
+    /// A configuration for tests and embedding: given clinics, defaults
+    /// otherwise.
+    pub fn new(state_dir: PathBuf, clinics: Vec<ClinicConfig>) -> Self {
+        Self {
+            listen: default_listen(),
+            state_dir,
+            limits: Limits::default(),
+            tls: None,
+            turn: None,
+            clinics,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file_and_defaults() {
+        let c = Config::from_toml(
+            r#"
+            listen = "127.0.0.1:9000"
+            state_dir = "/tmp/x"
+            [limits]
+            max_connections = 5
+            [[clinic]]
+            name = "A"
+            public_key = "AAAA"
+            [[clinic]]
+            name = "B"
+            public_key = "BBBB"
+            "#,
+        )
+        .expect("parse");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.limits.max_connections, 5);
+        assert_eq!(c.limits.idle_timeout_secs, 60);
+        assert_eq!(c.clinics.len(), 2);
+        let d = Config::from_toml("").expect("empty");
+        assert!(d.listen.ip().is_loopback());
+        assert!(Config::from_toml("lisen = 1").is_err());
+    }
+
+    #[test]
+    fn turn_credentials_match_coturn_rest_and_the_secret_is_redacted() {
+        let t = TurnConfig {
+            urls: vec!["turn:127.0.0.1:3478".into()],
+            secret: "coturn-secret".into(),
+            ttl_secs: 3600,
+        };
+        let c = t.credentials(1_800_000_100);
+        assert_eq!(c.username, "1800003700:bedside");
+        // python3: base64(hmac.new(b"coturn-secret", b"1800003700:bedside", sha1))
+        assert_eq!(c.credential, "zdb9mwrdGH0wjZm4w5BkWhZw73E=");
+        assert!(!format!("{t:?}").contains("coturn-secret"));
+    }
+}

@@ -1,0 +1,402 @@
+//! The live waiting rooms and who is connected to them. Everything here is
+//! synchronous and runs under one mutex: the lobby state machine is fed,
+//! its outputs are turned into protocol messages and queued on each
+//! connection's channel with `try_send` (never awaiting under the lock). A
+//! connection whose queue is full is dropped from the hub, which closes it.
+
+use std::collections::HashMap;
+
+use bedside_protocol::{DeviceStateName, ErrorCode, RelayToClinician, RelayToPatient};
+use bedside_visit::lobby::{DeviceState, Input, Lobby, LobbyError, Output, PatientEvent};
+use tokio::sync::mpsc;
+
+use crate::AppState;
+
+/// A message for a connection's writer; `Close` is sent, then the socket closes.
+#[derive(Debug)]
+pub(crate) enum Out<T> {
+    Send(T),
+    Close(T),
+}
+
+pub(crate) type PatientTx = mpsc::Sender<Out<RelayToPatient>>;
+pub(crate) type ClinicianTx = mpsc::Sender<Out<RelayToClinician>>;
+
+/// A visit is scoped to the clinic whose key signed its token, so a token
+/// from another trusted clinic cannot reach into it.
+pub(crate) type VisitKey = (usize, [u8; 16]);
+
+struct PatientConn {
+    conn: u64,
+    token_id: u32,
+    tx: PatientTx,
+}
+
+struct Visit {
+    lobby: Lobby,
+    expires: u64,
+    patients: HashMap<String, PatientConn>,
+    /// The sealed knock and the extra-device flag of each device, replayed
+    /// to a clinician on `watch`.
+    knocks: HashMap<String, (String, bool)>,
+    /// Recent knock times, for the per-visit knock rate.
+    knock_times: std::collections::VecDeque<tokio::time::Instant>,
+}
+
+struct ClinicianConn {
+    clinic: usize,
+    tx: ClinicianTx,
+}
+
+#[derive(Default)]
+pub(crate) struct Hub {
+    visits: HashMap<VisitKey, Visit>,
+    clinicians: HashMap<u64, ClinicianConn>,
+    next_conn: u64,
+    turn: Option<crate::TurnConfig>,
+}
+
+fn hex(visit: &[u8; 16]) -> String {
+    data_encoding::HEXLOWER.encode(visit)
+}
+
+fn state_name(s: &DeviceState) -> DeviceStateName {
+    match s {
+        DeviceState::Knocked { .. } => DeviceStateName::Waiting,
+        DeviceState::Admitted => DeviceStateName::Admitted,
+        DeviceState::InCall => DeviceStateName::InCall,
+        DeviceState::Denied { .. } => DeviceStateName::Denied,
+        DeviceState::Left => DeviceStateName::Left,
+        DeviceState::Expired => DeviceStateName::Expired,
+        DeviceState::Ended => DeviceStateName::Ended,
+    }
+}
+
+fn patient_message(
+    e: PatientEvent,
+    turn: Option<&crate::TurnConfig>,
+    now: u64,
+) -> Out<RelayToPatient> {
+    match e {
+        PatientEvent::Waiting => Out::Send(RelayToPatient::Waiting),
+        PatientEvent::Message(text) => Out::Send(RelayToPatient::Message { text }),
+        // TURN credentials only after admission.
+        PatientEvent::Admitted => Out::Send(RelayToPatient::Admitted {
+            turn: turn.map(|t| t.credentials(now)),
+        }),
+        PatientEvent::Denied(reason) => Out::Close(RelayToPatient::Denied { reason }),
+        PatientEvent::BackToLobby => Out::Send(RelayToPatient::BackToLobby),
+        PatientEvent::Expired => Out::Close(RelayToPatient::Expired),
+        PatientEvent::Locked => Out::Send(RelayToPatient::Locked),
+        PatientEvent::Ended => Out::Close(RelayToPatient::Ended),
+    }
+}
+
+/// A clinician command on a device or visit.
+pub(crate) enum Command {
+    Lobby(Input),
+    Answer { sdp: String, tag: String },
+    Ice(String),
+}
+
+impl Hub {
+    pub(crate) fn new(turn: Option<crate::TurnConfig>) -> Self {
+        Self {
+            turn,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn next_conn(&mut self) -> u64 {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    /// Registers a patient connection, creating the visit's lobby on first use.
+    pub(crate) fn join_patient(
+        &mut self,
+        state: &AppState,
+        key: VisitKey,
+        claims: &bedside_visit::invite::Claims,
+        device: &str,
+        conn: u64,
+        tx: PatientTx,
+    ) -> Result<(), ErrorCode> {
+        if !self.visits.contains_key(&key) {
+            let live = self.visits.keys().filter(|(c, _)| *c == key.0).count();
+            if live >= state.inner.limits.max_visits_per_clinic {
+                return Err(ErrorCode::Busy);
+            }
+            self.visits.insert(
+                key,
+                Visit {
+                    lobby: Lobby::new(claims.expires(), claims.max_devices),
+                    expires: claims.expires(),
+                    patients: HashMap::new(),
+                    knocks: HashMap::new(),
+                    knock_times: std::collections::VecDeque::new(),
+                },
+            );
+        }
+        if let Some(v) = self.visits.get_mut(&key) {
+            // A second connection for the same device replaces the first,
+            // whose writer then sees its channel closed.
+            v.patients.insert(
+                device.to_owned(),
+                PatientConn {
+                    conn,
+                    token_id: claims.token_id,
+                    tx,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Counts a knock against the visit's per-minute budget; false when
+    /// the budget is spent.
+    pub(crate) fn allow_knock(&mut self, key: VisitKey, per_minute: u32) -> bool {
+        let Some(v) = self.visits.get_mut(&key) else {
+            return false;
+        };
+        let now = tokio::time::Instant::now();
+        while v
+            .knock_times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(60))
+        {
+            v.knock_times.pop_front();
+        }
+        if v.knock_times.len() >= usize::try_from(per_minute).unwrap_or(usize::MAX) {
+            return false;
+        }
+        v.knock_times.push_back(now);
+        true
+    }
+
+    /// Feeds a patient's input (knock, leave) to the lobby.
+    pub(crate) fn patient_input(&mut self, key: VisitKey, now: u64, input: Input) {
+        if let Some(v) = self.visits.get_mut(&key) {
+            // Patient inputs are knocks and leaves; their errors (leaving
+            // twice) need no answer.
+            let _ = v.lobby.handle(now, input);
+        }
+        self.pump(key, now);
+    }
+
+    /// Forwards an offer or candidate from an admitted device.
+    pub(crate) fn patient_signal(
+        &mut self,
+        key: VisitKey,
+        device: &str,
+        msg: impl FnOnce(String, String) -> RelayToClinician,
+    ) -> Result<(), LobbyError> {
+        let v = self.visits.get(&key).ok_or(LobbyError::UnknownDevice)?;
+        match v.lobby.state(device) {
+            Some(DeviceState::Admitted | DeviceState::InCall) => {}
+            Some(_) => return Err(LobbyError::BadState("not admitted")),
+            None => return Err(LobbyError::UnknownDevice),
+        }
+        let m = msg(hex(&key.1), device.to_owned());
+        self.broadcast(key.0, m);
+        Ok(())
+    }
+
+    /// A patient connection ended.
+    pub(crate) fn patient_gone(&mut self, key: VisitKey, device: &str, conn: u64, now: u64) {
+        let Some(v) = self.visits.get_mut(&key) else {
+            return;
+        };
+        if v.patients.get(device).is_some_and(|p| p.conn == conn) {
+            v.patients.remove(device);
+            if v.lobby.state(device).is_some_and(|s| !s.is_terminal()) {
+                let _ = v.lobby.handle(now, Input::Left(device.to_owned()));
+            }
+        }
+        self.pump(key, now);
+    }
+
+    pub(crate) fn add_clinician(&mut self, conn: u64, clinic: usize, tx: ClinicianTx) {
+        self.clinicians.insert(conn, ClinicianConn { clinic, tx });
+    }
+
+    pub(crate) fn remove_clinician(&mut self, conn: u64) {
+        self.clinicians.remove(&conn);
+    }
+
+    /// The current picture of a visit for a (re)connecting clinician:
+    /// every waiting knock, then the state of every other present device.
+    pub(crate) fn watch(&self, key: VisitKey) -> Vec<RelayToClinician> {
+        let Some(v) = self.visits.get(&key) else {
+            return Vec::new();
+        };
+        let visit = hex(&key.1);
+        let mut out = Vec::new();
+        for (device, since) in v.lobby.waiting() {
+            let (sealed, extra) = v.knocks.get(device).cloned().unwrap_or_default();
+            out.push(RelayToClinician::Knock {
+                visit: visit.clone(),
+                device: device.clone(),
+                sealed,
+                extra_device: extra,
+                waiting_since: since,
+            });
+        }
+        for device in v.knocks.keys() {
+            if let Some(s) = v.lobby.state(device)
+                && !matches!(s, DeviceState::Knocked { .. })
+            {
+                out.push(RelayToClinician::DeviceState {
+                    visit: visit.clone(),
+                    device: device.clone(),
+                    state: state_name(s),
+                });
+            }
+        }
+        out
+    }
+
+    /// Applies a clinician command.
+    pub(crate) fn command(
+        &mut self,
+        key: VisitKey,
+        device: Option<&str>,
+        now: u64,
+        cmd: Command,
+    ) -> Result<(), LobbyError> {
+        let v = self.visits.get_mut(&key).ok_or(LobbyError::UnknownDevice)?;
+        match cmd {
+            Command::Lobby(input) => v.lobby.handle(now, input)?,
+            Command::Answer { sdp, tag } => {
+                let d = device.ok_or(LobbyError::UnknownDevice)?;
+                match v.lobby.state(d) {
+                    Some(DeviceState::Admitted) => {
+                        v.lobby.handle(now, Input::CallStarted(d.to_owned()))?;
+                    }
+                    Some(DeviceState::InCall) => {}
+                    Some(_) => return Err(LobbyError::BadState("not admitted")),
+                    None => return Err(LobbyError::UnknownDevice),
+                }
+                send_patient(v, d, Out::Send(RelayToPatient::Answer { sdp, tag }));
+            }
+            Command::Ice(candidate) => {
+                let d = device.ok_or(LobbyError::UnknownDevice)?;
+                if !matches!(
+                    v.lobby.state(d),
+                    Some(DeviceState::Admitted | DeviceState::InCall)
+                ) {
+                    return Err(LobbyError::BadState("not admitted"));
+                }
+                send_patient(v, d, Out::Send(RelayToPatient::Ice { candidate }));
+            }
+        }
+        self.pump(key, now);
+        Ok(())
+    }
+
+    /// Closes patient connections that joined with a now-revoked token.
+    pub(crate) fn kick(&mut self, key: VisitKey, token_id: u32, message: &str, now: u64) {
+        let Some(v) = self.visits.get_mut(&key) else {
+            return;
+        };
+        let gone: Vec<String> = v
+            .patients
+            .iter()
+            .filter(|(_, p)| p.token_id == token_id)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for d in gone {
+            if let Some(p) = v.patients.remove(&d) {
+                let _ = p.tx.try_send(Out::Close(RelayToPatient::Error {
+                    code: ErrorCode::InvalidInvite,
+                    message: message.to_owned(),
+                }));
+            }
+            if v.lobby.state(&d).is_some_and(|s| !s.is_terminal()) {
+                let _ = v.lobby.handle(now, Input::Left(d));
+            }
+        }
+        self.pump(key, now);
+    }
+
+    /// Advances every lobby to `now`; forgets expired visits nobody is
+    /// connected to.
+    pub(crate) fn tick(&mut self, now: u64) {
+        let keys: Vec<VisitKey> = self.visits.keys().copied().collect();
+        for key in keys {
+            if let Some(v) = self.visits.get_mut(&key) {
+                let _ = v.lobby.handle(now, Input::Tick);
+            }
+            self.pump(key, now);
+        }
+        self.visits
+            .retain(|_, v| now < v.expires || !v.patients.is_empty());
+    }
+
+    fn broadcast(&mut self, clinic: usize, m: RelayToClinician) {
+        let mut dead = Vec::new();
+        for (id, c) in &self.clinicians {
+            if c.clinic == clinic && c.tx.try_send(Out::Send(m.clone())).is_err() {
+                dead.push(*id);
+            }
+        }
+        for id in dead {
+            tracing::warn!("dropping a clinician connection that is not reading");
+            self.clinicians.remove(&id);
+        }
+    }
+
+    /// Delivers the lobby's outputs.
+    fn pump(&mut self, key: VisitKey, now: u64) {
+        let mut to_clinicians = Vec::new();
+        if let Some(v) = self.visits.get_mut(&key) {
+            let visit = hex(&key.1);
+            while let Some(out) = v.lobby.poll_output() {
+                match out {
+                    Output::ToPatient(d, e) => {
+                        send_patient(v, &d, patient_message(e, self.turn.as_ref(), now));
+                    }
+                    Output::Changed(device, s) => {
+                        to_clinicians.push(RelayToClinician::DeviceState {
+                            visit: visit.clone(),
+                            device,
+                            state: state_name(&s),
+                        });
+                    }
+                    Output::Knocked {
+                        device,
+                        sealed,
+                        extra_device,
+                    } => {
+                        // The knock arrived as base64url text; it was stored
+                        // as those bytes and goes out exactly as it came.
+                        let sealed = String::from_utf8(sealed).unwrap_or_default();
+                        v.knocks
+                            .insert(device.clone(), (sealed.clone(), extra_device));
+                        to_clinicians.push(RelayToClinician::Knock {
+                            visit: visit.clone(),
+                            device,
+                            sealed,
+                            extra_device,
+                            waiting_since: now,
+                        });
+                    }
+                }
+            }
+        }
+        for m in to_clinicians {
+            self.broadcast(key.0, m);
+        }
+    }
+}
+
+fn send_patient(v: &mut Visit, device: &str, m: Out<RelayToPatient>) {
+    let failed = v
+        .patients
+        .get(device)
+        .is_some_and(|p| p.tx.try_send(m).is_err());
+    if failed {
+        tracing::warn!("dropping a patient connection that is not reading");
+        v.patients.remove(device);
+    }
+}

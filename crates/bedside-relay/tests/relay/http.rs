@@ -1,0 +1,260 @@
+//! The HTTP surface: join page statuses, the invite API, revocations (and
+//! their survival across a restart), forged-token fuzzing, health and metrics.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use bedside_relay::{AppState, app};
+use bedside_visit::invite;
+use data_encoding::BASE64URL_NOPAD;
+use http_body_util::BodyExt as _;
+use ring::rand::SecureRandom as _;
+use tower::ServiceExt as _;
+
+use crate::common::{Fixture, NOT_BEFORE, hex, keypair};
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn request(state: &AppState, req: Request<Body>) -> Reply {
+    let res = app(state.clone()).oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(state: &AppState, path: &str) -> Reply {
+    request(
+        state,
+        Request::get(path).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+async fn revoke(f: &Fixture, state: &AppState, visit: [u8; 16], token_id: u32) -> Reply {
+    let sig = f
+        .key
+        .sign(&bedside_protocol::revoke_message(&visit, token_id));
+    let body = serde_json::json!({
+        "visit": hex(&visit),
+        "token_id": token_id,
+        "signature": BASE64URL_NOPAD.encode(sig.as_ref()),
+    });
+    request(
+        state,
+        Request::post("/api/revoke")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn join_page_statuses() {
+    let f = Fixture::new();
+    let token = f.token([1; 16], 1);
+
+    let ok = get(&f.state, &format!("/j/{token}")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let csp = ok.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("csp");
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(ok.headers[header::REFERRER_POLICY], "no-referrer");
+    assert!(!ok.body.contains("<script>"), "no inline script");
+    assert!(
+        ok.body.contains("Riverside &lt;Practice&gt;"),
+        "escaped name"
+    );
+    assert!(!ok.body.contains(&token), "the token is not echoed");
+
+    // Forged (another key) and malformed get the same page.
+    let other = keypair();
+    let forged = invite::sign(&other, &f.claims([1; 16], 1));
+    let forged = get(&f.state, &format!("/j/{forged}")).await;
+    let malformed = get(&f.state, "/j/not-a-token").await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    assert_eq!(malformed.status, StatusCode::NOT_FOUND);
+    assert_eq!(forged.body, malformed.body);
+    assert!(
+        forged
+            .body
+            .contains("This link is not valid — check it or ask your clinic for a new one")
+    );
+
+    f.clock.set(u64::from(NOT_BEFORE) - 1);
+    let early = get(&f.state, &format!("/j/{token}")).await;
+    assert_eq!(early.status, StatusCode::FORBIDDEN);
+    assert!(
+        early.body.contains("2027-01-15 08:00 UTC"),
+        "{}",
+        early.body
+    );
+
+    f.clock.set(u64::from(NOT_BEFORE) + 3600);
+    let late = get(&f.state, &format!("/j/{token}")).await;
+    assert_eq!(late.status, StatusCode::GONE);
+    assert!(
+        late.body
+            .contains("This link has expired — ask your clinic for a new one")
+    );
+}
+
+#[tokio::test]
+async fn invite_api_answers_json() {
+    let f = Fixture::new();
+    let token = f.token([2; 16], 2);
+    let ok = get(&f.state, &format!("/api/invite/{token}")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&ok.body).expect("json");
+    assert_eq!(v["clinic_name"], "Riverside <Practice>");
+    assert_eq!(v["not_before"], NOT_BEFORE);
+    assert_eq!(v["expires"], u64::from(NOT_BEFORE) + 3600);
+
+    let bad = get(&f.state, "/api/invite/xyz").await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    let v: serde_json::Value = serde_json::from_str(&bad.body).expect("json");
+    assert_eq!(v["error"], "not_valid");
+
+    f.clock.set(u64::from(NOT_BEFORE) - 60);
+    let early = get(&f.state, &format!("/api/invite/{token}")).await;
+    assert_eq!(early.status, StatusCode::FORBIDDEN);
+    let v: serde_json::Value = serde_json::from_str(&early.body).expect("json");
+    assert_eq!(v["error"], "not_yet_valid");
+    assert_eq!(v["not_before"], NOT_BEFORE);
+}
+
+#[tokio::test]
+async fn revoked_links_stay_revoked_across_a_restart() {
+    let f = Fixture::new();
+    let token = f.token([3; 16], 77);
+    let other_token = f.token([3; 16], 78);
+    assert_eq!(
+        get(&f.state, &format!("/j/{token}")).await.status,
+        StatusCode::OK
+    );
+    let r = revoke(&f, &f.state, [3; 16], 77).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let page = get(&f.state, &format!("/j/{token}")).await;
+    assert_eq!(page.status, StatusCode::GONE);
+    assert!(page.body.contains("This link was withdrawn by your clinic"));
+    // Another invite for the same visit is unaffected.
+    assert_eq!(
+        get(&f.state, &format!("/j/{other_token}")).await.status,
+        StatusCode::OK
+    );
+
+    let restarted = f.restart();
+    let page = get(&restarted, &format!("/j/{token}")).await;
+    assert_eq!(page.status, StatusCode::GONE);
+    assert!(page.body.contains("withdrawn"));
+    let api = get(&restarted, &format!("/api/invite/{token}")).await;
+    let v: serde_json::Value = serde_json::from_str(&api.body).expect("json");
+    assert_eq!(v["error"], "revoked");
+}
+
+#[tokio::test]
+async fn revocation_needs_a_trusted_signature() {
+    let f = Fixture::new();
+    let token = f.token([4; 16], 5);
+    let other = keypair();
+    let sig = other.sign(&bedside_protocol::revoke_message(&[4; 16], 5));
+    let body = serde_json::json!({
+        "visit": hex(&[4; 16]),
+        "token_id": 5,
+        "signature": BASE64URL_NOPAD.encode(sig.as_ref()),
+    });
+    let r = request(
+        &f.state,
+        Request::post("/api/revoke")
+            .body(Body::from(body.to_string()))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    for junk in [
+        "",
+        "{}",
+        "nonsense",
+        "{\"visit\":\"zz\",\"token_id\":1,\"signature\":\"\"}",
+    ] {
+        let r = request(
+            &f.state,
+            Request::post("/api/revoke")
+                .body(Body::from(junk))
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{junk}");
+    }
+    assert_eq!(
+        get(&f.state, &format!("/j/{token}")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_random_forged_tokens_are_all_refused() {
+    let f = Fixture::new();
+    let rng = ring::rand::SystemRandom::new();
+    let key_id = invite::key_id(&invite::public_key(&f.key));
+    let mut accepted = 0;
+    for i in 0..1000 {
+        let mut raw = [0u8; invite::TOKEN_BYTES];
+        rng.fill(&mut raw).expect("rng");
+        if i % 2 == 0 {
+            // Half look right up to the signature: version 1 and our key id,
+            // so they reach the signature check.
+            raw[0] = 1;
+            raw[17..19].copy_from_slice(&key_id.to_be_bytes());
+        }
+        let t = BASE64URL_NOPAD.encode(&raw);
+        let r = get(&f.state, &format!("/j/{t}")).await;
+        if r.status == StatusCode::OK {
+            accepted += 1;
+        } else {
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+        }
+    }
+    assert_eq!(accepted, 0);
+    let m = get(&f.state, "/metrics").await.body;
+    let count = |reason: &str| -> u64 {
+        let prefix = format!("bedside_relay_rejected_tokens_total{{reason=\"{reason}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+            .expect("counter")
+    };
+    // Random first bytes are occasionally version 1 too.
+    assert!(count("forged") >= 500, "{m}");
+    assert_eq!(count("forged") + count("malformed"), 1000);
+}
+
+#[tokio::test]
+async fn health_metrics_and_unknown_paths() {
+    let f = Fixture::new();
+    let h = get(&f.state, "/healthz").await;
+    assert_eq!((h.status, h.body.as_str()), (StatusCode::OK, "ok"));
+    let m = get(&f.state, "/metrics").await;
+    assert_eq!(m.status, StatusCode::OK);
+    for name in [
+        "bedside_relay_connections_total{kind=\"patient\"} 0",
+        "bedside_relay_knocks_total 0",
+        "bedside_relay_rejected_tokens_total{reason=\"revoked\"} 0",
+        "bedside_relay_rate_limited_total 0",
+    ] {
+        assert!(m.body.contains(name), "{name}");
+    }
+    assert_eq!(get(&f.state, "/nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&f.state, "/j/").await.status, StatusCode::NOT_FOUND);
+}

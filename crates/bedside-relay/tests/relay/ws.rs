@@ -1,0 +1,590 @@
+//! WebSocket flows over real sockets: clinician challenge auth, knock →
+//! admit, deny, a returning clinician, and refusal of oversized and
+//! malformed frames.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bedside_protocol::{
+    ClinicianToRelay, DeviceStateName, ErrorCode, MAX_MESSAGE, Message, PROTOCOL_VERSION,
+    PatientToRelay, RelayToClinician, RelayToPatient, decode, encode,
+};
+use bedside_relay::{AppState, serve};
+use data_encoding::BASE64URL_NOPAD;
+use futures_util::{SinkExt as _, StreamExt as _};
+use ring::signature::Ed25519KeyPair;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::common::{Fixture, hex, keypair};
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub async fn start(state: AppState) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    addr
+}
+
+pub async fn connect(addr: SocketAddr, path: &str) -> Socket {
+    connect_async(format!("ws://{addr}{path}"))
+        .await
+        .expect("connect")
+        .0
+}
+
+pub async fn send<T: Message>(s: &mut Socket, m: &T) {
+    s.send(Ws::text(encode(m))).await.expect("send");
+}
+
+/// The next protocol message, or `None` once the relay closed.
+pub async fn recv<T: Message>(s: &mut Socket) -> Option<T> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("reply within 5 s");
+        match frame {
+            None | Some(Err(_)) | Some(Ok(Ws::Close(_))) => return None,
+            Some(Ok(Ws::Text(t))) => return Some(decode(t.as_bytes()).expect("valid message")),
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+pub async fn recv_until<T: Message + std::fmt::Debug>(
+    s: &mut Socket,
+    want: impl Fn(&T) -> bool,
+) -> T {
+    for _ in 0..20 {
+        let m = recv::<T>(s).await.expect("connection open");
+        if want(&m) {
+            return m;
+        }
+    }
+    panic!("no matching message");
+}
+
+async fn clinician(addr: SocketAddr, key: &Ed25519KeyPair) -> Socket {
+    let mut s = connect(addr, "/ws/clinician").await;
+    send(
+        &mut s,
+        &ClinicianToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            public_key: BASE64URL_NOPAD.encode(&bedside_visit::invite::public_key(key)),
+        },
+    )
+    .await;
+    let Some(RelayToClinician::Challenge { nonce }) = recv(&mut s).await else {
+        panic!("expected a challenge");
+    };
+    let nonce = BASE64URL_NOPAD.decode(nonce.as_bytes()).expect("b64");
+    let sig = key.sign(&bedside_protocol::auth_message(&nonce));
+    send(
+        &mut s,
+        &ClinicianToRelay::Auth {
+            signature: BASE64URL_NOPAD.encode(sig.as_ref()),
+        },
+    )
+    .await;
+    s
+}
+
+pub async fn ready_clinician(addr: SocketAddr, key: &Ed25519KeyPair) -> Socket {
+    let mut s = clinician(addr, key).await;
+    match recv::<RelayToClinician>(&mut s).await {
+        Some(RelayToClinician::Ready { clinic_name }) => {
+            assert_eq!(clinic_name, "Riverside <Practice>");
+        }
+        other => panic!("expected ready, got {other:?}"),
+    }
+    s
+}
+
+pub async fn patient(addr: SocketAddr, token: &str, device: &str) -> Socket {
+    let mut s = connect(addr, "/ws/patient").await;
+    send(
+        &mut s,
+        &PatientToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            token: token.into(),
+            device_id: device.into(),
+        },
+    )
+    .await;
+    match recv::<RelayToPatient>(&mut s).await {
+        Some(RelayToPatient::Welcome { clinic_name, .. }) => {
+            assert_eq!(clinic_name, "Riverside <Practice>");
+        }
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    s
+}
+
+pub const SEALED: &str = "c2VhbGVkLWtub2NrLWNpcGhlcnRleHQtLS0tLS0tLS0tLQ";
+
+pub async fn knock(p: &mut Socket) {
+    send(
+        p,
+        &PatientToRelay::Knock {
+            sealed: SEALED.into(),
+        },
+    )
+    .await;
+    assert_eq!(recv(p).await, Some(RelayToPatient::Waiting));
+}
+
+#[tokio::test]
+async fn clinician_challenge_auth() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    // The trusted key signing the challenge: ready.
+    let mut good = ready_clinician(addr, &f.key).await;
+    send(&mut good, &ClinicianToRelay::Ping).await;
+    assert_eq!(recv(&mut good).await, Some(RelayToClinician::Pong));
+
+    // An untrusted key: refused at hello.
+    let stranger = keypair();
+    let mut s = connect(addr, "/ws/clinician").await;
+    send(
+        &mut s,
+        &ClinicianToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            public_key: BASE64URL_NOPAD.encode(&bedside_visit::invite::public_key(&stranger)),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToClinician::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        })
+    ));
+    assert_eq!(recv::<RelayToClinician>(&mut s).await, None, "closed");
+
+    // The trusted public key with a signature by another key: refused.
+    let mut s = connect(addr, "/ws/clinician").await;
+    send(
+        &mut s,
+        &ClinicianToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            public_key: f.public_key_b64(),
+        },
+    )
+    .await;
+    let Some(RelayToClinician::Challenge { nonce }) = recv(&mut s).await else {
+        panic!("challenge");
+    };
+    let nonce = BASE64URL_NOPAD.decode(nonce.as_bytes()).expect("b64");
+    let sig = stranger.sign(&bedside_protocol::auth_message(&nonce));
+    send(
+        &mut s,
+        &ClinicianToRelay::Auth {
+            signature: BASE64URL_NOPAD.encode(sig.as_ref()),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToClinician::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        })
+    ));
+    assert_eq!(recv::<RelayToClinician>(&mut s).await, None, "closed");
+
+    // Garbage as a signature: refused, no panic.
+    let mut s = connect(addr, "/ws/clinician").await;
+    send(
+        &mut s,
+        &ClinicianToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            public_key: f.public_key_b64(),
+        },
+    )
+    .await;
+    let _challenge = recv::<RelayToClinician>(&mut s).await;
+    send(
+        &mut s,
+        &ClinicianToRelay::Auth {
+            signature: "!!".into(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToClinician::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let visit = [5u8; 16];
+    let mut c1 = ready_clinician(addr, &f.key).await;
+    let mut c2 = ready_clinician(addr, &f.key).await;
+    let mut p = patient(addr, &f.token(visit, 1), "phone-1").await;
+    knock(&mut p).await;
+
+    for c in [&mut c1, &mut c2] {
+        let k = recv_until(c, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+        assert_eq!(
+            k,
+            RelayToClinician::Knock {
+                visit: hex(&visit),
+                device: "phone-1".into(),
+                sealed: SEALED.into(),
+                extra_device: false,
+                waiting_since: crate::common::NOW,
+            }
+        );
+    }
+    // Signaling before admission is refused.
+    send(
+        &mut p,
+        &PatientToRelay::Offer {
+            sdp: "v=0".into(),
+            tag: "t".into(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::BadState,
+            ..
+        })
+    ));
+
+    // The second admitter lets the patient in.
+    send(
+        &mut c2,
+        &ClinicianToRelay::Message {
+            visit: hex(&visit),
+            device: "phone-1".into(),
+            text: "5 more minutes".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Message {
+            text: "5 more minutes".into()
+        })
+    );
+    send(
+        &mut c2,
+        &ClinicianToRelay::Admit {
+            visit: hex(&visit),
+            device: "phone-1".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Admitted { turn: None })
+    );
+    let state = recv_until(&mut c1, |m| {
+        matches!(
+            m,
+            RelayToClinician::DeviceState {
+                state: DeviceStateName::Admitted,
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(matches!(state, RelayToClinician::DeviceState { .. }));
+
+    // Offer → clinician, answer → patient, untouched.
+    send(
+        &mut p,
+        &PatientToRelay::Offer {
+            sdp: "v=0 offer".into(),
+            tag: "offer-tag".into(),
+        },
+    )
+    .await;
+    let offer = recv_until(&mut c1, |m| matches!(m, RelayToClinician::Offer { .. })).await;
+    assert_eq!(
+        offer,
+        RelayToClinician::Offer {
+            visit: hex(&visit),
+            device: "phone-1".into(),
+            sdp: "v=0 offer".into(),
+            tag: "offer-tag".into(),
+        }
+    );
+    send(
+        &mut c1,
+        &ClinicianToRelay::Answer {
+            visit: hex(&visit),
+            device: "phone-1".into(),
+            sdp: "v=0 answer".into(),
+            tag: "answer-tag".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Answer {
+            sdp: "v=0 answer".into(),
+            tag: "answer-tag".into()
+        })
+    );
+
+    // Admitting twice is a clear error, not a crash.
+    send(
+        &mut c1,
+        &ClinicianToRelay::Admit {
+            visit: hex(&visit),
+            device: "phone-1".into(),
+        },
+    )
+    .await;
+    let e = recv_until(&mut c1, |m| matches!(m, RelayToClinician::Error { .. })).await;
+    assert!(matches!(
+        e,
+        RelayToClinician::Error {
+            code: ErrorCode::BadState,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn deny_reason_reaches_the_patient() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let visit = [6u8; 16];
+    let mut c = ready_clinician(addr, &f.key).await;
+    let mut p = patient(addr, &f.token(visit, 1), "laptop").await;
+    knock(&mut p).await;
+    recv_until(&mut c, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+    send(
+        &mut c,
+        &ClinicianToRelay::Deny {
+            visit: hex(&visit),
+            device: "laptop".into(),
+            reason: "Please call the front desk.".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Denied {
+            reason: "Please call the front desk.".into()
+        })
+    );
+    assert_eq!(
+        recv::<RelayToPatient>(&mut p).await,
+        None,
+        "closed after deny"
+    );
+}
+
+#[tokio::test]
+async fn the_lobby_survives_the_clinician_and_a_new_one_can_admit() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let visit = [7u8; 16];
+    let mut first = ready_clinician(addr, &f.key).await;
+    let mut p = patient(addr, &f.token(visit, 1), "tablet").await;
+    knock(&mut p).await;
+    recv_until(&mut first, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+    first.close(None).await.expect("close");
+    drop(first);
+
+    let mut second = ready_clinician(addr, &f.key).await;
+    send(&mut second, &ClinicianToRelay::Watch { visit: hex(&visit) }).await;
+    let k = recv_until(&mut second, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+    assert_eq!(
+        k,
+        RelayToClinician::Knock {
+            visit: hex(&visit),
+            device: "tablet".into(),
+            sealed: SEALED.into(),
+            extra_device: false,
+            waiting_since: crate::common::NOW,
+        }
+    );
+    send(
+        &mut second,
+        &ClinicianToRelay::Admit {
+            visit: hex(&visit),
+            device: "tablet".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Admitted { turn: None })
+    );
+
+    // Another clinic's key cannot see or act on this visit.
+    let other = keypair();
+    let mut s = connect(addr, "/ws/clinician").await;
+    send(
+        &mut s,
+        &ClinicianToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            public_key: BASE64URL_NOPAD.encode(&bedside_visit::invite::public_key(&other)),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToClinician::Error { .. })
+    ));
+}
+
+#[tokio::test]
+async fn patients_with_bad_tokens_are_refused() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let mut s = connect(addr, "/ws/patient").await;
+    send(
+        &mut s,
+        &PatientToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            token: "forged".into(),
+            device_id: "d".into(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::InvalidInvite,
+            ..
+        })
+    ));
+    assert_eq!(recv::<RelayToPatient>(&mut s).await, None);
+
+    // Knocking before hello.
+    let mut s = connect(addr, "/ws/patient").await;
+    send(
+        &mut s,
+        &PatientToRelay::Knock {
+            sealed: SEALED.into(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::HelloRequired,
+            ..
+        })
+    ));
+}
+
+async fn expect_error_then_close(s: &mut Socket, code: ErrorCode) {
+    match recv::<RelayToPatient>(s).await {
+        Some(RelayToPatient::Error { code: c, .. }) => assert_eq!(c, code),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(recv::<RelayToPatient>(s).await, None, "closed");
+}
+
+#[tokio::test]
+async fn oversized_malformed_and_unknown_frames_get_an_error_and_a_close() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let token = f.token([8; 16], 1);
+
+    let mut p = patient(addr, &token, "a").await;
+    let big = format!(
+        r#"{{"type":"knock","sealed":"{}"}}"#,
+        "A".repeat(MAX_MESSAGE)
+    );
+    p.send(Ws::text(big)).await.expect("send");
+    expect_error_then_close(&mut p, ErrorCode::TooLarge).await;
+
+    let mut p = patient(addr, &token, "b").await;
+    p.send(Ws::text("{not json")).await.expect("send");
+    expect_error_then_close(&mut p, ErrorCode::Malformed).await;
+
+    let mut p = patient(addr, &token, "c").await;
+    p.send(Ws::text(r#"{"type":"admit","visit":"x","device":"y"}"#))
+        .await
+        .expect("send");
+    expect_error_then_close(&mut p, ErrorCode::UnknownType).await;
+
+    let mut p = patient(addr, &token, "d").await;
+    p.send(Ws::binary(vec![0xff; 100])).await.expect("send");
+    expect_error_then_close(&mut p, ErrorCode::Malformed).await;
+
+    // Far beyond the limit: refused by the WebSocket layer; still closed.
+    let mut p = patient(addr, &token, "e").await;
+    let _ = p.send(Ws::text("A".repeat(4 * MAX_MESSAGE))).await;
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), p.next()).await {
+            Ok(None | Some(Err(_)) | Some(Ok(Ws::Close(_)))) => break true,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => break false,
+        }
+    };
+    assert!(closed);
+
+    // The clinician side too.
+    let mut c = ready_clinician(addr, &f.key).await;
+    c.send(Ws::text(format!(
+        r#"{{"type":"watch","visit":"{}"}}"#,
+        "0".repeat(MAX_MESSAGE)
+    )))
+    .await
+    .expect("send");
+    assert!(matches!(
+        recv(&mut c).await,
+        Some(RelayToClinician::Error {
+            code: ErrorCode::TooLarge,
+            ..
+        })
+    ));
+    assert_eq!(recv::<RelayToClinician>(&mut c).await, None);
+
+    // The relay is still serving.
+    let _ = patient(addr, &token, "f").await;
+}
+
+#[tokio::test]
+async fn turn_credentials_come_only_with_admission() {
+    let f = Fixture::with_config(|c| {
+        c.turn = Some(bedside_relay::TurnConfig {
+            urls: vec!["turn:127.0.0.1:3478".into()],
+            secret: "coturn-secret".into(),
+            ttl_secs: 600,
+        });
+    });
+    let addr = start(f.state.clone()).await;
+    let visit = [10u8; 16];
+    let mut c = ready_clinician(addr, &f.key).await;
+    let mut p = patient(addr, &f.token(visit, 1), "p").await;
+    knock(&mut p).await;
+    recv_until(&mut c, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+    send(
+        &mut c,
+        &ClinicianToRelay::Admit {
+            visit: hex(&visit),
+            device: "p".into(),
+        },
+    )
+    .await;
+    match recv(&mut p).await {
+        Some(RelayToPatient::Admitted { turn: Some(t) }) => {
+            assert_eq!(t.urls, vec!["turn:127.0.0.1:3478".to_string()]);
+            assert_eq!(t.username, format!("{}:bedside", crate::common::NOW + 600));
+            assert!(!t.credential.is_empty());
+        }
+        other => panic!("expected admitted with TURN, got {other:?}"),
+    }
+}
