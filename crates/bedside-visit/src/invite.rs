@@ -294,6 +294,30 @@ mod tests {
         }
     }
 
+    /// 100,000 random forged tokens, each well-formed enough (right version,
+    /// the trusted key's id, a live time window) to reach the signature check.
+    #[test]
+    fn a_hundred_thousand_random_forgeries_are_refused() {
+        use ring::rand::SecureRandom;
+        let k = keypair();
+        let pk = public_key(&k);
+        let id = key_id(&pk).to_be_bytes();
+        let rng = SystemRandom::new();
+        let mut raw = [0u8; TOKEN_BYTES];
+        let mut accepted = 0;
+        for _ in 0..100_000 {
+            rng.fill(&mut raw).expect("rng");
+            raw[0] = VERSION;
+            raw[17..19].copy_from_slice(&id);
+            raw[19..23].copy_from_slice(&1_000u32.to_be_bytes());
+            raw[23..25].copy_from_slice(&u16::MAX.to_be_bytes());
+            if verify(&B64.encode(&raw), [pk.as_slice()], 2_000).is_ok() {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 0);
+    }
+
     proptest::proptest! {
         #[test]
         fn random_tokens_never_verify(bytes in proptest::collection::vec(proptest::num::u8::ANY, TOKEN_BYTES)) {
