@@ -112,6 +112,12 @@ pub enum Command {
         #[command(subcommand)]
         action: InviteCmd,
     },
+    /// Run a visit's waiting room from the terminal.
+    Visit {
+        /// What to do.
+        #[command(subcommand)]
+        action: VisitCmd,
+    },
     /// The clinic's signing key (its public half goes to the relay).
     ClinicKey {
         /// What to do.
@@ -343,4 +349,20 @@ pub enum InviteCmd {
 pub enum ClinicKeyCmd {
     /// Print the public key (base64url), creating the key pair on first use.
     Show,
+}
+
+/// `visit ...`
+#[derive(Debug, Subcommand)]
+pub enum VisitCmd {
+    /// Connect to the relay as the clinician and print knocks and state changes as JSON lines.
+    Host {
+        /// Appointment id (its current invite link names the visit).
+        appointment_id: String,
+        /// Relay origin (default: the one in the invite link).
+        #[arg(long)]
+        relay: Option<String>,
+        /// Admit the first knock that opens with this visit's secret.
+        #[arg(long)]
+        auto_admit: bool,
+    },
 }

@@ -290,6 +290,14 @@ pub fn run(cli: Cli) -> Result<()> {
             });
         }
         Command::Invite { action } => invite(&ctx, action)?,
+        Command::Visit {
+            action:
+                VisitCmd::Host {
+                    appointment_id,
+                    relay,
+                    auto_admit,
+                },
+        } => host(&ctx, &appointment_id, relay, auto_admit)?,
         Command::ClinicKey {
             action: ClinicKeyCmd::Show,
         } => {
@@ -569,6 +577,54 @@ fn invite(ctx: &Ctx, action: InviteCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `visit host`: the clinician side of the waiting room, headless.
+fn host(ctx: &Ctx, appointment_id: &str, relay: Option<String>, auto_admit: bool) -> Result<()> {
+    let mut u = ctx.unlocked()?;
+    let id: AppointmentId = parse_id("appointment", appointment_id)?;
+    let invite = u.store_ref().active_invite(id)?.ok_or_else(|| {
+        usage(format!(
+            "appointment {id} has no active link; create one with `bedsidectl invite create {id}`"
+        ))
+    })?;
+    let key = invites::clinic_key(&ctx.profiles, &mut u)?;
+    let cfg = bedside_host::HostConfig {
+        relay_origin: relay.unwrap_or_else(|| invite.relay_origin.clone()),
+        key: std::sync::Arc::new(key),
+        visit: invite.visit_id,
+        secret: zeroize_secret(invite.secret),
+        auto_admit,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Env(format!("could not start the network runtime: {e}")))?;
+    let store = u.store();
+    let on_event = |e: bedside_host::HostEvent| {
+        let action = match &e {
+            bedside_host::HostEvent::Knock { .. } => Some("visit.knock"),
+            bedside_host::HostEvent::Admitting { .. } => Some("visit.admit"),
+            bedside_host::HostEvent::UnreadableKnock { .. } => Some("visit.knock_refused"),
+            _ => None,
+        };
+        if let Some(action) = action
+            && let Err(err) = store.audit(action, json!({ "appointment": id }))
+        {
+            tracing::warn!(error = %err, "could not audit a visit event");
+        }
+        crate::output::line(&serde_json::to_string(&e).unwrap_or_default());
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    runtime
+        .block_on(bedside_host::run(cfg, on_event, shutdown))
+        .map_err(|e| CliError::Env(e.to_string()))
+}
+
+fn zeroize_secret(s: [u8; 32]) -> bedside_host::Secret {
+    bedside_host::Secret::new(s)
 }
 
 fn audit(ctx: &Ctx, action: AuditCmd) -> Result<()> {

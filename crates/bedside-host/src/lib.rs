@@ -1,0 +1,308 @@
+//! The clinician's side of a visit over the relay, without a window: the
+//! engine behind `bedsidectl visit host` (and later the desktop app's
+//! waiting-room connection).
+//!
+//! It connects to the relay's clinician WebSocket, proves the clinic key by
+//! signing the relay's challenge, watches one visit, opens each knock with
+//! the invite secret (the relay cannot), reports every state change, and
+//! with `auto_admit` admits the first knock.
+//!
+//! **Boundary:** this crate does network IO; the rules live in
+//! `bedside-visit` (sans-IO) and the relay. Knock contents (PHI) go to the
+//! caller's event handler only, never to logs.
+
+use std::future::Future;
+
+use bedside_protocol::{ClinicianToRelay, PROTOCOL_VERSION, RelayToClinician};
+use bedside_visit::auth;
+use data_encoding::{BASE64URL_NOPAD as B64, HEXLOWER};
+use futures_util::{SinkExt, StreamExt};
+use ring::signature::Ed25519KeyPair;
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The invite secret, zeroized on drop.
+pub type Secret = zeroize::Zeroizing<[u8; 32]>;
+
+/// What the host needs to run a visit.
+pub struct HostConfig {
+    /// Relay origin: `https://relay.example.org`, or `http://127.0.0.1:PORT` on loopback.
+    pub relay_origin: String,
+    /// The clinic signing key.
+    pub key: std::sync::Arc<Ed25519KeyPair>,
+    /// The visit id.
+    pub visit: [u8; 16],
+    /// The invite secret (opens knocks).
+    pub secret: Secret,
+    /// Admit the first knock without asking.
+    pub auto_admit: bool,
+}
+
+/// What happened, for the caller to show (bedsidectl prints JSON lines).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HostEvent {
+    /// Authenticated with the relay.
+    Ready {
+        /// The clinic name the relay holds for this key.
+        clinic_name: String,
+    },
+    /// A patient knocked. `name` and `dob` are PHI, decrypted here.
+    Knock {
+        /// Device id.
+        device: String,
+        /// The name the patient typed.
+        name: String,
+        /// Date of birth, when asked for.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dob: Option<String>,
+        /// Beyond the invite's device limit.
+        extra_device: bool,
+        /// Unix seconds.
+        waiting_since: u64,
+    },
+    /// A knock that does not open with this invite's secret (refused).
+    UnreadableKnock {
+        /// Device id.
+        device: String,
+    },
+    /// The host admitted a device.
+    Admitting {
+        /// Device id.
+        device: String,
+    },
+    /// A device's state changed.
+    DeviceState {
+        /// Device id.
+        device: String,
+        /// New state (`waiting`, `admitted`, `in_call`, `denied`, `left`, `expired`, `ended`).
+        state: String,
+    },
+    /// The relay reported an error.
+    RelayError {
+        /// Its code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// Why the host stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The relay origin is not usable.
+    #[error("relay: {0}")]
+    BadRelay(String),
+    /// Could not connect.
+    #[error("could not reach the relay: {0}")]
+    Connect(String),
+    /// The relay refused the clinic key.
+    #[error("the relay did not accept this clinic's key: {0}; enrol the key with the relay first")]
+    Unauthorized(String),
+    /// The connection broke.
+    #[error("the relay connection closed: {0}")]
+    Closed(String),
+    /// The relay sent something that is not the protocol.
+    #[error("the relay sent a message this version does not understand")]
+    Protocol,
+}
+
+/// The clinician WebSocket URL for a relay origin.
+pub fn clinician_url(origin: &str) -> Result<String, HostError> {
+    let origin = origin.trim().trim_end_matches('/');
+    if let Some(rest) = origin.strip_prefix("https://") {
+        Ok(format!("wss://{rest}/ws/clinician"))
+    } else if let Some(rest) = origin.strip_prefix("http://") {
+        let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
+        if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            Ok(format!("ws://{rest}/ws/clinician"))
+        } else {
+            Err(HostError::BadRelay(
+                "plain http is only allowed on this computer; use https".into(),
+            ))
+        }
+    } else {
+        Err(HostError::BadRelay("use an https:// origin".into()))
+    }
+}
+
+fn tls() -> tokio_tungstenite::Connector {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_roots() {
+        let _ = roots.add(cert);
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    match config {
+        Ok(c) => tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(c)),
+        Err(_) => tokio_tungstenite::Connector::Plain,
+    }
+}
+
+fn rustls_native_roots() -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    // The OS trust store (Debian's ca-certificates, the macOS keychain, the
+    // Windows store), so organisations' own CAs work as they do in browsers.
+    let mut out = Vec::new();
+    for path in [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ] {
+        if let Ok(pem) = std::fs::read(path) {
+            out.extend(pem_certs(&pem));
+            break;
+        }
+    }
+    out
+}
+
+fn pem_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .filter_map(Result::ok)
+        .collect()
+}
+
+/// Runs the host until the relay closes, an error occurs, or `shutdown` fires.
+pub async fn run(
+    cfg: HostConfig,
+    mut on_event: impl FnMut(HostEvent),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), HostError> {
+    let url = clinician_url(&cfg.relay_origin)?;
+    let connector = url.starts_with("wss://").then(tls);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, false, connector)
+            .await
+            .map_err(|e| HostError::Connect(e.to_string()))?;
+    let visit_hex = HEXLOWER.encode(&cfg.visit);
+    let send = |m: ClinicianToRelay| Message::text(bedside_protocol::encode(&m));
+    let public_key = B64.encode(&bedside_visit::invite::public_key(&cfg.key));
+    ws.send(send(ClinicianToRelay::Hello {
+        v: PROTOCOL_VERSION,
+        public_key,
+    }))
+    .await
+    .map_err(|e| HostError::Closed(e.to_string()))?;
+    let mut admitted_one = false;
+    tokio::pin!(shutdown);
+    loop {
+        let frame = tokio::select! {
+            f = ws.next() => f,
+            () = &mut shutdown => {
+                let _ = ws.close(None).await;
+                return Ok(());
+            }
+        };
+        let bytes = match frame {
+            None => return Ok(()),
+            Some(Err(e)) => return Err(HostError::Closed(e.to_string())),
+            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+            Some(Ok(Message::Close(c))) => {
+                return match c {
+                    Some(c) if !c.reason.is_empty() => Err(HostError::Closed(c.reason.to_string())),
+                    _ => Ok(()),
+                };
+            }
+            Some(Ok(_)) => continue,
+        };
+        let msg: RelayToClinician =
+            bedside_protocol::decode(&bytes).map_err(|_| HostError::Protocol)?;
+        match msg {
+            RelayToClinician::Challenge { nonce } => {
+                let nonce = B64
+                    .decode(nonce.as_bytes())
+                    .map_err(|_| HostError::Protocol)?;
+                let sig = cfg.key.sign(&bedside_protocol::auth_message(&nonce));
+                ws.send(send(ClinicianToRelay::Auth {
+                    signature: B64.encode(sig.as_ref()),
+                }))
+                .await
+                .map_err(|e| HostError::Closed(e.to_string()))?;
+            }
+            RelayToClinician::Ready { clinic_name } => {
+                on_event(HostEvent::Ready { clinic_name });
+                ws.send(send(ClinicianToRelay::Watch {
+                    visit: visit_hex.clone(),
+                }))
+                .await
+                .map_err(|e| HostError::Closed(e.to_string()))?;
+            }
+            RelayToClinician::Knock {
+                visit,
+                device,
+                sealed,
+                extra_device,
+                waiting_since,
+            } if visit == visit_hex => {
+                let opened = B64
+                    .decode(sealed.as_bytes())
+                    .ok()
+                    .and_then(|b| auth::open_knock(&cfg.secret, &cfg.visit, &b).ok())
+                    .and_then(|plain| serde_json::from_slice::<KnockBody>(&plain).ok());
+                let Some(body) = opened else {
+                    // Not sealed with this invite's secret: not our patient.
+                    tracing::info!(visit = &visit_hex[..8], "unreadable knock refused");
+                    on_event(HostEvent::UnreadableKnock {
+                        device: device.clone(),
+                    });
+                    let reason =
+                        "This request could not be verified. Please use the link your clinic sent."
+                            .into();
+                    ws.send(send(ClinicianToRelay::Deny {
+                        visit,
+                        device,
+                        reason,
+                    }))
+                    .await
+                    .map_err(|e| HostError::Closed(e.to_string()))?;
+                    continue;
+                };
+                on_event(HostEvent::Knock {
+                    device: device.clone(),
+                    name: body.name,
+                    dob: body.dob,
+                    extra_device,
+                    waiting_since,
+                });
+                if cfg.auto_admit && !admitted_one && !extra_device {
+                    admitted_one = true;
+                    on_event(HostEvent::Admitting {
+                        device: device.clone(),
+                    });
+                    ws.send(send(ClinicianToRelay::Admit { visit, device }))
+                        .await
+                        .map_err(|e| HostError::Closed(e.to_string()))?;
+                }
+            }
+            RelayToClinician::DeviceState {
+                visit,
+                device,
+                state,
+            } if visit == visit_hex => {
+                on_event(HostEvent::DeviceState {
+                    device,
+                    state: state.as_str().to_owned(),
+                });
+            }
+            RelayToClinician::Error { code, message } => {
+                let code = code.as_str().to_owned();
+                if code == "unauthorized" {
+                    return Err(HostError::Unauthorized(message));
+                }
+                on_event(HostEvent::RelayError { code, message });
+            }
+            _ => {}
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KnockBody {
+    name: String,
+    #[serde(default)]
+    dob: Option<String>,
+}

@@ -1,0 +1,292 @@
+//! The headless host against a real relay on 127.0.0.1 and a scripted patient.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bedside_host::{HostConfig, HostEvent};
+use bedside_protocol::{PatientToRelay, RelayToPatient};
+use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
+use bedside_visit::auth;
+use bedside_visit::invite::{self, Claims, VisitId};
+use data_encoding::BASE64URL_NOPAD as B64;
+use futures_util::{SinkExt, StreamExt};
+use ring::rand::SystemRandom;
+use ring::signature::Ed25519KeyPair;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+struct Relay {
+    origin: String,
+    key: Arc<Ed25519KeyPair>,
+    _dir: tempfile::TempDir,
+}
+
+async fn relay() -> Relay {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
+    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = Config::new(
+        dir.path().to_path_buf(),
+        vec![ClinicConfig {
+            name: "Riverside Practice".into(),
+            public_key: B64.encode(&invite::public_key(&key)),
+        }],
+    );
+    let state = AppState::new(&config, Arc::new(SystemClock)).expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(bedside_relay::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    Relay {
+        origin,
+        key: Arc::new(key),
+        _dir: dir,
+    }
+}
+
+fn now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
+    invite::sign(
+        key,
+        &Claims {
+            visit: VisitId(visit),
+            key_id: invite::key_id(&invite::public_key(key)),
+            not_before: now() - 60,
+            lifetime_min: 60,
+            max_devices: 1,
+            token_id: 7,
+        },
+    )
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn patient(origin: &str, token: String, device: &str) -> Ws {
+    let url = format!("{}/ws/patient", origin.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("patient connects");
+    send(
+        &mut ws,
+        PatientToRelay::Hello {
+            v: bedside_protocol::PROTOCOL_VERSION,
+            token,
+            device_id: device.into(),
+        },
+    )
+    .await;
+    ws
+}
+
+async fn send(ws: &mut Ws, m: PatientToRelay) {
+    ws.send(Message::text(bedside_protocol::encode(&m)))
+        .await
+        .expect("send");
+}
+
+async fn next(ws: &mut Ws) -> RelayToPatient {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("frame");
+        if let Message::Text(t) = frame {
+            return bedside_protocol::decode(t.as_bytes()).expect("protocol");
+        }
+    }
+}
+
+async fn until(ws: &mut Ws, want: impl Fn(&RelayToPatient) -> bool) -> RelayToPatient {
+    for _ in 0..10 {
+        let m = next(ws).await;
+        if want(&m) {
+            return m;
+        }
+    }
+    panic!("expected message never came");
+}
+
+fn spawn_host(
+    relay: &Relay,
+    visit: [u8; 16],
+    secret: [u8; 32],
+) -> mpsc::UnboundedReceiver<HostEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cfg = HostConfig {
+        relay_origin: relay.origin.clone(),
+        key: relay.key.clone(),
+        visit,
+        secret: zeroize::Zeroizing::new(secret),
+        auto_admit: true,
+    };
+    tokio::spawn(async move {
+        let events = tx.clone();
+        let r = bedside_host::run(cfg, move |e| drop(events.send(e)), std::future::pending()).await;
+        if let Err(e) = r {
+            let _ = tx.send(HostEvent::RelayError {
+                code: "host".into(),
+                message: e.to_string(),
+            });
+        }
+    });
+    rx
+}
+
+async fn event(
+    rx: &mut mpsc::UnboundedReceiver<HostEvent>,
+    want: impl Fn(&HostEvent) -> bool,
+) -> HostEvent {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("in time")
+            .expect("host running");
+        if want(&e) {
+            return e;
+        }
+    }
+}
+
+#[tokio::test]
+async fn host_opens_the_knock_and_auto_admits() {
+    let relay = relay().await;
+    let visit = [0x11; 16];
+    let secret = [0x22; 32];
+    let mut host = spawn_host(&relay, visit, secret);
+    assert_eq!(
+        event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await,
+        HostEvent::Ready {
+            clinic_name: "Riverside Practice".into()
+        }
+    );
+    let mut p = patient(&relay.origin, token(&relay.key, visit), "device-a").await;
+    assert!(matches!(next(&mut p).await, RelayToPatient::Welcome { .. }));
+    let sealed = auth::seal_knock(
+        &secret,
+        &visit,
+        [3; 12],
+        "{\"name\":\"Zoë O'Brien\",\"dob\":\"1980-02-03\"}".as_bytes(),
+    );
+    send(
+        &mut p,
+        PatientToRelay::Knock {
+            sealed: B64.encode(&sealed),
+        },
+    )
+    .await;
+    match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock {
+            device,
+            name,
+            dob,
+            extra_device,
+            ..
+        } => {
+            assert_eq!(
+                (device.as_str(), name.as_str(), dob.as_deref(), extra_device),
+                ("device-a", "Zoë O'Brien", Some("1980-02-03"), false)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    until(&mut p, |m| matches!(m, RelayToPatient::Admitted { .. })).await;
+    let state = event(
+        &mut host,
+        |e| matches!(e, HostEvent::DeviceState { state, .. } if state == "admitted"),
+    )
+    .await;
+    assert_eq!(
+        state,
+        HostEvent::DeviceState {
+            device: "device-a".into(),
+            state: "admitted".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_knock_sealed_with_another_secret_is_refused() {
+    let relay = relay().await;
+    let visit = [0x33; 16];
+    let mut host = spawn_host(&relay, visit, [0x44; 32]);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let mut p = patient(&relay.origin, token(&relay.key, visit), "device-x").await;
+    assert!(matches!(next(&mut p).await, RelayToPatient::Welcome { .. }));
+    let forged = auth::seal_knock(&[0x55; 32], &visit, [1; 12], b"{\"name\":\"Mallory\"}");
+    send(
+        &mut p,
+        PatientToRelay::Knock {
+            sealed: B64.encode(&forged),
+        },
+    )
+    .await;
+    assert_eq!(
+        event(&mut host, |e| matches!(
+            e,
+            HostEvent::UnreadableKnock { .. }
+        ))
+        .await,
+        HostEvent::UnreadableKnock {
+            device: "device-x".into()
+        }
+    );
+    assert!(matches!(
+        until(&mut p, |m| matches!(m, RelayToPatient::Denied { .. })).await,
+        RelayToPatient::Denied { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_unenrolled_clinic_key_is_told_to_enrol() {
+    let relay = relay().await;
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
+    let stranger = Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key"));
+    let cfg = HostConfig {
+        relay_origin: relay.origin.clone(),
+        key: stranger,
+        visit: [0; 16],
+        secret: zeroize::Zeroizing::new([0; 32]),
+        auto_admit: false,
+    };
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        bedside_host::run(cfg, |_| {}, std::future::pending()),
+    )
+    .await
+    .expect("in time");
+    let e = r.expect_err("refused");
+    assert!(
+        matches!(
+            e,
+            bedside_host::HostError::Unauthorized(_) | bedside_host::HostError::Closed(_)
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn relay_origins_map_to_websocket_urls() {
+    assert_eq!(
+        bedside_host::clinician_url("https://relay.example.org/").expect("ok"),
+        "wss://relay.example.org/ws/clinician"
+    );
+    assert_eq!(
+        bedside_host::clinician_url("http://127.0.0.1:9000").expect("ok"),
+        "ws://127.0.0.1:9000/ws/clinician"
+    );
+    assert!(bedside_host::clinician_url("http://relay.example.org").is_err());
+    assert!(bedside_host::clinician_url("ftp://x").is_err());
+}
