@@ -31,9 +31,17 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The workspace this xtask was built from, driven by the cargo that runs it.
+    /// The workspace `cargo xtask` was run in, driven by the cargo that runs it.
+    ///
+    /// `cargo run` sets `CARGO_MANIFEST_DIR` for the process, and that is
+    /// preferred over the compile-time value: with a target directory shared
+    /// between clones (CI's cache), the `target/debug/xtask` that cargo runs
+    /// may have been built from another clone of the same sources.
     pub fn locate() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest_dir
             .parent()
             .context("xtask is not inside a workspace")?
             .to_path_buf();
