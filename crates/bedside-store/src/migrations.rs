@@ -14,7 +14,12 @@ use crate::db::map_err;
 type Migration = fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Migrations in order; index + 1 is the version they produce.
-const MIGRATIONS: &[Migration] = &[v1_initial, v2_notes_and_search, v3_invites];
+const MIGRATIONS: &[Migration] = &[
+    v1_initial,
+    v2_notes_and_search,
+    v3_invites,
+    v4_drop_unused_name_index,
+];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -138,6 +143,12 @@ fn v3_invites(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
          );
          CREATE INDEX invites_by_appointment ON invites(appointment_id);",
     )
+}
+
+/// Name search is a substring match (`LIKE '%…%'`), which no B-tree index
+/// can serve; the index only cost one more encrypted page per patient write.
+fn v4_drop_unused_name_index(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch("DROP INDEX IF EXISTS patients_by_name_fold;")
 }
 
 #[cfg(test)]
