@@ -100,6 +100,7 @@ fn core_crates_know_nothing_of_tauri_or_servers() {
         "bedside-core",
         "bedside-visit",
         "bedside-protocol",
+        "bedside-policy",
     ] {
         let id = packages
             .iter()
