@@ -55,11 +55,12 @@ impl Core {
     /// A core over `data_dir` using the OS keychain.
     pub fn with_system_keychain(data_dir: PathBuf) -> Result<Self, CoreError> {
         let keychain = Arc::new(SystemKeychain::new()?);
+        let (policy, _, _) = Policy::load_platform();
         Ok(Self::new(
             data_dir,
             keychain,
             Arc::new(SystemClock),
-            Policy::default(),
+            policy,
             KdfChoice::Tuned,
         ))
     }

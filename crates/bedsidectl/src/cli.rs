@@ -112,6 +112,12 @@ pub enum Command {
         #[command(subcommand)]
         action: InviteCmd,
     },
+    /// Organisation policy.
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        action: PolicyCmd,
+    },
     /// Run a visit's waiting room from the terminal.
     Visit {
         /// What to do.
@@ -365,4 +371,11 @@ pub enum VisitCmd {
         #[arg(long)]
         auto_admit: bool,
     },
+}
+
+/// `policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// The effective policy: every value with its source, and what was ignored.
+    Show,
 }

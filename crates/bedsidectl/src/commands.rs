@@ -152,12 +152,46 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(d) => d,
         None => bedside_core::default_data_dir()?,
     };
+    let (policy, effective, problems) = Policy::load_platform();
+    if let Command::Policy {
+        action: PolicyCmd::Show,
+    } = cli.command
+    {
+        // Needs no keychain and no profile: admins run it on a fresh install.
+        let out = json!({ "policies": effective.entries, "ignored": effective.problems,
+            "unreadable_files": problems.iter().map(|p| json!({ "path": p.path, "reason": p.reason })).collect::<Vec<_>>() });
+        print(cli.json, &out, || {
+            let mut t = String::new();
+            for e in &effective.entries {
+                let src = match &e.source {
+                    bedside_policy::Source::Platform { location } => location.clone(),
+                    bedside_policy::Source::SignedBundle { version } => {
+                        format!("signed bundle v{version}")
+                    }
+                    bedside_policy::Source::User => "user".into(),
+                    _ => "default".into(),
+                };
+                t.push_str(&format!("{}\t{}\t{}\n", e.name, e.value, src));
+            }
+            for p in &effective.problems {
+                t.push_str(&format!(
+                    "ignored: {} = {} ({:?})\n",
+                    p.name, p.value, p.status
+                ));
+            }
+            for p in &problems {
+                t.push_str(&format!("unreadable: {}: {}\n", p.path.display(), p.reason));
+            }
+            t.trim_end().to_owned()
+        });
+        return Ok(());
+    }
     let keychain = Arc::new(SystemKeychain::new().map_err(CoreError::from)?);
     let profiles = Profiles::new(
         data_dir,
         keychain,
         Arc::new(SystemClock),
-        Policy::default(),
+        policy,
         KdfChoice::Tuned,
     );
     let ctx = Ctx {
@@ -290,6 +324,7 @@ pub fn run(cli: Cli) -> Result<()> {
             });
         }
         Command::Invite { action } => invite(&ctx, action)?,
+        Command::Policy { .. } => {}
         Command::Visit {
             action:
                 VisitCmd::Host {
