@@ -378,4 +378,26 @@ pub enum VisitCmd {
 pub enum PolicyCmd {
     /// The effective policy: every value with its source, and what was ignored.
     Show,
+    /// Check a policy file (a JSON object of policy names to values); exit 1 on any problem.
+    Validate {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Make an organisation policy-signing key pair: writes the private key, prints the public key.
+    Keygen {
+        /// Where to write the private key (mode 0600). Keep it offline.
+        #[arg(long)]
+        private_out: PathBuf,
+    },
+    /// Sign a policy file into a bundle (printed on standard output).
+    Sign {
+        /// The policy file.
+        file: PathBuf,
+        /// The private key file from `policy keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The bundle version; must grow with every bundle you publish.
+        #[arg(long)]
+        version: u64,
+    },
 }

@@ -153,6 +153,11 @@ pub fn run(cli: Cli) -> Result<()> {
         None => bedside_core::default_data_dir()?,
     };
     let (policy, effective, problems) = Policy::load_platform();
+    if let Command::Policy { action } = &cli.command
+        && !matches!(action, PolicyCmd::Show)
+    {
+        return policy_admin(cli.json, action);
+    }
     if let Command::Policy {
         action: PolicyCmd::Show,
     } = cli.command
@@ -361,6 +366,100 @@ fn write_qr(f: &mut std::fs::File, path: &std::path::Path, png: &[u8]) -> Result
     use std::io::Write;
     f.write_all(png)
         .map_err(|e| CliError::Env(format!("could not write {}: {e}", path.display())))
+}
+
+const POLICY_KEY_PREFIX: &str = "BEDSIDE-POLICY-SIGNING-KEY-V1:";
+
+/// `policy validate|keygen|sign`: admin tools that need no profile or keychain.
+fn policy_admin(json_out: bool, action: &PolicyCmd) -> Result<()> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| CliError::Env(format!("could not read {}: {e}", p.display())))
+    };
+    let parse_object = |p: &std::path::Path| -> Result<serde_json::Map<String, serde_json::Value>> {
+        match serde_json::from_slice::<serde_json::Value>(&read(p)?) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            Ok(_) => Err(usage(format!(
+                "{}: expected a JSON object of policy names to values",
+                p.display()
+            ))),
+            Err(e) => Err(usage(format!(
+                "{}: not valid JSON (line {}, column {})",
+                p.display(),
+                e.line(),
+                e.column()
+            ))),
+        }
+    };
+    match action {
+        PolicyCmd::Show => Ok(()),
+        PolicyCmd::Validate { file } => {
+            let values = parse_object(file)?;
+            let layer = bedside_policy::Layer {
+                source: bedside_policy::Source::Platform {
+                    location: file.display().to_string(),
+                },
+                level: bedside_policy::Level::Mandatory,
+                values,
+            };
+            let e = bedside_policy::merge(&serde_json::Map::new(), &[layer]);
+            print(
+                json_out,
+                &json!({ "ok": e.problems.is_empty(), "problems": e.problems }),
+                || {
+                    if e.problems.is_empty() {
+                        "OK".into()
+                    } else {
+                        e.problems
+                            .iter()
+                            .map(|p| format!("{}: {:?}", p.name, p.status))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    }
+                },
+            );
+            if e.problems.is_empty() {
+                Ok(())
+            } else {
+                Err(usage(format!(
+                    "{} problem(s) in {}",
+                    e.problems.len(),
+                    file.display()
+                )))
+            }
+        }
+        PolicyCmd::Keygen { private_out } => {
+            let pkcs8 =
+                ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                    .map_err(|_| CliError::Env("the random number generator failed".into()))?;
+            let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+                .map_err(|_| CliError::Env("could not create the key".into()))?;
+            let text = format!(
+                "{POLICY_KEY_PREFIX}{}\n",
+                data_encoding::BASE64URL_NOPAD.encode(pkcs8.as_ref())
+            );
+            write_private(private_out, text.as_bytes())?;
+            let public = data_encoding::BASE64URL_NOPAD
+                .encode(ring::signature::KeyPair::public_key(&key).as_ref());
+            print(json_out, &json!({ "public_key": public }), || {
+                public.clone()
+            });
+            Ok(())
+        }
+        PolicyCmd::Sign { file, key, version } => {
+            let values = parse_object(file)?;
+            let text = String::from_utf8(read(key)?)
+                .map_err(|_| usage("the key file is not a Bedside policy key"))?;
+            let pkcs8 = text
+                .trim()
+                .strip_prefix(POLICY_KEY_PREFIX)
+                .and_then(|b| data_encoding::BASE64URL_NOPAD.decode(b.as_bytes()).ok())
+                .ok_or_else(|| usage("the key file is not a Bedside policy key"))?;
+            let key = ring::signature::Ed25519KeyPair::from_pkcs8(&pkcs8)
+                .map_err(|_| usage("the key file is not a Bedside policy key"))?;
+            crate::output::line(&bedside_policy::bundle::sign(&key, *version, values));
+            Ok(())
+        }
+    }
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
