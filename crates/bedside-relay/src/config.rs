@@ -3,6 +3,7 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"          # without [tls], loopback only
 //! state_dir = "/var/lib/bedside-relay" # revocations.jsonl lives here
+//! join_page_dir = "/usr/share/bedside/dist-join" # optional: the built ui/dist-join
 //!
 //! [limits]                           # every key optional; safe defaults
 //! max_connections = 1000
@@ -55,6 +56,10 @@ pub struct Config {
     /// TURN server for admitted patients (coturn REST credentials).
     #[serde(default)]
     pub turn: Option<TurnConfig>,
+    /// The built patient join page (`ui/dist-join`: `join.html` and
+    /// `assets/`). Unset: `/j/{token}` serves a minimal placeholder page.
+    #[serde(default)]
+    pub join_page_dir: Option<PathBuf>,
     /// Trusted clinic keys.
     #[serde(default, rename = "clinic")]
     pub clinics: Vec<ClinicConfig>,
@@ -198,6 +203,7 @@ impl Config {
             limits: Limits::default(),
             tls: None,
             turn: None,
+            join_page_dir: None,
             clinics,
         }
     }
@@ -230,6 +236,9 @@ mod tests {
         assert_eq!(c.clinics.len(), 2);
         let d = Config::from_toml("").expect("empty");
         assert!(d.listen.ip().is_loopback());
+        assert!(d.join_page_dir.is_none());
+        let j = Config::from_toml("join_page_dir = \"/srv/dist-join\"").expect("join");
+        assert_eq!(j.join_page_dir, Some(PathBuf::from("/srv/dist-join")));
         assert!(Config::from_toml("lisen = 1").is_err());
     }
 

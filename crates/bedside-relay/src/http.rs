@@ -158,8 +158,15 @@ fn page_html(title: &str, message: &str) -> String {
     )
 }
 
-/// `GET /j/{token}`: the join page shell. The page script (later) reads the
-/// secret from the fragment, which never reaches the relay.
+/// The join page's CSP: the common one, plus its own WebSocket and
+/// fetches (`connect-src 'self'`) and the camera preview
+/// (`media-src 'self' blob:`). Still no inline script or style.
+const JOIN_CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'; object-src 'none'; connect-src 'self'; media-src 'self' blob:";
+
+/// `GET /j/{token}`: the join page. The page script reads the secret from
+/// the fragment, which never reaches the relay. With `join_page_dir` set
+/// this is the built `join.html`; otherwise a minimal placeholder.
 pub(crate) async fn join_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -167,6 +174,26 @@ pub(crate) async fn join_page(
     let (_, clinic) = state
         .check_token(&token)
         .map_err(|r| AppError::invite(r, true))?;
+    if let Some(dir) = state.join_page_dir() {
+        let html = tokio::fs::read(dir.join("join.html")).await.map_err(|e| {
+            tracing::error!(error = %e, "join page not readable");
+            AppError::Internal
+        })?;
+        return Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(JOIN_CSP),
+                ),
+            ],
+            html,
+        )
+            .into_response());
+    }
     let name = state.clinic(clinic).map(|c| c.name.as_str()).unwrap_or("");
     Ok(Html(format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -180,6 +207,57 @@ pub(crate) async fn join_page(
         name = escape(name)
     ))
     .into_response())
+}
+
+/// The content type of a join page asset, by extension; others are not served.
+fn asset_type(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1;
+    Some(match ext {
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "woff2" => "font/woff2",
+        _ => return None,
+    })
+}
+
+/// A plain file name: `[A-Za-z0-9._-]`, not starting with a dot (so never
+/// `..` or a hidden file), at most 128 characters.
+fn safe_asset_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `GET /assets/{file}`: the built join page's files from
+/// `join_page_dir/assets/`. Names are hashed by the build, so they may be
+/// cached for long.
+pub(crate) async fn asset(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    let dir = state.join_page_dir().ok_or(AppError::NotFound)?;
+    if !safe_asset_name(&file) {
+        return Err(AppError::NotFound);
+    }
+    let content_type = asset_type(&file).ok_or(AppError::NotFound)?;
+    let body = tokio::fs::read(dir.join("assets").join(&file))
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /api/invite/{token}`.
@@ -262,19 +340,20 @@ pub(crate) async fn not_found() -> AppError {
 
 /// Headers on every response: a strict CSP with no inline script, no
 /// referrer (the token is in the path), no caching, no sniffing, no framing.
+/// A handler may set a (still strict) CSP or a cache policy of its own: the
+/// join page and its hashed assets do.
 pub(crate) async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
             "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'",
-        ),
-    );
+        ));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -17,7 +17,9 @@
 //! Endpoints:
 //! - `GET /healthz` → `ok`
 //! - `GET /metrics` → Prometheus text ([`metrics`])
-//! - `GET /j/{token}` → the patient join page, or a plain-language error page
+//! - `GET /j/{token}` → the patient join page (the built `join_page_dir/join.html`,
+//!   or a placeholder when unset), or a plain-language error page
+//! - `GET /assets/{file}` → the join page's scripts, styles, images and fonts
 //! - `GET /api/invite/{token}` → `{clinic_name, not_before, expires}` or an error
 //! - `POST /api/revoke` → see [`revocations`]
 //! - `GET /ws/patient`, `GET /ws/clinician` → WebSocket, [`bedside_protocol`]
@@ -116,6 +118,8 @@ struct Inner {
     /// Flips to true when the relay shuts down; every session then closes
     /// its socket with 1001 "going away".
     closing: tokio::sync::watch::Sender<bool>,
+    /// The built join page, if configured.
+    join_page_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -161,6 +165,7 @@ impl AppState {
                 per_ip: Mutex::new(HashMap::new()),
                 rng: ring::rand::SystemRandom::new(),
                 closing: tokio::sync::watch::Sender::new(false),
+                join_page_dir: config.join_page_dir.clone(),
             }),
         })
     }
@@ -306,6 +311,10 @@ impl AppState {
         &self.inner.limits
     }
 
+    pub(crate) fn join_page_dir(&self) -> Option<&std::path::Path> {
+        self.inner.join_page_dir.as_deref()
+    }
+
     pub(crate) fn clinic_by_key(&self, public_key: &[u8]) -> Option<usize> {
         self.inner
             .clinics
@@ -411,6 +420,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(http::metrics))
         .route("/j/{token}", get(http::join_page))
         .route("/api/invite/{token}", get(http::invite_json))
+        .route("/assets/{file}", get(http::asset))
         .route("/api/revoke", post(http::revoke))
         .route("/ws/patient", get(ws::patient))
         .route("/ws/clinician", get(ws::clinician))

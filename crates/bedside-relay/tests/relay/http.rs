@@ -258,3 +258,112 @@ async fn health_metrics_and_unknown_paths() {
     assert_eq!(get(&f.state, "/nope").await.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&f.state, "/j/").await.status, StatusCode::NOT_FOUND);
 }
+
+/// A fake built join page: `join.html` and one script under `assets/`.
+fn fake_join_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("join.html"),
+        "<!doctype html><title>Bedside</title><div id=\"join\"></div>\
+         <script type=\"module\" src=\"/assets/join-abc123.js\"></script>",
+    )
+    .expect("html");
+    std::fs::create_dir(dir.path().join("assets")).expect("assets");
+    std::fs::write(dir.path().join("assets/join-abc123.js"), "console.log(1);").expect("js");
+    std::fs::write(dir.path().join("assets/join-abc123.css"), "body{}").expect("css");
+    std::fs::write(dir.path().join("secret.txt"), "not an asset").expect("secret");
+    dir
+}
+
+#[tokio::test]
+async fn built_join_page_is_served_for_valid_tokens_only() {
+    let pages = fake_join_dir();
+    let f = Fixture::with_config(|c| c.join_page_dir = Some(pages.path().to_path_buf()));
+    let token = f.token([4; 16], 1);
+
+    let ok = get(&f.state, &format!("/j/{token}")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(ok.body.contains("/assets/join-abc123.js"), "{}", ok.body);
+    assert!(
+        ok.headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/html")
+    );
+    let csp = ok.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("csp");
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(csp.contains("media-src 'self' blob:"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(!csp.contains("script-src"), "scripts stay 'self': {csp}");
+    assert_eq!(ok.headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(ok.headers[header::REFERRER_POLICY], "no-referrer");
+
+    // Refusals keep their plain-language pages and statuses.
+    let bad = get(&f.state, "/j/not-a-token").await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    assert!(bad.body.contains("This link is not valid"));
+    assert!(!bad.body.contains("/assets/"));
+    f.clock.set(u64::from(NOT_BEFORE) + 61 * 60);
+    let gone = get(&f.state, &format!("/j/{token}")).await;
+    assert_eq!(gone.status, StatusCode::GONE);
+    assert!(!gone.body.contains("/assets/"));
+}
+
+#[tokio::test]
+async fn join_assets_have_content_types_and_refuse_traversal() {
+    let pages = fake_join_dir();
+    let f = Fixture::with_config(|c| c.join_page_dir = Some(pages.path().to_path_buf()));
+
+    let js = get(&f.state, "/assets/join-abc123.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert_eq!(js.body, "console.log(1);");
+    assert_eq!(
+        js.headers[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(js.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let css = get(&f.state, "/assets/join-abc123.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+
+    for path in [
+        "/assets/..%2Fjoin.html",
+        "/assets/..%2Fsecret.txt",
+        "/assets/%2E%2E",
+        "/assets/..",
+        "/assets/.hidden.js",
+        "/assets/../secret.txt",
+        "/assets/missing.js",
+        "/assets/join-abc123.txt",
+        "/assets/a%5Cb.js",
+        "/assets/sub/join-abc123.js",
+    ] {
+        let r = get(&f.state, path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!r.body.contains("not an asset"), "{path}");
+        assert!(!r.body.contains("console.log"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn without_join_page_dir_the_placeholder_stays_and_assets_are_absent() {
+    let f = Fixture::new();
+    let token = f.token([5; 16], 1);
+    let ok = get(&f.state, &format!("/j/{token}")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(
+        ok.body
+            .contains("Video visit with Riverside &lt;Practice&gt;")
+    );
+    assert!(!ok.body.contains("/assets/"));
+    let csp = ok.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("csp");
+    assert!(!csp.contains("connect-src"), "{csp}");
+    let asset = get(&f.state, "/assets/join-abc123.js").await;
+    assert_eq!(asset.status, StatusCode::NOT_FOUND);
+}

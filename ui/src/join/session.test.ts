@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { PROTOCOL_VERSION } from '../../../crates/bedside-protocol/generated/protocol';
+import { b64url, fromB64url, knockKey } from './crypto';
+import { FakeSocket, fakeFetch } from './fakes';
+import type { Event } from './flow';
+import { checkInvite, deviceId, parseLink, secretFromHash, Session, socketUrl, visitIdFromToken } from './session';
+
+// Made by the Rust code (bedside_visit::invite::sign) with the Ed25519 seed
+// [7; 32]: visit a0a1…af, not before 1_800_000_000, 90 minutes, 2 devices,
+// token id 0xdeadbeef.
+const RUST_TOKEN =
+  'AaChoqOkpaanqKmqq6ytrq_-gWtJ0gAAWgLerb7vG1ZBvLxSTke_EOz_-AJLDGK3frnC3vvxxxu1kp0uWlvhBTB2EH9IYbE2Mgmj_FukWkoJcUTf5JqEpnK6Mu_gBw';
+const RUST_VISIT = 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf';
+const SECRET = new Uint8Array(32).map((_, i) => i * 7 + 3);
+const SECRET_B64 = b64url(SECRET);
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+afterEach(() => {
+  FakeSocket.instances = [];
+});
+
+describe('the link', () => {
+  it('decodes the visit id from a token the Rust code made', () => {
+    expect(RUST_TOKEN).toHaveLength(126);
+    expect(hex(visitIdFromToken(RUST_TOKEN))).toBe(RUST_VISIT);
+    // The rest of the layout, as a check that the offsets are right.
+    const bytes = fromB64url(RUST_TOKEN);
+    expect(bytes[0]).toBe(1);
+    const view = new DataView(bytes.buffer);
+    expect(view.getUint32(19)).toBe(1_800_000_000);
+    expect(view.getUint16(23)).toBe(90);
+    expect(bytes[25]).toBe(2);
+    expect(view.getUint32(26)).toBe(0xdeadbeef);
+  });
+
+  it('refuses what is not a version-1 token', () => {
+    expect(() => visitIdFromToken(RUST_TOKEN.slice(1))).toThrow();
+    expect(() => visitIdFromToken('B' + RUST_TOKEN.slice(1))).toThrow(); // version 5
+    expect(() => visitIdFromToken(RUST_TOKEN.slice(0, 125) + '!')).toThrow();
+  });
+
+  it('reads the token from the path and the secret from the fragment', () => {
+    const link = parseLink(`/j/${RUST_TOKEN}`, `#${SECRET_B64}`);
+    expect(link?.token).toBe(RUST_TOKEN);
+    expect(hex(link!.visit)).toBe(RUST_VISIT);
+    expect(link?.secret).toEqual(SECRET);
+    expect(parseLink(`/j/${RUST_TOKEN}`, '')?.secret).toBeNull();
+    expect(parseLink(`/j/${RUST_TOKEN}`, '#short')?.secret).toBeNull();
+    expect(parseLink('/j/nope', `#${SECRET_B64}`)).toBeNull();
+    expect(parseLink(`/x/${RUST_TOKEN}`, `#${SECRET_B64}`)).toBeNull();
+    expect(SECRET_B64).toHaveLength(43);
+    expect(secretFromHash(SECRET_B64)).toEqual(SECRET);
+    expect(secretFromHash(`#${SECRET_B64.slice(0, 42)}=`)).toBeNull();
+  });
+
+  it('uses wss, and ws only for a plain-HTTP page on loopback', () => {
+    expect(socketUrl({ protocol: 'https:', host: 'relay.example.org', hostname: 'relay.example.org' })).toBe(
+      'wss://relay.example.org/ws/patient',
+    );
+    expect(socketUrl({ protocol: 'http:', host: '127.0.0.1:8080', hostname: '127.0.0.1' })).toBe('ws://127.0.0.1:8080/ws/patient');
+    expect(socketUrl({ protocol: 'http:', host: 'localhost:8080', hostname: 'localhost' })).toBe('ws://localhost:8080/ws/patient');
+    expect(socketUrl({ protocol: 'http:', host: 'evil.example:80', hostname: 'evil.example' })).toBe('wss://evil.example:80/ws/patient');
+  });
+
+  it('keeps a random 128-bit device id for the tab', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
+    const a = deviceId(storage);
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(deviceId(storage)).toBe(a);
+    expect(deviceId(null)).not.toBe(a);
+  });
+});
+
+describe('the secret never leaves the page', () => {
+  it('asks the invite API with the token only', async () => {
+    const f = fakeFetch(200, { clinic_name: 'Riverside', not_before: 1, expires: 2 });
+    const e = await checkInvite(RUST_TOKEN, f.fn);
+    expect(e).toEqual({ type: 'invite_ok', invite: { clinicName: 'Riverside', notBefore: 1, expires: 2 } });
+    expect(f.urls).toEqual([`/api/invite/${RUST_TOKEN}`]);
+    expect(await checkInvite(RUST_TOKEN, (() => Promise.reject(new TypeError('offline'))) as typeof fetch)).toEqual({
+      type: 'invite_unreachable',
+    });
+  });
+
+  it('says hello, knocks sealed on welcome, and sends nothing that holds the secret', async () => {
+    const events: Event[] = [];
+    const link = parseLink(`/j/${RUST_TOKEN}`, `#${SECRET_B64}`)!;
+    const s = new Session({
+      url: 'wss://relay.example.org/ws/patient',
+      link: { ...link, secret: link.secret! },
+      device: 'd'.repeat(32),
+      knock: { name: 'Ada Lovelace' },
+      onEvent: (e) => events.push(e),
+      WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+    });
+    const ws = FakeSocket.instances[0]!;
+    expect(ws.url).toBe('wss://relay.example.org/ws/patient');
+    ws.open();
+    expect(ws.frames()).toEqual([{ type: 'hello', v: PROTOCOL_VERSION, token: RUST_TOKEN, device_id: 'd'.repeat(32) }]);
+    ws.receive({ type: 'welcome', clinic_name: 'Riverside', not_before: 1, expires: 2 });
+    await vi.waitFor(() => expect(ws.sent).toHaveLength(2));
+    const knock = ws.frames()[1]!;
+    expect(knock.type).toBe('knock');
+
+    // The clinician (who has the secret) can open it; it names the patient and nothing else.
+    const sealed = fromB64url(knock.sealed as string);
+    const key = await crypto.subtle.importKey('raw', (await knockKey(SECRET)) as BufferSource, 'AES-GCM', false, ['decrypt']);
+    const aad = new Uint8Array([...new TextEncoder().encode('bedside knock v1'), ...fromB64url(RUST_TOKEN).slice(1, 17)]);
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.slice(0, 12), additionalData: aad }, key, sealed.slice(12));
+    expect(JSON.parse(new TextDecoder().decode(plain))).toEqual({ name: 'Ada Lovelace' });
+
+    for (const frame of ws.sent) {
+      expect(frame).not.toContain(SECRET_B64);
+      expect(frame).not.toContain(hex(SECRET));
+    }
+    expect(ws.url).not.toContain(SECRET_B64);
+
+    ws.receive({ type: 'waiting' });
+    ws.receive({ type: 'message', text: '5 more minutes' });
+    expect(events.map((e) => (e.type === 'relay' ? e.msg.type : e.type))).toEqual(['welcome', 'waiting', 'message']);
+
+    s.leave();
+    expect(ws.frames().at(-1)).toEqual({ type: 'leave' });
+    expect(ws.closedWith).toBe(1000);
+    // Leaving is not a lost connection.
+    expect(events.some((e) => e.type === 'socket_closed')).toBe(false);
+  });
+
+  it('reports a lost connection, but not after a final answer', () => {
+    const events: Event[] = [];
+    const link = parseLink(`/j/${RUST_TOKEN}`, `#${SECRET_B64}`)!;
+    const mk = () =>
+      new Session({
+        url: 'wss://h/ws/patient',
+        link: { ...link, secret: link.secret! },
+        device: 'e'.repeat(32),
+        knock: { name: 'A', dob: '1970-01-01' },
+        onEvent: (e) => events.push(e),
+        WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      });
+    mk();
+    FakeSocket.instances[0]!.close();
+    expect(events).toEqual([{ type: 'socket_closed' }]);
+    mk();
+    const ws = FakeSocket.instances[1]!;
+    ws.receive({ type: 'denied', reason: 'Wrong day' });
+    ws.close();
+    expect(events.at(-1)).toEqual({ type: 'relay', msg: { type: 'denied', reason: 'Wrong day' } });
+  });
+});

@@ -1,0 +1,176 @@
+// The join page's contact with the outside world: the link, the invite API
+// and the relay's WebSocket. Everything is injectable so tests can watch
+// every URL the page asks for.
+//
+// The invite secret lives only in the link's fragment (`#...`), which the
+// browser never sends. It is used here, in the page, to seal the knock; it is
+// never put in a URL, a header or a protocol field.
+//
+// The device id is random per tab for now. Binding the visit to a
+// non-extractable WebCrypto device key kept in IndexedDB (reconnects prove
+// possession) is the next increment.
+
+import type { PatientToRelay, RelayToPatient } from '../../../crates/bedside-protocol/generated/protocol';
+import { PROTOCOL_VERSION } from '../../../crates/bedside-protocol/generated/protocol';
+import { b64url, fromB64url, sealKnock } from './crypto';
+import { inviteEvent, type Event } from './flow';
+
+/** Token layout (crates/bedside-visit/src/invite.rs): 94 bytes, 126 base64url characters. */
+const TOKEN_CHARS = 126;
+const TOKEN_BYTES = 94;
+
+/** What the page learns from its own address. */
+export interface Link {
+  token: string;
+  /** The 16-byte visit id from the token. */
+  visit: Uint8Array;
+  /** The 32-byte invite secret from the fragment, or null when missing or damaged. */
+  secret: Uint8Array | null;
+}
+
+/** Bytes 1..17 of a version-1 token: the visit id. Throws on anything else. */
+export function visitIdFromToken(token: string): Uint8Array {
+  if (token.length !== TOKEN_CHARS) throw new Error('not a token');
+  const bytes = fromB64url(token);
+  if (bytes.length !== TOKEN_BYTES || bytes[0] !== 1) throw new Error('not a token');
+  return bytes.slice(1, 17);
+}
+
+/** The 43-character base64url secret of 32 bytes, or null. */
+export function secretFromHash(hash: string): Uint8Array | null {
+  const s = hash.startsWith('#') ? hash.slice(1) : hash;
+  if (!/^[A-Za-z0-9_-]{43}$/.test(s)) return null;
+  try {
+    const b = fromB64url(s);
+    return b.length === 32 ? b : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads `/j/<token>#<secret>`; null when the path holds no usable token. */
+export function parseLink(pathname: string, hash: string): Link | null {
+  const m = /^\/j\/([A-Za-z0-9_-]+)\/?$/.exec(pathname);
+  if (!m) return null;
+  const token = m[1]!;
+  try {
+    return { token, visit: visitIdFromToken(token), secret: secretFromHash(hash) };
+  } catch {
+    return null;
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** `wss://<host>/ws/patient`; `ws://` only for a plain-HTTP page on loopback. */
+export function socketUrl(loc: { protocol: string; host: string; hostname: string }): string {
+  const plain = loc.protocol === 'http:' && LOOPBACK.has(loc.hostname);
+  return `${plain ? 'ws' : 'wss'}://${loc.host}/ws/patient`;
+}
+
+/** A random 128-bit hex id, kept for this tab in sessionStorage. */
+export function deviceId(storage: Pick<Storage, 'getItem' | 'setItem'> | null): string {
+  const key = 'bedside.device';
+  const old = storage?.getItem(key);
+  if (old && /^[0-9a-f]{32}$/.test(old)) return old;
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  try {
+    storage?.setItem(key, id);
+  } catch {
+    // Private modes may refuse storage; the id then lasts as long as the page.
+  }
+  return id;
+}
+
+/** `GET /api/invite/<token>` → a flow event. */
+export async function checkInvite(token: string, fetchFn: typeof fetch = fetch): Promise<Event> {
+  try {
+    const res = await fetchFn(`/api/invite/${encodeURIComponent(token)}`, {
+      credentials: 'omit',
+      cache: 'no-store',
+      referrerPolicy: 'no-referrer',
+      headers: { accept: 'application/json' },
+    });
+    let body: unknown = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    return inviteEvent(res.status, body);
+  } catch {
+    return { type: 'invite_unreachable' };
+  }
+}
+
+export interface KnockDetails {
+  name: string;
+  dob?: string;
+}
+
+export interface SessionOptions {
+  url: string;
+  link: Link & { secret: Uint8Array };
+  device: string;
+  knock: KnockDetails;
+  onEvent: (e: Event) => void;
+  WebSocketImpl?: typeof WebSocket;
+}
+
+/** One connection to the waiting room: hello, then the sealed knock on welcome. */
+export class Session {
+  private ws: WebSocket;
+  private ping: ReturnType<typeof setInterval> | undefined;
+  private done = false;
+
+  constructor(private opts: SessionOptions) {
+    const Impl = opts.WebSocketImpl ?? WebSocket;
+    this.ws = new Impl(opts.url);
+    this.ws.addEventListener('open', () => {
+      this.send({ type: 'hello', v: PROTOCOL_VERSION, token: opts.link.token, device_id: opts.device });
+      this.ping = setInterval(() => this.send({ type: 'ping' }), 25_000);
+    });
+    this.ws.addEventListener('message', (ev: MessageEvent) => void this.onMessage(ev.data));
+    this.ws.addEventListener('close', () => {
+      this.stopPing();
+      if (!this.done) opts.onEvent({ type: 'socket_closed' });
+    });
+  }
+
+  private send(m: PatientToRelay): void {
+    if (this.ws.readyState === 1) this.ws.send(JSON.stringify(m));
+  }
+
+  private stopPing(): void {
+    if (this.ping !== undefined) clearInterval(this.ping);
+    this.ping = undefined;
+  }
+
+  private async onMessage(data: unknown): Promise<void> {
+    if (typeof data !== 'string') return;
+    let msg: RelayToPatient;
+    try {
+      msg = JSON.parse(data) as RelayToPatient;
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
+    if (msg.type === 'welcome') {
+      const { secret, visit } = this.opts.link;
+      const knock: KnockDetails = this.opts.knock.dob ? this.opts.knock : { name: this.opts.knock.name };
+      const sealed = await sealKnock(secret, visit, knock);
+      this.send({ type: 'knock', sealed: b64url(sealed) });
+    }
+    if (['denied', 'expired', 'locked', 'ended', 'error'].includes(msg.type)) this.done = true;
+    this.opts.onEvent({ type: 'relay', msg });
+  }
+
+  /** The patient leaves the waiting room. */
+  leave(): void {
+    this.send({ type: 'leave' });
+    this.done = true;
+    this.stopPing();
+    this.ws.close(1000);
+  }
+}
