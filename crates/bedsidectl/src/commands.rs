@@ -229,14 +229,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 },
                 escrow.as_ref(),
             )?;
-            print(
-                json,
-                &json!({ "otpauth_uri": e.otpauth_uri, "secret": e.secret_base32 }),
-                || e.otpauth_uri.clone(),
-            );
-            if let Some((mut f, path)) = qr_file {
-                write_qr(&mut f, &path, &e.qr_png)?;
-            }
+            show_enrolment(json, &e, qr_file)?;
         }
         Command::Totp {
             action: TotpCmd::Show { qr, .. },
@@ -246,14 +239,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let e = ctx
                 .profiles
                 .pending_enrolment(ctx.profile.as_deref(), &password)?;
-            print(
-                json,
-                &json!({ "otpauth_uri": e.otpauth_uri, "secret": e.secret_base32 }),
-                || e.otpauth_uri.clone(),
-            );
-            if let Some((mut f, path)) = qr_file {
-                write_qr(&mut f, &path, &e.qr_png)?;
-            }
+            show_enrolment(json, &e, qr_file)?;
         }
         Command::Totp {
             action: TotpCmd::Confirm { code, .. },
@@ -360,6 +346,23 @@ fn open_for_writing(path: &std::path::Path) -> Result<(std::fs::File, std::path:
     std::fs::File::create(path)
         .map(|f| (f, path.to_owned()))
         .map_err(|e| CliError::Env(format!("could not create {}: {e}", path.display())))
+}
+
+/// Prints a TOTP enrolment (the URI first, so a failed QR write loses nothing).
+fn show_enrolment(
+    json: bool,
+    e: &bedside_core::TotpEnrolment,
+    qr_file: Option<(std::fs::File, std::path::PathBuf)>,
+) -> Result<()> {
+    print(
+        json,
+        &json!({ "otpauth_uri": e.otpauth_uri, "secret": e.secret_base32 }),
+        || e.otpauth_uri.clone(),
+    );
+    if let Some((mut f, path)) = qr_file {
+        write_qr(&mut f, &path, &e.qr_png)?;
+    }
+    Ok(())
 }
 
 fn write_qr(f: &mut std::fs::File, path: &std::path::Path, png: &[u8]) -> Result<()> {
