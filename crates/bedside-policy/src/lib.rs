@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod merge;
 pub mod schema;
 pub mod sources;
+pub mod templates;
 
 pub use merge::{Effective, Layer, Level, PolicyEntry, Source, Status, merge};
 pub use schema::{Kind, POLICIES, PolicyDef};

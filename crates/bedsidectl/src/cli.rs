@@ -400,4 +400,10 @@ pub enum PolicyCmd {
         #[arg(long)]
         version: u64,
     },
+    /// Write the admin templates (ADMX/ADML, .mobileconfig, Linux JSON example, JSON schema).
+    Templates {
+        /// The output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }

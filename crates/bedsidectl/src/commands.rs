@@ -448,6 +448,25 @@ fn policy_admin(json_out: bool, action: &PolicyCmd) -> Result<()> {
             });
             Ok(())
         }
+        PolicyCmd::Templates { out } => {
+            let mut written = Vec::new();
+            for (name, text) in bedside_policy::templates::all() {
+                let path = out.join(name);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        CliError::Env(format!("could not create {}: {e}", dir.display()))
+                    })?;
+                }
+                std::fs::write(&path, text).map_err(|e| {
+                    CliError::Env(format!("could not write {}: {e}", path.display()))
+                })?;
+                written.push(path.display().to_string());
+            }
+            print(json_out, &json!({ "written": written }), || {
+                written.join("\n")
+            });
+            Ok(())
+        }
         PolicyCmd::Sign { file, key, version } => {
             let values = parse_object(file)?;
             let text = String::from_utf8(read(key)?)
