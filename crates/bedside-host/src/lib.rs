@@ -166,6 +166,93 @@ fn pem_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
         .collect()
 }
 
+/// Tells the relay that an invite is withdrawn (`POST /api/revoke`, signed
+/// by the clinic key), so the link stops working at once rather than at its
+/// expiry. Returns when the relay has persisted it.
+pub async fn revoke(
+    relay_origin: &str,
+    key: &Ed25519KeyPair,
+    visit: &[u8; 16],
+    token_id: u32,
+) -> Result<(), HostError> {
+    let ws = clinician_url(relay_origin)?;
+    let secure = ws.starts_with("wss://");
+    let authority = ws
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .ok_or_else(|| HostError::BadRelay("no host".into()))?
+        .to_owned();
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority.as_str(), |(h, _)| h)
+        .to_owned();
+    let addr = if authority.contains(':') {
+        authority.clone()
+    } else {
+        format!("{authority}:{}", if secure { 443 } else { 80 })
+    };
+    let sig = key.sign(&bedside_protocol::revoke_message(visit, token_id));
+    let body = serde_json::json!({
+        "visit": HEXLOWER.encode(visit),
+        "token_id": token_id,
+        "signature": B64.encode(sig.as_ref()),
+    })
+    .to_string();
+    let request = format!(
+        "POST /api/revoke HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| HostError::Connect(e.to_string()))?;
+    let response = if secure {
+        let tokio_tungstenite::Connector::Rustls(config) = tls() else {
+            return Err(HostError::Connect("TLS is unavailable".into()));
+        };
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|_| HostError::BadRelay("bad host name".into()))?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| HostError::Connect(e.to_string()))?;
+        exchange(stream, request.as_bytes()).await?
+    } else {
+        exchange(tcp, request.as_bytes()).await?
+    };
+    let status = response.split(' ').nth(1).unwrap_or("");
+    if status.starts_with('2') {
+        Ok(())
+    } else if status == "401" || status == "403" {
+        Err(HostError::Unauthorized(format!(
+            "the relay refused the revocation (HTTP {status})"
+        )))
+    } else {
+        Err(HostError::Closed(format!(
+            "the relay answered HTTP {status}"
+        )))
+    }
+}
+
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
+    request: &[u8],
+) -> Result<String, HostError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(request)
+        .await
+        .map_err(|e| HostError::Closed(e.to_string()))?;
+    let mut buf = Vec::new();
+    // The relay's answer is tiny; cap what we read.
+    let mut limited = stream.take(64 * 1024);
+    limited
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| HostError::Closed(e.to_string()))?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
 /// Runs the host until the relay closes, an error occurs, or `shutdown` fires.
 pub async fn run(
     cfg: HostConfig,

@@ -290,3 +290,53 @@ fn relay_origins_map_to_websocket_urls() {
     assert!(bedside_host::clinician_url("http://relay.example.org").is_err());
     assert!(bedside_host::clinician_url("ftp://x").is_err());
 }
+
+#[tokio::test]
+async fn revocation_reaches_the_relay_and_the_link_stops_working() {
+    let relay = relay().await;
+    let visit = [0x66; 16];
+    let t = token(&relay.key, visit);
+    let page = |t: String| {
+        let origin = relay.origin.clone();
+        async move {
+            let url = format!("{}/ws/patient", origin.replace("http://", "ws://"));
+            let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+                .await
+                .expect("connect");
+            send(
+                &mut ws,
+                PatientToRelay::Hello {
+                    v: bedside_protocol::PROTOCOL_VERSION,
+                    token: t,
+                    device_id: "d".into(),
+                },
+            )
+            .await;
+            next(&mut ws).await
+        }
+    };
+    assert!(matches!(
+        page(t.clone()).await,
+        RelayToPatient::Welcome { .. }
+    ));
+    bedside_host::revoke(&relay.origin, &relay.key, &visit, 7)
+        .await
+        .expect("revoked");
+    assert!(
+        matches!(page(t).await, RelayToPatient::Error { .. }),
+        "a revoked link is refused"
+    );
+    // Another clinic's key cannot revoke.
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
+    let stranger = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
+    let e = bedside_host::revoke(&relay.origin, &stranger, &[0x77; 16], 1)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            e,
+            bedside_host::HostError::Unauthorized(_) | bedside_host::HostError::Closed(_)
+        ),
+        "{e:?}"
+    );
+}

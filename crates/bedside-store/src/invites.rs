@@ -150,6 +150,20 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Every unrevoked invite of an appointment (normally one), newest first.
+    pub fn active_invites(&self, appointment: AppointmentId) -> Result<Vec<Invite>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM invites WHERE appointment_id = ?1 AND revoked_at IS NULL ORDER BY id DESC"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([appointment.0], row_to_invite)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// The invite for a visit id (to decrypt knocks and authenticate calls).
     pub fn invite_by_visit(&self, visit_id: &[u8; 16]) -> Result<Option<Invite>, StoreError> {
         self.conn

@@ -705,8 +705,10 @@ fn invite(ctx: &Ctx, action: InviteCmd) -> Result<()> {
                     usage("no relay configured: pass --relay https://relay.example.org (or set BEDSIDE_RELAY)")
                 })?,
             };
+            let replaced = u.store_ref().active_invites(id)?;
             let l = invites::create(&ctx.profiles, &mut u, id, &relay)?;
             print(ctx.json, &l, || l.link.clone());
+            tell_relay(ctx, &mut u, &replaced);
         }
         InviteCmd::Show { appointment_id } => {
             let id: AppointmentId = parse_id("appointment", &appointment_id)?;
@@ -724,15 +726,55 @@ fn invite(ctx: &Ctx, action: InviteCmd) -> Result<()> {
         }
         InviteCmd::Revoke { appointment_id } => {
             let id: AppointmentId = parse_id("appointment", &appointment_id)?;
+            let active = u.store_ref().active_invites(id)?;
             let revoked = invites::revoke(&mut u, id)?;
+            let told = tell_relay(ctx, &mut u, &active);
             print(
                 ctx.json,
-                &json!({ "appointment": id, "revoked_tokens": revoked }),
+                &json!({ "appointment": id, "revoked_tokens": revoked, "relay_told": told }),
                 || format!("{} link(s) withdrawn.", revoked.len()),
             );
         }
     }
     Ok(())
+}
+
+/// Tells each invite's relay that it is withdrawn, so the link stops at once.
+/// The local revocation already stands; an unreachable relay is a warning
+/// (the link then stops at its expiry). Returns how many relays confirmed.
+fn tell_relay(ctx: &Ctx, u: &mut Unlocked, withdrawn: &[bedside_store::Invite]) -> usize {
+    if withdrawn.is_empty() {
+        return 0;
+    }
+    let Ok(key) = invites::clinic_key(&ctx.profiles, u) else {
+        return 0;
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return 0;
+    };
+    let mut told = 0;
+    for i in withdrawn {
+        let r = runtime.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                bedside_host::revoke(&i.relay_origin, &key, &i.visit_id, i.token_id),
+            )
+            .await
+        });
+        match r {
+            Ok(Ok(())) => told += 1,
+            Ok(Err(e)) => {
+                eprintln!("bedsidectl: warning: {e}; the old link stops at its expiry instead")
+            }
+            Err(_) => eprintln!(
+                "bedsidectl: warning: the relay did not answer; the old link stops at its expiry instead"
+            ),
+        }
+    }
+    told
 }
 
 /// `visit host`: the clinician side of the waiting room, headless.
