@@ -194,7 +194,7 @@ pub(crate) async fn join_page(
         )
             .into_response());
     }
-    let name = state.clinic(clinic).map(|c| c.name.as_str()).unwrap_or("");
+    let name = state.clinic(clinic).map(|c| c.name).unwrap_or_default();
     Ok(Html(format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -204,7 +204,7 @@ pub(crate) async fn join_page(
          <p>Your clinic will let you in from the waiting room.</p>\n\
          <noscript>This page needs JavaScript to join the visit.</noscript>\n\
          </main>\n</body>\n</html>\n",
-        name = escape(name)
+        name = escape(&name)
     ))
     .into_response())
 }
@@ -268,10 +268,7 @@ pub(crate) async fn invite_json(
     let (claims, clinic) = state
         .check_token(&token)
         .map_err(|r| AppError::invite(r, false))?;
-    let name = state
-        .clinic(clinic)
-        .map(|c| c.name.clone())
-        .unwrap_or_default();
+    let name = state.clinic(clinic).map(|c| c.name).unwrap_or_default();
     Ok(Json(json!({
         "clinic_name": name,
         "not_before": claims.not_before,
@@ -295,8 +292,7 @@ pub(crate) async fn revoke(
         .map_err(|_| AppError::BadRequest)?;
     let msg = bedside_protocol::revoke_message(&visit, req.token_id);
     let key = state
-        .inner
-        .clinics
+        .clinics()
         .iter()
         .find(|c| {
             UnparsedPublicKey::new(&ED25519, &c.public_key)

@@ -106,7 +106,8 @@ pub struct AppState {
 }
 
 struct Inner {
-    clinics: Vec<Clinic>,
+    /// Append-only, so a clinic's index stays valid for the life of the relay.
+    clinics: std::sync::RwLock<Vec<Clinic>>,
     limits: Limits,
     clock: Arc<dyn Clock>,
     revocations: Revocations,
@@ -155,7 +156,7 @@ impl AppState {
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                clinics,
+                clinics: std::sync::RwLock::new(clinics),
                 limits: config.limits.clone(),
                 clock,
                 revocations: Revocations::open(&config.state_dir)?,
@@ -178,8 +179,39 @@ impl AppState {
         &self.inner.metrics
     }
 
-    pub(crate) fn clinic(&self, i: usize) -> Option<&Clinic> {
-        self.inner.clinics.get(i)
+    pub(crate) fn clinic(&self, i: usize) -> Option<Clinic> {
+        self.clinics().get(i).cloned()
+    }
+
+    pub(crate) fn clinics(&self) -> std::sync::RwLockReadGuard<'_, Vec<Clinic>> {
+        self.inner.clinics.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Trusts one more clinic key at run time (the desktop app's embedded
+    /// relay learns each profile's key as it is created). Trusting a key
+    /// twice is a no-op.
+    pub fn trust_clinic(&self, name: &str, public_key_b64: &str) -> Result<(), RelayError> {
+        let public_key = BASE64URL_NOPAD
+            .decode(public_key_b64.trim().as_bytes())
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| RelayError::Config("public_key must be base64url of 32 bytes".into()))?;
+        if name.trim().is_empty() {
+            return Err(RelayError::Config("a clinic needs a name".into()));
+        }
+        let mut clinics = self
+            .inner
+            .clinics
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if !clinics.iter().any(|c| c.public_key == public_key) {
+            clinics.push(Clinic {
+                name: name.to_owned(),
+                key_id: invite::key_id(&public_key),
+                public_key,
+            });
+        }
+        Ok(())
     }
 
     /// Checks an invite token: signature by a trusted clinic, time window,
@@ -197,7 +229,8 @@ impl AppState {
         // Verify against each candidate key separately: key ids are only
         // 16 bits, so two clinics may share one.
         let mut refusal = None;
-        for (i, c) in self.inner.clinics.iter().enumerate() {
+        let clinics = self.clinics();
+        for (i, c) in clinics.iter().enumerate() {
             if c.key_id != claims.key_id {
                 continue;
             }
@@ -316,8 +349,7 @@ impl AppState {
     }
 
     pub(crate) fn clinic_by_key(&self, public_key: &[u8]) -> Option<usize> {
-        self.inner
-            .clinics
+        self.clinics()
             .iter()
             .position(|c| c.public_key == public_key)
     }

@@ -282,10 +282,7 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
             return finish(&mut socket, &m, CLOSE_AGAIN_LATER).await;
         }
     };
-    let clinic_name = state
-        .clinic(clinic)
-        .map(|c| c.name.clone())
-        .unwrap_or_default();
+    let clinic_name = state.clinic(clinic).map(|c| c.name).unwrap_or_default();
     let welcome = RelayToPatient::Welcome {
         clinic_name,
         not_before: u64::from(claims.not_before),
@@ -543,10 +540,7 @@ async fn clinician_session(state: AppState, mut socket: WebSocket) {
     let Some(clinic) = clinician_handshake(&state, &mut socket).await else {
         return;
     };
-    let clinic_name = state
-        .clinic(clinic)
-        .map(|c| c.name.clone())
-        .unwrap_or_default();
+    let clinic_name = state.clinic(clinic).map(|c| c.name).unwrap_or_default();
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let Some(conn) = state.hub().map(|mut hub| {
         let conn = hub.next_conn();

@@ -367,3 +367,33 @@ async fn without_join_page_dir_the_placeholder_stays_and_assets_are_absent() {
     let asset = get(&f.state, "/assets/join-abc123.js").await;
     assert_eq!(asset.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_clinic_trusted_at_run_time_is_honoured() {
+    let f = Fixture::new();
+    let newcomer = keypair();
+    let claims = bedside_visit::invite::Claims {
+        key_id: invite::key_id(&invite::public_key(&newcomer)),
+        ..f.claims([9; 16], 9)
+    };
+    let token = invite::sign(&newcomer, &claims);
+    assert_eq!(
+        get(&f.state, &format!("/j/{token}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let pk = BASE64URL_NOPAD.encode(&invite::public_key(&newcomer));
+    f.state
+        .trust_clinic("Hillside Surgery", &pk)
+        .expect("trust");
+    f.state
+        .trust_clinic("Hillside Surgery", &pk)
+        .expect("trusting twice is a no-op");
+    let ok = get(&f.state, &format!("/api/invite/{token}")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(ok.body.contains("Hillside Surgery"), "{}", ok.body);
+    assert!(f.state.trust_clinic("X", "not-a-key").is_err());
+    assert!(
+        f.state.trust_clinic(" ", &pk).is_err(),
+        "a clinic needs a name"
+    );
+}
