@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "lock",
     "session_state",
     "touch",
+    "relay_origin",
 ];
 
 fn main() {

@@ -156,3 +156,13 @@ mod tests {
         assert_eq!(json, serde_json::json!({"min_length": 12}));
     }
 }
+
+/// The embedded relay's origin (`http://127.0.0.1:PORT`), or `None` when policy
+/// names a relay or the embedded one has not started (yet).
+#[tauri::command(async)]
+pub fn relay_origin(app: tauri::AppHandle) -> Result<Option<String>, IpcError> {
+    use tauri::Manager;
+    Ok(app
+        .try_state::<crate::relay::EmbeddedRelay>()
+        .map(|r| r.origin.clone()))
+}

@@ -11,6 +11,7 @@ mod commands;
 mod csp;
 mod error;
 mod idle;
+mod relay;
 mod state;
 
 use std::process::ExitCode;
@@ -41,9 +42,11 @@ pub fn run() -> ExitCode {
             commands::lock,
             commands::session_state,
             commands::touch,
+            commands::relay_origin,
         ])
         .setup(|app| {
             idle::spawn(app.handle().clone())?;
+            start_embedded_relay(app.handle().clone());
             Ok(())
         })
         .build(context);
@@ -67,6 +70,27 @@ pub fn run() -> ExitCode {
 }
 
 /// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
+/// Starts the in-process relay unless policy names one (see `relay.rs`).
+fn start_embedded_relay(handle: tauri::AppHandle) {
+    let (_, effective, _) = bedside_core::Policy::load_platform();
+    if effective.str("RelayUrl").is_some() {
+        tracing::info!("relay set by policy; no embedded relay");
+        return;
+    }
+    let Ok(data_dir) = bedside_core::Core::default_data_dir() else {
+        return;
+    };
+    let clinics = bedside_core::profiles::clinic_keys_in(&data_dir);
+    tauri::async_runtime::spawn(async move {
+        match relay::start(&data_dir, clinics).await {
+            Ok(r) => {
+                handle.manage(r);
+            }
+            Err(e) => tracing::error!(error = %e, "the embedded relay did not start"),
+        }
+    });
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -93,6 +117,7 @@ mod tests {
         "lock",
         "session_state",
         "touch",
+        "relay_origin",
     ];
 
     #[test]

@@ -22,6 +22,7 @@
     session_state: noArgs,
     lock: noArgs,
     touch: noArgs,
+    relay_origin: noArgs,
     create_profile: (a) =>
       only(a, ['username', 'displayName', 'password']) &&
       isShortString(a.username) &&

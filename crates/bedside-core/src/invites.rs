@@ -42,10 +42,18 @@ fn keychain_item(u: &Unlocked) -> String {
 pub fn clinic_key(profiles: &Profiles, u: &mut Unlocked) -> Result<Ed25519KeyPair, CoreError> {
     let item = keychain_item(u);
     match profiles.keychain.get(&item) {
-        Ok(pkcs8) => Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| CoreError::Invalid {
-            field: "clinic key",
-            problem: "the signing key in the keychain is damaged".into(),
-        }),
+        Ok(pkcs8) => {
+            let key = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| CoreError::Invalid {
+                field: "clinic key",
+                problem: "the signing key in the keychain is damaged".into(),
+            })?;
+            if u.profile().meta.clinic_public_key.is_none() {
+                let public = data_encoding::BASE64URL_NOPAD.encode(&invite::public_key(&key));
+                u.profile_mut().meta.clinic_public_key = Some(public);
+                u.profile().save_meta()?;
+            }
+            Ok(key)
+        }
         Err(bedside_vault::KeychainError::Missing { .. }) => {
             let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
                 .map_err(|_| CoreError::Vault(bedside_vault::VaultError::Rng))?;
@@ -54,6 +62,8 @@ pub fn clinic_key(profiles: &Profiles, u: &mut Unlocked) -> Result<Ed25519KeyPai
                 .map_err(|_| CoreError::Vault(bedside_vault::VaultError::Rng))?;
             let public = data_encoding::BASE64URL_NOPAD.encode(&invite::public_key(&key));
             u.store().set_setting("clinic_public_key", &public)?;
+            u.profile_mut().meta.clinic_public_key = Some(public);
+            u.profile().save_meta()?;
             u.store().audit(
                 "clinic_key.create",
                 json!({ "key_id": invite::key_id(&invite::public_key(&key)) }),

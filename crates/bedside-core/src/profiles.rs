@@ -33,6 +33,10 @@ pub struct ProfileMeta {
     /// Whether TOTP has been confirmed.
     #[serde(default)]
     pub totp_enabled: bool,
+    /// The clinic signing key's public half (base64url), once created: public,
+    /// so a relay on this computer can trust it before anyone signs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clinic_public_key: Option<String>,
 }
 
 /// What the UI lists on the sign-in screen.
@@ -125,7 +129,7 @@ impl ProfileDir {
     pub fn keychain_item(&self) -> String {
         format!("profile/{}/kek-secret", self.meta.id)
     }
-    fn save_meta(&self) -> Result<(), CoreError> {
+    pub(crate) fn save_meta(&self) -> Result<(), CoreError> {
         let bytes = serde_json::to_vec_pretty(&self.meta).map_err(|_| CoreError::Invalid {
             field: "profile",
             problem: "serialise".into(),
@@ -166,6 +170,11 @@ impl Unlocked {
     /// The profile.
     pub fn profile(&self) -> &ProfileDir {
         &self.profile
+    }
+
+    /// The profile, to update its public metadata.
+    pub(crate) fn profile_mut(&mut self) -> &mut ProfileDir {
+        &mut self.profile
     }
     /// Locks: audits, then drops (zeroizes) the keys and closes the database.
     pub fn lock(mut self) {
@@ -337,6 +346,7 @@ impl Profiles {
                 username: req.username.clone(),
                 display_name: req.display_name.trim().to_owned(),
                 totp_enabled: false,
+                clinic_public_key: None,
             },
             dir,
         };
@@ -612,6 +622,21 @@ impl Profiles {
             store,
         })
     }
+}
+
+/// The clinic public keys of the profiles under `data_dir`, as
+/// `(display name, base64url key)`, read from their public metadata (no
+/// keychain needed): what a relay on this computer should trust.
+pub fn clinic_keys_in(data_dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("profiles")) else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("profile.json")).ok())
+        .filter_map(|b| serde_json::from_slice::<ProfileMeta>(&b).ok())
+        .filter_map(|m| m.clinic_public_key.map(|k| (m.display_name, k)))
+        .collect()
 }
 
 fn enrolment(secret: &TotpSecret, username: &str) -> Result<TotpEnrolment, CoreError> {

@@ -1,0 +1,85 @@
+//! The embedded relay: unless policy names a relay (`RelayUrl`), the app runs
+//! `bedside-relay` in-process on 127.0.0.1 at a random port, trusting the
+//! clinic keys of this computer's profiles. Plain HTTP is fine there: the
+//! relay refuses it anywhere but loopback.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
+
+/// A running embedded relay.
+#[derive(Clone)]
+pub struct EmbeddedRelay {
+    /// `http://127.0.0.1:PORT`
+    pub origin: String,
+}
+
+/// The built patient join page to serve: `$BEDSIDE_JOIN_PAGE_DIR`, else the
+/// development build beside the sources, if present.
+fn join_page_dir() -> Option<PathBuf> {
+    std::env::var_os("BEDSIDE_JOIN_PAGE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist-join")))
+        .filter(|d| d.join("join.html").is_file())
+}
+
+/// Starts the relay; it runs until the process ends.
+pub async fn start(
+    data_dir: &Path,
+    clinics: Vec<(String, String)>,
+) -> Result<EmbeddedRelay, String> {
+    let clinics = clinics
+        .into_iter()
+        .map(|(name, public_key)| ClinicConfig { name, public_key })
+        .collect();
+    let mut config = Config::new(data_dir.join("relay"), clinics);
+    config.join_page_dir = join_page_dir();
+    std::fs::create_dir_all(&config.state_dir).map_err(|e| e.to_string())?;
+    let state = AppState::new(&config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let origin = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let serving = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = bedside_relay::serve(listener, serving, std::future::pending()).await {
+            tracing::error!(error = %e, "embedded relay stopped");
+        }
+    });
+    tracing::info!(%origin, "embedded relay listening");
+    Ok(EmbeddedRelay { origin })
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn starts_on_loopback_and_answers() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let relay = super::start(dir.path(), vec![]).await.expect("start");
+        assert!(
+            relay.origin.starts_with("http://127.0.0.1:"),
+            "{}",
+            relay.origin
+        );
+        let addr = relay.origin.trim_start_matches("http://").to_owned();
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).await.expect("read");
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(
+            dir.path().join("relay").is_dir(),
+            "state lives under the data dir"
+        );
+    }
+}
