@@ -1,5 +1,6 @@
 //! Bedside's cross-crate integration tests: one binary, one module per concern.
 
+mod browser;
 mod crash;
 mod logs;
 mod tidy;

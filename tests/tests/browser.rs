@@ -1,0 +1,303 @@
+//! A real headless Chromium patient joins through the real relay and is admitted by the
+//! real headless host (`tests/browser/join.mjs` drives the page with playwright-core).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bedside_host::{HostConfig, HostEvent};
+use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
+use bedside_visit::invite::{self, Claims, VisitId};
+use data_encoding::BASE64URL_NOPAD as B64;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::Ed25519KeyPair;
+use tokio::sync::mpsc;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const PATIENT: &str = "Zoë O'Brien-Ngata";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Why the browser tests cannot run here, if they cannot.
+fn missing_tools() -> Option<String> {
+    if !Path::new(CHROMIUM).exists() {
+        return Some(format!("{CHROMIUM} is missing"));
+    }
+    match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => None,
+        _ => Some("`node` is not on PATH".into()),
+    }
+}
+
+fn join_page_dir() -> PathBuf {
+    let dir = workspace().join("ui").join("dist-join");
+    assert!(
+        dir.join("join.html").is_file(),
+        "{} has no built join page: run `npm run build` in ui/ (cargo xtask test does)",
+        dir.display()
+    );
+    assert!(
+        workspace()
+            .join("ui/node_modules/playwright-core/package.json")
+            .is_file(),
+        "playwright-core is not installed: run `npm ci` in ui/ (cargo xtask test does)"
+    );
+    dir
+}
+
+struct Relay {
+    origin: String,
+    key: Arc<Ed25519KeyPair>,
+    _dir: tempfile::TempDir,
+}
+
+async fn relay() -> Relay {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
+    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = Config::new(
+        dir.path().to_path_buf(),
+        vec![ClinicConfig {
+            name: "Riverside Practice".into(),
+            public_key: B64.encode(&invite::public_key(&key)),
+        }],
+    );
+    config.join_page_dir = Some(join_page_dir());
+    let state = AppState::new(&config, Arc::new(SystemClock)).expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(bedside_relay::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    Relay {
+        origin,
+        key: Arc::new(key),
+        _dir: dir,
+    }
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0; N];
+    SystemRandom::new().fill(&mut b).expect("random");
+    b
+}
+
+fn now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
+    invite::sign(
+        key,
+        &Claims {
+            visit: VisitId(visit),
+            key_id: invite::key_id(&invite::public_key(key)),
+            not_before: now() - 60,
+            lifetime_min: 60,
+            max_devices: 1,
+            token_id: 1,
+        },
+    )
+}
+
+fn spawn_host(
+    relay: &Relay,
+    visit: [u8; 16],
+    secret: [u8; 32],
+) -> mpsc::UnboundedReceiver<HostEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cfg = HostConfig {
+        relay_origin: relay.origin.clone(),
+        key: relay.key.clone(),
+        visit,
+        secret: zeroize::Zeroizing::new(secret),
+        auto_admit: true,
+    };
+    tokio::spawn(async move {
+        let events = tx.clone();
+        let r = bedside_host::run(cfg, move |e| drop(events.send(e)), std::future::pending()).await;
+        if let Err(e) = r {
+            let _ = tx.send(HostEvent::RelayError {
+                code: "host".into(),
+                message: e.to_string(),
+            });
+        }
+    });
+    rx
+}
+
+async fn event(
+    rx: &mut mpsc::UnboundedReceiver<HostEvent>,
+    want: impl Fn(&HostEvent) -> bool,
+) -> HostEvent {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("host event in time")
+            .expect("host running");
+        if want(&e) {
+            return e;
+        }
+    }
+}
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the driver script; it gives up on its own after 30 s, and is killed after 60.
+/// Its screenshots stay in a fresh directory under the system temp dir (printed).
+async fn drive(link: String, extra: &'static [&'static str]) -> Run {
+    let shot_dir = tempfile::Builder::new()
+        .prefix("bedside-browser-shots-")
+        .tempdir()
+        .expect("shot dir")
+        .keep();
+    println!("screenshots: {}", shot_dir.display());
+    let run = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("node")
+            .arg(workspace().join("tests/browser/join.mjs"))
+            .arg(&link)
+            .arg(&shot_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node starts");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().expect("node output");
+        Run {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("driver task");
+    print!("{}", run.stdout);
+    eprint!("{}", run.stderr);
+    run
+}
+
+/// The driver's `{"step": ...}` lines.
+fn steps(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("step").is_some())
+        .collect()
+}
+
+fn step<'a>(steps: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::Value> {
+    steps.iter().find(|v| v["step"] == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_patient_knocks_and_is_admitted_by_the_host() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let started = Instant::now();
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let run = drive(link, &["--name", PATIENT]).await;
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        step(&steps(&run.stdout), "admitted").is_some(),
+        "no admitted step:\n{}",
+        run.stdout
+    );
+
+    // The host opened the sealed knock with the secret from the link's fragment.
+    let device = match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock {
+            device,
+            name,
+            dob,
+            extra_device,
+            ..
+        } => {
+            assert_eq!((name.as_str(), dob, extra_device), (PATIENT, None, false));
+            device
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        event(
+            &mut host,
+            |e| matches!(e, HostEvent::DeviceState { state, .. } if state == "admitted")
+        )
+        .await,
+        HostEvent::DeviceState {
+            device,
+            state: "admitted".into()
+        }
+    );
+    println!("browser join took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_shows_a_forged_link_as_invalid() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let mut forged = token(&relay.key, visit).into_bytes();
+    // One character inside the signature (not the last, whose low bits are padding).
+    let i = forged.len() - 5;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let link = invite::link(&relay.origin, &forged, &random::<32>());
+
+    let run = drive(link, &["--expect", "invalid"]).await;
+    assert!(
+        run.ok,
+        "the browser did not show the invalid link:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let steps = steps(&run.stdout);
+    let invalid = step(&steps, "invalid").expect("an invalid step");
+    // The relay refuses the forged token itself: the page never reaches `ready`.
+    assert_eq!(
+        (invalid["by"].as_str(), invalid["status"].as_u64()),
+        (Some("relay"), Some(404)),
+        "{}",
+        run.stdout
+    );
+    assert!(step(&steps, "ready").is_none());
+}
