@@ -1,6 +1,6 @@
 // The patient side of a visit in a real headless Chromium, driven by playwright-core.
 //
-//   node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid] [--name NAME]
+//   node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid|expired|withdrawn] [--name NAME]
 //
 // Opens LINK, and for `admitted` (the default) passes the device check with the fake
 // camera, types a name, knocks, and waits to be let in. For `invalid` it waits for the
@@ -30,8 +30,13 @@ for (let i = 0; i < args.length; i++) {
   else positional.push(args[i]);
 }
 const [link, shotDir] = positional;
-if (!link || !shotDir || !['admitted', 'invalid'].includes(expect)) {
-  console.error('usage: node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid] [--name NAME]');
+const REFUSALS = {
+  invalid: 'This link is not valid',
+  expired: 'This link has expired',
+  withdrawn: 'This link was withdrawn by your clinic',
+};
+if (!link || !shotDir || !['admitted', ...Object.keys(REFUSALS)].includes(expect)) {
+  console.error('usage: node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid|expired|withdrawn] [--name NAME]');
   process.exit(2);
 }
 
@@ -98,15 +103,15 @@ try {
   current = 'open';
   const response = await page.goto(link, { timeout: left() });
 
-  if (expect === 'invalid') {
-    // A token that fails its signature is refused by the relay itself (a plain 404 page);
+  if (expect in REFUSALS) {
+    // A token the relay refuses (forged, expired, withdrawn) gets the relay's own plain page;
     // a link the relay serves but the page rejects shows the page's link-error state.
-    current = 'invalid';
-    const refused = page.getByText('This link is not valid');
+    current = expect;
+    const refused = page.getByText(REFUSALS[expect]);
     const pageError = page.getByTestId('card').and(page.locator('[data-state="link_error"]'));
     await refused.or(pageError).first().waitFor({ timeout: left() });
     const by = (await refused.count()) > 0 ? 'relay' : 'page';
-    await step(page, 'invalid', { by, status: response?.status() });
+    await step(page, expect, { by, status: response?.status() });
   } else {
     await state(page, 'ready');
     await step(page, 'ready');

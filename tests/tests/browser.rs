@@ -301,3 +301,61 @@ async fn a_browser_shows_a_forged_link_as_invalid() {
     );
     assert!(step(&steps, "ready").is_none());
 }
+
+/// Expired and withdrawn links each get their own plain page, with the
+/// status the relay documents, and never reach the knock form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let expired = invite::sign(
+        &relay.key,
+        &Claims {
+            visit: VisitId(visit),
+            key_id: invite::key_id(&invite::public_key(&relay.key)),
+            not_before: now() - 7200,
+            lifetime_min: 60,
+            max_devices: 1,
+            token_id: 2,
+        },
+    );
+    let run = drive(
+        invite::link(&relay.origin, &expired, &random::<32>()),
+        &["--expect", "expired"],
+    )
+    .await;
+    assert!(run.ok, "expired:\n{}{}", run.stdout, run.stderr);
+    let seen = steps(&run.stdout);
+    let shown = step(&seen, "expired").expect("an expired step");
+    assert_eq!(
+        (shown["by"].as_str(), shown["status"].as_u64()),
+        (Some("relay"), Some(410)),
+        "{}",
+        run.stdout
+    );
+
+    let withdrawn_visit = random::<16>();
+    let live = token(&relay.key, withdrawn_visit);
+    bedside_host::revoke(&relay.origin, &relay.key, &withdrawn_visit, 1)
+        .await
+        .expect("revoke");
+    let run = drive(
+        invite::link(&relay.origin, &live, &random::<32>()),
+        &["--expect", "withdrawn"],
+    )
+    .await;
+    assert!(run.ok, "withdrawn:\n{}{}", run.stdout, run.stderr);
+    let seen = steps(&run.stdout);
+    let shown = step(&seen, "withdrawn").expect("a withdrawn step");
+    assert_eq!(
+        (shown["by"].as_str(), shown["status"].as_u64()),
+        (Some("relay"), Some(410)),
+        "{}",
+        run.stdout
+    );
+    assert!(step(&seen, "ready").is_none());
+}
