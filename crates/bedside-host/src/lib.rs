@@ -175,6 +175,34 @@ pub async fn revoke(
     visit: &[u8; 16],
     token_id: u32,
 ) -> Result<(), HostError> {
+    let sig = key.sign(&bedside_protocol::revoke_message(visit, token_id));
+    let body = serde_json::json!({
+        "visit": HEXLOWER.encode(visit),
+        "token_id": token_id,
+        "signature": B64.encode(sig.as_ref()),
+    });
+    post_json(relay_origin, "/api/revoke", None, &body).await
+}
+
+/// Enrols the clinic key with a relay (`POST /api/admin/enroll`), using the
+/// relay administrator's token.
+pub async fn enroll(
+    relay_origin: &str,
+    admin_token: &str,
+    clinic_name: &str,
+    public_key_b64: &str,
+) -> Result<(), HostError> {
+    let body = serde_json::json!({ "name": clinic_name, "public_key": public_key_b64 });
+    post_json(relay_origin, "/api/admin/enroll", Some(admin_token), &body).await
+}
+
+/// A small HTTP/1.1 POST to the relay (http on loopback, https elsewhere).
+async fn post_json(
+    relay_origin: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<(), HostError> {
     let ws = clinician_url(relay_origin)?;
     let secure = ws.starts_with("wss://");
     let authority = ws
@@ -192,17 +220,14 @@ pub async fn revoke(
     } else {
         format!("{authority}:{}", if secure { 443 } else { 80 })
     };
-    let sig = key.sign(&bedside_protocol::revoke_message(visit, token_id));
-    let body = serde_json::json!({
-        "visit": HEXLOWER.encode(visit),
-        "token_id": token_id,
-        "signature": B64.encode(sig.as_ref()),
-    })
-    .to_string();
-    let request = format!(
-        "POST /api/revoke HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let body = body.to_string();
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = zeroize::Zeroizing::new(format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    );
+    ));
     let tcp = tokio::net::TcpStream::connect(&addr)
         .await
         .map_err(|e| HostError::Connect(e.to_string()))?;
@@ -225,8 +250,12 @@ pub async fn revoke(
         Ok(())
     } else if status == "401" || status == "403" {
         Err(HostError::Unauthorized(format!(
-            "the relay refused the revocation (HTTP {status})"
+            "the relay refused the request (HTTP {status})"
         )))
+    } else if status == "404" {
+        Err(HostError::BadRelay(
+            "the relay does not offer this (HTTP 404)".into(),
+        ))
     } else {
         Err(HostError::Closed(format!(
             "the relay answered HTTP {status}"

@@ -340,3 +340,13 @@ async fn revocation_reaches_the_relay_and_the_link_stops_working() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn enrol_reaches_a_relay_that_allows_it() {
+    // The test relay has no admin token configured: enrolment is off there.
+    let relay = relay().await;
+    let e = bedside_host::enroll(&relay.origin, "anything", "Clinic", &B64.encode(&[1u8; 32]))
+        .await
+        .expect_err("off");
+    assert!(matches!(e, bedside_host::HostError::BadRelay(_)), "{e:?}");
+}

@@ -60,6 +60,10 @@ pub struct Config {
     /// `assets/`). Unset: `/j/{token}` serves a minimal placeholder page.
     #[serde(default)]
     pub join_page_dir: Option<PathBuf>,
+    /// SHA-256 (hex) of the admin token that may enrol clinic keys
+    /// (`POST /api/admin/enroll`). Unset: enrolment is off.
+    #[serde(default)]
+    pub admin_token_sha256: Option<String>,
     /// Trusted clinic keys.
     #[serde(default, rename = "clinic")]
     pub clinics: Vec<ClinicConfig>,
@@ -204,6 +208,7 @@ impl Config {
             tls: None,
             turn: None,
             join_page_dir: None,
+            admin_token_sha256: None,
             clinics,
         }
     }

@@ -317,6 +317,43 @@ pub(crate) async fn revoke(
     Ok(Json(json!({"revoked": true})).into_response())
 }
 
+/// `POST /api/admin/enroll`: see [`crate::enrol`].
+pub(crate) async fn enroll(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let Some(hash) = state.admin_token_sha256().map(str::to_owned) else {
+        return Err(AppError::NotFound);
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !crate::enrol::token_matches(&hash, token) {
+        return Err(AppError::Unauthorized);
+    }
+    if body.len() > 4096 {
+        return Err(AppError::BadRequest);
+    }
+    let req: crate::enrol::EnrollRequest =
+        serde_json::from_slice(&body).map_err(|_| AppError::BadRequest)?;
+    state
+        .trust_clinic(&req.name, &req.public_key)
+        .map_err(|_| AppError::BadRequest)?;
+    let (st, r) = (state.clone(), req.clone());
+    tokio::task::spawn_blocking(move || crate::enrol::append(st.state_dir(), &r))
+        .await
+        .map_err(|_| AppError::Internal)?
+        .map_err(|e| {
+            tracing::error!(error = %e, "enrolment not stored");
+            AppError::Internal
+        })?;
+    tracing::info!("clinic key enrolled");
+    Ok(Json(json!({"enrolled": true})).into_response())
+}
+
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     (

@@ -33,6 +33,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod enrol;
 mod http;
 mod hub;
 pub mod metrics;
@@ -121,6 +122,10 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     /// The built join page, if configured.
     join_page_dir: Option<std::path::PathBuf>,
+    /// SHA-256 (hex) of the admin token; enrolment is off without it.
+    admin_token_sha256: Option<String>,
+    /// Where enrolments are kept.
+    state_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -167,7 +172,16 @@ impl AppState {
                 rng: ring::rand::SystemRandom::new(),
                 closing: tokio::sync::watch::Sender::new(false),
                 join_page_dir: config.join_page_dir.clone(),
+                admin_token_sha256: config.admin_token_sha256.clone(),
+                state_dir: config.state_dir.clone(),
             }),
+        })
+        .inspect(|state: &Self| {
+            for e in enrol::load(&config.state_dir) {
+                if let Err(err) = state.trust_clinic(&e.name, &e.public_key) {
+                    tracing::warn!(error = %err, "skipping an enrolled key");
+                }
+            }
         })
     }
 
@@ -344,6 +358,14 @@ impl AppState {
         &self.inner.limits
     }
 
+    pub(crate) fn admin_token_sha256(&self) -> Option<&str> {
+        self.inner.admin_token_sha256.as_deref()
+    }
+
+    pub(crate) fn state_dir(&self) -> &std::path::Path {
+        &self.inner.state_dir
+    }
+
     pub(crate) fn join_page_dir(&self) -> Option<&std::path::Path> {
         self.inner.join_page_dir.as_deref()
     }
@@ -454,6 +476,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/invite/{token}", get(http::invite_json))
         .route("/assets/{file}", get(http::asset))
         .route("/api/revoke", post(http::revoke))
+        .route("/api/admin/enroll", post(http::enroll))
         .route("/ws/patient", get(ws::patient))
         .route("/ws/clinician", get(ws::clinician))
         .fallback(http::not_found)

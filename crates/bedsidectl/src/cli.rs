@@ -112,6 +112,12 @@ pub enum Command {
         #[command(subcommand)]
         action: InviteCmd,
     },
+    /// The relay.
+    Relay {
+        /// What to do.
+        #[command(subcommand)]
+        action: RelayCmd,
+    },
     /// Organisation policy.
     Policy {
         /// What to do.
@@ -405,5 +411,19 @@ pub enum PolicyCmd {
         /// The output directory.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+/// `relay ...`
+#[derive(Debug, Subcommand)]
+pub enum RelayCmd {
+    /// Enrol this profile's clinic key with a relay, using the relay administrator's token.
+    Enroll {
+        /// Relay origin, e.g. https://relay.example.org.
+        #[arg(long)]
+        relay: String,
+        /// Read the admin token from standard input.
+        #[arg(long, required = true)]
+        admin_token_stdin: bool,
     },
 }

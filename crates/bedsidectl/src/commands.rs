@@ -316,6 +316,32 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Invite { action } => invite(&ctx, action)?,
         Command::Policy { .. } => {}
+        Command::Relay {
+            action: RelayCmd::Enroll { relay, .. },
+        } => {
+            let mut u = ctx.unlocked()?;
+            let token = read_password()?;
+            let public_key = invites::clinic_public_key(&ctx.profiles, &mut u)?;
+            let name = u.profile().meta.display_name.clone();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::Env(format!("could not start the network runtime: {e}")))?;
+            runtime
+                .block_on(bedside_host::enroll(
+                    &relay,
+                    token.expose(),
+                    &name,
+                    &public_key,
+                ))
+                .map_err(|e| CliError::Env(e.to_string()))?;
+            u.store().audit("relay.enroll", json!({}))?;
+            print(
+                json,
+                &json!({ "enrolled": true, "public_key": public_key }),
+                || format!("This clinic's key is enrolled with {relay}."),
+            );
+        }
         Command::Visit {
             action:
                 VisitCmd::Host {

@@ -397,3 +397,76 @@ async fn a_clinic_trusted_at_run_time_is_honoured() {
         "a clinic needs a name"
     );
 }
+
+async fn enroll(state: &AppState, token: Option<&str>, name: &str, public_key: &str) -> Reply {
+    let mut req =
+        Request::post("/api/admin/enroll").header(header::CONTENT_TYPE, "application/json");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = serde_json::json!({ "name": name, "public_key": public_key });
+    request(
+        state,
+        req.body(Body::from(body.to_string())).expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn enrolment_needs_the_admin_token_and_survives_a_restart() {
+    let hash = data_encoding::HEXLOWER
+        .encode(ring::digest::digest(&ring::digest::SHA256, b"admin-s3cret").as_ref());
+    let f = Fixture::with_config(|c| c.admin_token_sha256 = Some(hash));
+    let newcomer = keypair();
+    let pk = BASE64URL_NOPAD.encode(&invite::public_key(&newcomer));
+    let claims = bedside_visit::invite::Claims {
+        key_id: invite::key_id(&invite::public_key(&newcomer)),
+        ..f.claims([5; 16], 5)
+    };
+    let token = invite::sign(&newcomer, &claims);
+    assert_eq!(
+        enroll(&f.state, None, "Hillside", &pk).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        enroll(&f.state, Some("wrong"), "Hillside", &pk)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&f.state, &format!("/j/{token}")).await.status,
+        StatusCode::NOT_FOUND,
+        "not trusted yet"
+    );
+    assert_eq!(
+        enroll(&f.state, Some("admin-s3cret"), "Hillside", "short")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        enroll(&f.state, Some("admin-s3cret"), "Hillside", &pk)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&f.state, &format!("/j/{token}")).await.status,
+        StatusCode::OK
+    );
+    let restarted = f.restart();
+    let reply = get(&restarted, &format!("/api/invite/{token}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "enrolment survives a restart");
+    assert!(reply.body.contains("Hillside"));
+}
+
+#[tokio::test]
+async fn enrolment_is_off_without_a_configured_token() {
+    let f = Fixture::new();
+    let pk = BASE64URL_NOPAD.encode(&[1u8; 32]);
+    assert_eq!(
+        enroll(&f.state, Some(""), "X", &pk).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
