@@ -334,7 +334,12 @@ pub fn run(cli: Cli) -> Result<()> {
                     &name,
                     &public_key,
                 ))
-                .map_err(|e| CliError::Env(e.to_string()))?;
+                .map_err(|e| match e {
+                    bedside_host::HostError::Unauthorized(_) => {
+                        usage("the relay refused the admin token")
+                    }
+                    other => CliError::Env(other.to_string()),
+                })?;
             u.store().audit("relay.enroll", json!({}))?;
             print(
                 json,
