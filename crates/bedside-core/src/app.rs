@@ -102,12 +102,6 @@ impl Core {
             .collect())
     }
 
-    /// The clinic public keys of this computer's profiles, as
-    /// `(display name, base64url key)`, for a relay on this computer to trust.
-    pub fn clinic_keys(&self) -> Vec<(String, String)> {
-        crate::profiles::clinic_keys_in(self.profiles.root())
-    }
-
     /// The minimum password length in force.
     pub fn min_password_length(&self) -> usize {
         self.profiles.policy().min_password_length

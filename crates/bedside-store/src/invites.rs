@@ -138,16 +138,7 @@ impl Store {
 
     /// The newest unrevoked invite of an appointment.
     pub fn active_invite(&self, appointment: AppointmentId) -> Result<Option<Invite>, StoreError> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM invites WHERE appointment_id = ?1 AND revoked_at IS NULL ORDER BY id DESC LIMIT 1"
-                ),
-                [appointment.0],
-                row_to_invite,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        Ok(self.active_invites(appointment)?.into_iter().next())
     }
 
     /// Every unrevoked invite of an appointment (normally one), newest first.
