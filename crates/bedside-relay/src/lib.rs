@@ -87,6 +87,25 @@ pub(crate) struct Clinic {
     pub(crate) key_id: u16,
 }
 
+impl Clinic {
+    /// A named clinic with a base64url Ed25519 public key, or why not.
+    fn parse(name: &str, public_key_b64: &str) -> Result<Self, &'static str> {
+        if name.trim().is_empty() {
+            return Err("a clinic needs a name");
+        }
+        let public_key = BASE64URL_NOPAD
+            .decode(public_key_b64.trim().as_bytes())
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or("public_key must be base64url of 32 bytes")?;
+        Ok(Self {
+            name: name.to_owned(),
+            key_id: invite::key_id(&public_key),
+            public_key,
+        })
+    }
+}
+
 /// Why an invite token was refused, in the terms the patient needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -132,32 +151,17 @@ impl AppState {
     /// Validates the configuration, loads revocations from the state
     /// directory and starts with empty waiting rooms.
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, RelayError> {
-        let mut clinics = Vec::new();
+        let mut clinics: Vec<Clinic> = Vec::new();
         for c in &config.clinics {
-            if c.name.trim().is_empty() {
-                return Err(RelayError::Config("a [[clinic]] has an empty name".into()));
-            }
-            let public_key = BASE64URL_NOPAD
-                .decode(c.public_key.trim().as_bytes())
-                .ok()
-                .filter(|k| k.len() == 32)
-                .ok_or_else(|| {
-                    RelayError::Config(format!(
-                        "clinic {:?}: public_key must be base64url of 32 bytes",
-                        c.name
-                    ))
-                })?;
-            if clinics.iter().any(|k: &Clinic| k.public_key == public_key) {
+            let clinic = Clinic::parse(&c.name, &c.public_key)
+                .map_err(|why| RelayError::Config(format!("clinic {:?}: {why}", c.name)))?;
+            if clinics.iter().any(|k| k.public_key == clinic.public_key) {
                 return Err(RelayError::Config(format!(
                     "clinic {:?}: the same public key is configured twice",
                     c.name
                 )));
             }
-            clinics.push(Clinic {
-                name: c.name.clone(),
-                key_id: invite::key_id(&public_key),
-                public_key,
-            });
+            clinics.push(clinic);
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -205,25 +209,15 @@ impl AppState {
     /// relay learns each profile's key as it is created). Trusting a key
     /// twice is a no-op.
     pub fn trust_clinic(&self, name: &str, public_key_b64: &str) -> Result<(), RelayError> {
-        let public_key = BASE64URL_NOPAD
-            .decode(public_key_b64.trim().as_bytes())
-            .ok()
-            .filter(|k| k.len() == 32)
-            .ok_or_else(|| RelayError::Config("public_key must be base64url of 32 bytes".into()))?;
-        if name.trim().is_empty() {
-            return Err(RelayError::Config("a clinic needs a name".into()));
-        }
+        let clinic =
+            Clinic::parse(name, public_key_b64).map_err(|why| RelayError::Config(why.into()))?;
         let mut clinics = self
             .inner
             .clinics
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        if !clinics.iter().any(|c| c.public_key == public_key) {
-            clinics.push(Clinic {
-                name: name.to_owned(),
-                key_id: invite::key_id(&public_key),
-                public_key,
-            });
+        if !clinics.iter().any(|c| c.public_key == clinic.public_key) {
+            clinics.push(clinic);
         }
         Ok(())
     }
