@@ -1,7 +1,8 @@
 //! Workspace invariants from ARCHITECTURE.md, enforced: every Rust module
 //! starts with a `//!` line, the core crates know nothing of Tauri, web
-//! servers or async runtimes, and the relay knows nothing of the clinician's
-//! data (no store, vault or core).
+//! servers or async runtimes, the relay knows nothing of the clinician's
+//! data (no store, vault or core), and `unsafe` lives only in the codec
+//! crate's libvpx module.
 
 use std::path::{Path, PathBuf};
 
@@ -101,6 +102,7 @@ fn core_crates_know_nothing_of_tauri_or_servers() {
         "bedside-visit",
         "bedside-protocol",
         "bedside-policy",
+        "bedside-codec",
     ] {
         let id = packages
             .iter()
@@ -137,5 +139,78 @@ fn the_relay_cannot_reach_patient_data() {
                 .any(|l| l.trim_start().starts_with(forbidden)),
             "the relay must not depend on {forbidden}: it holds no PHI"
         );
+    }
+}
+
+#[test]
+fn unsafe_code_lives_only_in_the_codec_crate() {
+    let root = bedside_tests::workspace_root();
+    // The one module allowed to hold unsafe code (it says so itself).
+    let allowed = root.join("crates/bedside-codec/src/vp8.rs");
+    let mut files = vec![];
+    for d in ["crates", "src-tauri/src", "tests", "xtask/src"] {
+        rust_files(&root.join(d), &mut files);
+    }
+    let this_file = root.join("tests/tests/tidy.rs");
+    let keyword = ["un", "safe"].concat();
+    let offending: Vec<_> = files
+        .iter()
+        .filter(|f| **f != allowed && **f != this_file)
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            text.lines().any(|l| {
+                let code = l.split("//").next().unwrap_or("");
+                code.contains(&format!("{keyword} {{"))
+                    || code.contains(&format!("{keyword} impl"))
+                    || code.contains(&format!("{keyword} fn"))
+                    || code.contains(&format!("{keyword} extern"))
+                    || code.contains(&format!("{keyword}_code)"))
+            })
+        })
+        .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        offending.is_empty(),
+        "unsafe code outside bedside-codec's vp8 module: {offending:?}"
+    );
+    let vp8 = std::fs::read_to_string(&allowed).expect("vp8 module");
+    assert!(
+        vp8.contains(&format!("#![allow({keyword}_code)]")),
+        "the module opts in"
+    );
+
+    // Every other crate takes the workspace lints (unsafe_code = forbid);
+    // the codec crate denies it and enforces SAFETY comments.
+    let mut manifests = vec![
+        root.join("src-tauri/Cargo.toml"),
+        root.join("tests/Cargo.toml"),
+        root.join("xtask/Cargo.toml"),
+    ];
+    for e in std::fs::read_dir(root.join("crates"))
+        .expect("crates")
+        .flatten()
+    {
+        manifests.push(e.path().join("Cargo.toml"));
+    }
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).expect("root manifest");
+    assert!(workspace.contains(&format!("{keyword}_code = \"forbid\"")));
+    for m in manifests {
+        let text = std::fs::read_to_string(&m).expect("manifest");
+        let name = m.strip_prefix(&root).unwrap_or(&m).display().to_string();
+        if name.starts_with("crates/bedside-codec/") {
+            assert!(
+                text.contains(&format!("{keyword}_code = \"deny\"")),
+                "{name}"
+            );
+            assert!(
+                text.contains("undocumented_unsafe_blocks = \"deny\""),
+                "{name}"
+            );
+        } else {
+            assert!(
+                text.contains("[lints]\nworkspace = true"),
+                "{name} must use the workspace lints"
+            );
+        }
     }
 }
