@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 import type { PatientToRelay } from '../../../crates/bedside-protocol/generated/protocol';
-import { Call, CallInbox, qualityFrom, readStats, type CallCounters, type CallView } from './call';
+import { Call, CallInbox, parseCandidate, qualityFrom, readStats, type CallCounters, type CallView } from './call';
 import {
   answerFor,
   DEVICE,
@@ -291,6 +291,20 @@ describe('call helpers', () => {
       ['b', { type: 'candidate-pair', id: 'y', state: 'succeeded', nominated: true, currentRoundTripTime: 0.05 }],
     ]) as unknown as RTCStatsReport;
     expect(readStats(report).rttMs).toBe(50);
+  });
+
+  it('parses the clinician candidates leniently and drops junk', () => {
+    const line = 'candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host';
+    expect(parseCandidate(JSON.stringify({ candidate: line, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u' }))).toEqual({
+      candidate: line,
+      sdpMid: '0',
+      sdpMLineIndex: 0,
+      usernameFragment: 'u',
+    });
+    expect(parseCandidate(JSON.stringify({ candidate: line }))).toEqual({ candidate: line, sdpMLineIndex: 0 });
+    expect(parseCandidate(line)).toEqual({ candidate: line, sdpMid: '0', sdpMLineIndex: 0 });
+    expect(parseCandidate(`a=${line}`)).toEqual({ candidate: line, sdpMid: '0', sdpMLineIndex: 0 });
+    for (const junk of ['', '{}', '{"candidate":""}', '{"candidate":5}', 'null', '[1]', 'not json']) expect(parseCandidate(junk)).toBeNull();
   });
 
   it('the inbox passes only call messages on', () => {

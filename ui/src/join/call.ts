@@ -399,14 +399,8 @@ export class Call {
 
   private async onCandidate(text: string): Promise<void> {
     if (!this.pc || this.closed()) return;
-    let c: RTCIceCandidateInit;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (!parsed || typeof parsed !== 'object' || typeof (parsed as RTCIceCandidateInit).candidate !== 'string') return;
-      c = parsed as RTCIceCandidateInit;
-    } catch {
-      return;
-    }
+    const c = parseCandidate(text);
+    if (!c) return;
     if (this.awaitingAnswer || !this.counters.verified) this.incoming.push(c);
     else await this.addCandidate(c);
   }
@@ -612,6 +606,33 @@ export class Call {
 
   private publish(): void {
     this.opts.onCounters?.({ ...this.counters });
+  }
+}
+
+/**
+ * The clinician's candidate: JSON text of an RTCIceCandidateInit (what the
+ * browser's `toJSON()` gives). A bare `candidate:…` line is accepted too, on
+ * the first (bundled) m-line. An empty candidate (end of candidates) and
+ * anything else give null.
+ */
+export function parseCandidate(text: string): RTCIceCandidateInit | null {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('candidate:') || trimmed.startsWith('a=candidate:')) {
+    return { candidate: trimmed.replace(/^a=/, ''), sdpMid: '0', sdpMLineIndex: 0 };
+  }
+  try {
+    const parsed: unknown = JSON.parse(trimmed);
+    if (!parsed || typeof parsed !== 'object') return null;
+    const c = parsed as Record<string, unknown>;
+    if (typeof c.candidate !== 'string' || c.candidate === '') return null;
+    const init: RTCIceCandidateInit = { candidate: c.candidate };
+    if (typeof c.sdpMid === 'string') init.sdpMid = c.sdpMid;
+    if (typeof c.sdpMLineIndex === 'number') init.sdpMLineIndex = c.sdpMLineIndex;
+    if (typeof c.usernameFragment === 'string') init.usernameFragment = c.usernameFragment;
+    if (init.sdpMid === undefined && init.sdpMLineIndex === undefined) init.sdpMLineIndex = 0;
+    return init;
+  } catch {
+    return null;
   }
 }
 
