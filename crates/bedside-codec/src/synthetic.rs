@@ -34,6 +34,9 @@
 //! `0.299·R + 0.587·G + 0.114·B`. A stamp whose CRC does not match is absent.
 //! The CRC-32 is the reflected polynomial `0xEDB88320`, initial value and
 //! final XOR `0xFFFFFFFF` (`crc32("123456789") = 0xCBF43926`).
+//! Known answer: counter `0x01020304`, time `0x1122334455667788` gives the
+//! message `010203041122334455667788fafde765`. A JavaScript reader for
+//! playwright's `page.evaluate` is `tests/browser/stamp.mjs`.
 //!
 //! Everything outside the grid is moving content (scrolling diagonal stripes,
 //! a bouncing square, drifting colour), so the encoder does real work.
@@ -259,6 +262,20 @@ mod tests {
     fn crc32_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     }
+
+    /// Pinned for the browser-side reader: tests/browser/stamp.mjs checks the
+    /// same bytes (and Python's zlib.crc32 agrees on the checksum).
+    #[test]
+    fn stamp_message_known_answer() {
+        let m = message(Stamp {
+            counter: 0x0102_0304,
+            capture_micros: 0x1122_3344_5566_7788,
+        });
+        let hex: String = m.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, STAMP_VECTOR_HEX);
+    }
+
+    const STAMP_VECTOR_HEX: &str = "010203041122334455667788fafde765";
 
     #[test]
     fn stamp_round_trips_uncompressed_at_every_cell_size() {
