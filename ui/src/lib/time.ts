@@ -13,17 +13,21 @@ export function localZone(): string {
 
 /** Today's date (YYYY-MM-DD) in `tz`. */
 export function todayIn(tz: string, now: Date = new Date()): string {
+  // formatToParts, not a locale's pattern: engines differ in which locales they ship.
   try {
-    const parts = new Intl.DateTimeFormat('en-CA', {
+    const parts = new Intl.DateTimeFormat('en-US', {
       timeZone: tz,
       year: 'numeric',
       month: '2-digit',
       day: '2-digit',
-    }).format(now);
-    return parts.slice(0, 10);
+    }).formatToParts(now);
+    const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+    const date = `${part('year')}-${part('month')}-${part('day')}`;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(date)) return date;
   } catch {
-    return now.toISOString().slice(0, 10);
+    // An unknown zone: fall through to UTC.
   }
+  return now.toISOString().slice(0, 10);
 }
 
 /** `date` plus `days` (calendar arithmetic, no time zone involved). */
@@ -53,6 +57,7 @@ export function timePart(local: string): string {
 /** A readable day heading, e.g. "Mon 21 Sep 2026". */
 export function dayLabel(date: string): string {
   const d = new Date(`${date}T12:00:00Z`);
+  if (Number.isNaN(d.getTime())) return date;
   return new Intl.DateTimeFormat('en-GB', {
     weekday: 'short',
     day: 'numeric',
