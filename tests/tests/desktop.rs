@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 const PATIENT: &str = "Ada Lovelace-Testpatient";
+/// What the patient types at the knock (PHI: must reach the panel and nothing else).
+const KNOCK_NAME: &str = "Grace Knockmarker";
 
 /// Kills a child process by PID when dropped (PID 1 here does not reap: wait too).
 struct Proc(Child);
@@ -371,14 +373,15 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     assert_eq!(d.text("patient-detail-name"), PATIENT);
     d.step("patient-created");
 
-    // An appointment in an hour (UTC, the window's zone here), booked through the picker.
+    // An appointment in ten minutes (UTC, the window's zone here), so its link already
+    // works (links open 15 minutes before), booked through the picker.
     d.click("nav-schedule");
     d.click("new-appointment");
     d.fill("picker-search", "lovelace");
     d.click("picker-option");
     assert!(d.text("picker-selected").contains(PATIENT));
-    let start = chrono::Utc::now() + chrono::Duration::hours(1);
-    d.fill("book-start", &start.format("%Y-%m-%dT%H:00").to_string());
+    let start = chrono::Utc::now() + chrono::Duration::minutes(10);
+    d.fill("book-start", &start.format("%Y-%m-%dT%H:%M").to_string());
     d.fill("book-duration", "30");
     d.fill("book-reason", "follow-up");
     d.step("booking-form");
@@ -410,6 +413,54 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     );
     d.step("invite-created");
 
+    // A real Chromium patient opens the link and knocks; the knock reaches the waiting-room
+    // panel with the name the patient typed; the clinician admits.
+    let patient_shots = shots.join("patient");
+    std::fs::create_dir_all(&patient_shots).expect("patient shots");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf();
+    let mut patient = Proc(
+        Command::new("node")
+            .arg(workspace.join("tests/browser/join.mjs"))
+            .arg(&link)
+            .arg(&patient_shots)
+            .args(["--name", KNOCK_NAME])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node runs tests/browser/join.mjs"),
+    );
+    d.wait("waiting-entry");
+    assert_eq!(d.text("waiting-name"), KNOCK_NAME);
+    assert_eq!(d.text("waiting-state"), "Waiting");
+    d.step("knock-in-waiting-room");
+    d.click("waiting-admit");
+    let child = &mut patient.0;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the patient was not admitted");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "patient page: {out}\n{err}");
+    assert!(out.contains("\"admitted\""), "{out}");
+    // The patient's page closed after admission: the device left the waiting room.
+    d.wait("waiting-empty");
+    d.step("patient-admitted");
+
     // Lock (the button; Ctrl+L does the same), then unlock with the password alone
     // (within the re-authentication window after the full sign-in).
     d.click("lock-button");
@@ -428,6 +479,19 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     d.step("unlocked");
 
     d.cmd("DELETE", "", None);
+    // PHI never reaches the app's log (debug level here).
+    let log = std::fs::read_to_string(shots.join("app.log")).unwrap_or_default();
+    assert!(log.contains("waiting room"), "the log was captured");
+    for phi in [
+        KNOCK_NAME,
+        "Knockmarker",
+        PATIENT,
+        "Lovelace",
+        "1980-12-10",
+        "follow-up",
+    ] {
+        assert!(!log.contains(phi), "the app log carries PHI ({phi})");
+    }
     let pngs = std::fs::read_dir(&shots).expect("shots").count();
-    assert!(pngs >= 8, "{pngs} screenshots in {}", shots.display());
+    assert!(pngs >= 10, "{pngs} screenshots in {}", shots.display());
 }
