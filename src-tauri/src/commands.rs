@@ -106,7 +106,11 @@ pub fn pending_enrolment(
 }
 
 #[tauri::command(async)]
-pub fn lock(state: State<'_, AppState>) -> Result<(), IpcError> {
+pub fn lock(
+    state: State<'_, AppState>,
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+) -> Result<(), IpcError> {
+    waiting.stop_all();
     state.call("lock", |core| {
         core.lock();
         Ok(())
@@ -165,4 +169,294 @@ pub fn relay_origin(app: tauri::AppHandle) -> Result<Option<String>, IpcError> {
     Ok(app
         .try_state::<crate::relay::EmbeddedRelay>()
         .map(|r| r.origin.clone()))
+}
+
+// ---- The clinician's working screens: patients, schedule, notes, invites, audit, settings.
+// Each command is one core call; `desk` in bedside-core parses and checks the input.
+
+use bedside_core::{AppointmentInput, AuditFilter, PatientInput, Settings};
+use bedside_store::{AppointmentView, AuditEvent, AuditVerdict, Note, Patient};
+
+#[tauri::command(async)]
+pub fn patients_list(state: State<'_, AppState>) -> Result<Vec<Patient>, IpcError> {
+    state.call("patients_list", |core| core.list_patients())
+}
+
+#[tauri::command(async)]
+pub fn patients_search(
+    state: State<'_, AppState>,
+    query: String,
+) -> Result<Vec<Patient>, IpcError> {
+    state.call("patients_search", |core| core.search_patients(&query))
+}
+
+#[tauri::command(async)]
+pub fn patient_get(state: State<'_, AppState>, id: i64) -> Result<Patient, IpcError> {
+    state.call("patient_get", |core| core.view_patient(id))
+}
+
+#[tauri::command(async)]
+pub fn patient_create(
+    state: State<'_, AppState>,
+    patient: PatientInput,
+) -> Result<Patient, IpcError> {
+    state.call("patient_create", |core| core.create_patient(patient))
+}
+
+#[tauri::command(async)]
+pub fn patient_update(
+    state: State<'_, AppState>,
+    id: i64,
+    patient: PatientInput,
+) -> Result<Patient, IpcError> {
+    state.call("patient_update", |core| core.update_patient(id, patient))
+}
+
+#[tauri::command(async)]
+pub fn appointments_day(
+    state: State<'_, AppState>,
+    date: String,
+    tz: String,
+) -> Result<Vec<AppointmentView>, IpcError> {
+    state.call("appointments_day", |core| core.appointments_day(&date, &tz))
+}
+
+#[tauri::command(async)]
+pub fn appointments_week(
+    state: State<'_, AppState>,
+    date: String,
+    tz: String,
+) -> Result<Vec<AppointmentView>, IpcError> {
+    state.call("appointments_week", |core| {
+        core.appointments_week(&date, &tz)
+    })
+}
+
+#[tauri::command(async)]
+pub fn appointment_get(
+    state: State<'_, AppState>,
+    id: i64,
+    tz: String,
+) -> Result<AppointmentView, IpcError> {
+    state.call("appointment_get", |core| core.appointment(id, &tz))
+}
+
+/// Books an appointment; an overlap fails with code `overlap` and `conflict_with`.
+#[tauri::command(async)]
+pub fn appointment_create(
+    state: State<'_, AppState>,
+    appointment: AppointmentInput,
+) -> Result<AppointmentView, IpcError> {
+    state.call("appointment_create", |core| core.book(appointment))
+}
+
+#[tauri::command(async)]
+pub fn appointment_reschedule(
+    state: State<'_, AppState>,
+    id: i64,
+    local_start: String,
+    tz: String,
+    duration_min: Option<u32>,
+    force: bool,
+) -> Result<AppointmentView, IpcError> {
+    state.call("appointment_reschedule", |core| {
+        core.reschedule(id, &local_start, &tz, duration_min, force)
+    })
+}
+
+#[tauri::command(async)]
+pub fn appointment_cancel(state: State<'_, AppState>, id: i64) -> Result<(), IpcError> {
+    state.call("appointment_cancel", |core| {
+        core.set_status(id, "cancelled")
+    })
+}
+
+#[tauri::command(async)]
+pub fn appointment_no_show(state: State<'_, AppState>, id: i64) -> Result<(), IpcError> {
+    state.call("appointment_no_show", |core| core.set_status(id, "no_show"))
+}
+
+#[tauri::command(async)]
+pub fn appointment_set_status(
+    state: State<'_, AppState>,
+    id: i64,
+    status: String,
+) -> Result<(), IpcError> {
+    state.call("appointment_set_status", |core| {
+        core.set_status(id, &status)
+    })
+}
+
+#[tauri::command(async)]
+pub fn note_get(state: State<'_, AppState>, appointment: i64) -> Result<Option<Note>, IpcError> {
+    state.call("note_get", |core| core.note(appointment))
+}
+
+/// Saves a new version of the note (every edit is kept); returns the version number.
+#[tauri::command(async)]
+pub fn note_save(
+    state: State<'_, AppState>,
+    appointment: i64,
+    text: String,
+) -> Result<i64, IpcError> {
+    state.call("note_save", |core| core.save_note(appointment, &text))
+}
+
+/// An invite link as the UI shows it, with its QR code.
+#[derive(Serialize)]
+pub struct InviteView {
+    link: String,
+    not_before: i64,
+    expires: i64,
+    /// `data:image/png;base64,...` (the CSP allows `data:` images only).
+    qr_data_url: String,
+}
+
+impl std::fmt::Debug for InviteView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InviteView([redacted])")
+    }
+}
+
+impl InviteView {
+    fn new(l: bedside_core::invites::InviteLink) -> Result<Self, bedside_core::CoreError> {
+        let png = bedside_vault::qr_png(l.link.as_bytes())?;
+        Ok(Self {
+            qr_data_url: format!(
+                "data:image/png;base64,{}",
+                data_encoding::BASE64.encode(&png)
+            ),
+            link: l.link,
+            not_before: l.not_before,
+            expires: l.expires,
+        })
+    }
+}
+
+/// Creates or regenerates the invite link (earlier links stop working; their relay is
+/// told in the background). The embedded relay learns the clinic key first.
+#[tauri::command(async)]
+pub fn invite_create(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    appointment: i64,
+) -> Result<InviteView, IpcError> {
+    let embedded = crate::relay::embedded_origin(&app);
+    let (link, replaced) = state.call("invite_create", |core| {
+        let origin = core.relay_for_invites(embedded.as_deref())?;
+        crate::relay::trust(&app, core)?;
+        core.create_invite(appointment, &origin)
+    })?;
+    crate::relay::tell_revoked(&app, replaced);
+    state.call("invite_create", |_| InviteView::new(link))
+}
+
+#[tauri::command(async)]
+pub fn invite_show(
+    state: State<'_, AppState>,
+    appointment: i64,
+) -> Result<Option<InviteView>, IpcError> {
+    state.call("invite_show", |core| {
+        core.show_invite(appointment)?
+            .map(InviteView::new)
+            .transpose()
+    })
+}
+
+/// Revokes the appointment's links; the relay is told in the background.
+#[tauri::command(async)]
+pub fn invite_revoke(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    appointment: i64,
+) -> Result<(), IpcError> {
+    let revoked = state.call("invite_revoke", |core| core.revoke_invite(appointment))?;
+    crate::relay::tell_revoked(&app, revoked);
+    Ok(())
+}
+
+#[tauri::command(async)]
+pub fn audit_list(
+    state: State<'_, AppState>,
+    filter: AuditFilter,
+) -> Result<Vec<AuditEvent>, IpcError> {
+    state.call("audit_list", |core| core.audit_events(&filter))
+}
+
+#[tauri::command(async)]
+pub fn audit_verify(state: State<'_, AppState>) -> Result<AuditVerdict, IpcError> {
+    state.call("audit_verify", |core| core.audit_verify())
+}
+
+#[tauri::command(async)]
+pub fn settings_get(state: State<'_, AppState>) -> Result<Settings, IpcError> {
+    state.call("settings_get", |core| core.settings())
+}
+
+#[tauri::command(async)]
+pub fn settings_save(state: State<'_, AppState>, settings: Settings) -> Result<Settings, IpcError> {
+    state.call("settings_save", |core| core.save_settings(&settings))
+}
+
+// ---- The waiting room (see waiting.rs).
+
+/// Watches today's (in `tz`) visits that have an active invite; returns how many.
+#[tauri::command(async)]
+pub fn waiting_sync(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    tz: String,
+) -> Result<usize, IpcError> {
+    let (key, visits) = state.call("waiting_sync", |core| {
+        crate::relay::trust(&app, core)?;
+        Ok((
+            std::sync::Arc::new(core.clinic_key()?),
+            core.todays_visits(&tz)?,
+        ))
+    })?;
+    use tauri::Manager;
+    Ok(app
+        .state::<crate::waiting::WaitingRoom>()
+        .sync(&app, key, visits))
+}
+
+#[tauri::command(async)]
+pub fn waiting_admit(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
+    visit: String,
+    device: String,
+) -> Result<(), IpcError> {
+    let appointment = waiting.send(&visit, bedside_host::HostCommand::Admit { device })?;
+    state.call("waiting_admit", |core| {
+        core.set_status(appointment, "arrived").or(Ok(()))
+    })
+}
+
+#[tauri::command(async)]
+pub fn waiting_deny(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
+    visit: String,
+    device: String,
+    reason: String,
+) -> Result<(), IpcError> {
+    let appointment = waiting.send(&visit, bedside_host::HostCommand::Deny { device, reason })?;
+    state.call("waiting_deny", |core| {
+        core.audit_visit("visit.deny", appointment)
+    })
+}
+
+#[tauri::command(async)]
+pub fn waiting_message(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
+    visit: String,
+    device: String,
+    text: String,
+) -> Result<(), IpcError> {
+    let appointment = waiting.send(&visit, bedside_host::HostCommand::Message { device, text })?;
+    state.call("waiting_message", |core| {
+        core.audit_visit("visit.message", appointment)
+    })
 }

@@ -15,6 +15,9 @@ pub struct IpcError {
     /// With `locked_out`: seconds until the next attempt, for the UI's countdown.
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_secs: Option<u64>,
+    /// With `overlap`: the appointment the new time would clash with, so the UI can show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conflict_with: Option<i64>,
 }
 
 /// Shown for any error the UI cannot act on.
@@ -31,12 +34,23 @@ impl IpcError {
         &self.message
     }
 
+    /// An error raised by the shell itself; `message` must be fixed text without PHI.
+    pub(crate) fn new(code: &'static str, message: &str) -> Self {
+        Self {
+            code,
+            message: message.to_owned(),
+            retry_after_secs: None,
+            conflict_with: None,
+        }
+    }
+
     /// An unexpected failure; the UI shows a generic message.
     pub(crate) fn internal() -> Self {
         Self {
             code: "internal",
             message: GENERIC_MESSAGE.to_owned(),
             retry_after_secs: None,
+            conflict_with: None,
         }
     }
 }
@@ -47,12 +61,17 @@ impl From<&CoreError> for IpcError {
             CoreError::LockedOut { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
+        let conflict_with = match error {
+            CoreError::Store(bedside_store::StoreError::Overlap { with }) => Some(with.0),
+            _ => None,
+        };
         match error.code() {
             "internal" => Self::internal(),
             code => Self {
                 code,
                 message: error.to_string(),
                 retry_after_secs,
+                conflict_with,
             },
         }
     }
@@ -91,6 +110,15 @@ mod tests {
         });
         assert_eq!(v["code"], "locked_out");
         assert_eq!(v["retry_after_secs"], 90);
+    }
+
+    #[test]
+    fn overlap_names_the_other_appointment() {
+        let v = json(CoreError::Store(bedside_store::StoreError::Overlap {
+            with: bedside_store::AppointmentId(7),
+        }));
+        assert_eq!(v["code"], "overlap");
+        assert_eq!(v["conflict_with"], 7);
     }
 
     #[test]

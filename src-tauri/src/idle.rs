@@ -22,10 +22,11 @@ pub(crate) fn spawn(app: AppHandle) -> std::io::Result<()> {
             loop {
                 thread::sleep(TICK);
                 // The core logs the lock itself; this only forwards it to the window.
-                if app.state::<AppState>().tick()
-                    && let Err(error) = app.emit_to("main", LOCKED_EVENT, ())
-                {
-                    tracing::warn!(%error, "could not tell the window it locked");
+                if app.state::<AppState>().tick() {
+                    app.state::<crate::waiting::WaitingRoom>().stop_all();
+                    if let Err(error) = app.emit_to("main", LOCKED_EVENT, ()) {
+                        tracing::warn!(%error, "could not tell the window it locked");
+                    }
                 }
             }
         })?;

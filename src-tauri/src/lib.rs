@@ -13,6 +13,7 @@ mod error;
 mod idle;
 mod relay;
 mod state;
+mod waiting;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,7 @@ pub fn run() -> ExitCode {
     let state = AppState::new(bedside_core::Core::default_data_dir());
     let app = tauri::Builder::default()
         .manage(state)
+        .manage(waiting::WaitingRoom::default())
         .invoke_handler(tauri::generate_handler![
             commands::profiles,
             commands::password_policy,
@@ -43,6 +45,32 @@ pub fn run() -> ExitCode {
             commands::session_state,
             commands::touch,
             commands::relay_origin,
+            commands::patients_list,
+            commands::patients_search,
+            commands::patient_get,
+            commands::patient_create,
+            commands::patient_update,
+            commands::appointments_day,
+            commands::appointments_week,
+            commands::appointment_get,
+            commands::appointment_create,
+            commands::appointment_reschedule,
+            commands::appointment_cancel,
+            commands::appointment_no_show,
+            commands::appointment_set_status,
+            commands::note_get,
+            commands::note_save,
+            commands::invite_create,
+            commands::invite_show,
+            commands::invite_revoke,
+            commands::audit_list,
+            commands::audit_verify,
+            commands::settings_get,
+            commands::settings_save,
+            commands::waiting_sync,
+            commands::waiting_admit,
+            commands::waiting_deny,
+            commands::waiting_message,
         ])
         .setup(|app| {
             idle::spawn(app.handle().clone())?;
@@ -118,12 +146,41 @@ mod tests {
         "session_state",
         "touch",
         "relay_origin",
+        "patients_list",
+        "patients_search",
+        "patient_get",
+        "patient_create",
+        "patient_update",
+        "appointments_day",
+        "appointments_week",
+        "appointment_get",
+        "appointment_create",
+        "appointment_reschedule",
+        "appointment_cancel",
+        "appointment_no_show",
+        "appointment_set_status",
+        "note_get",
+        "note_save",
+        "invite_create",
+        "invite_show",
+        "invite_revoke",
+        "audit_list",
+        "audit_verify",
+        "settings_get",
+        "settings_save",
+        "waiting_sync",
+        "waiting_admit",
+        "waiting_deny",
+        "waiting_message",
     ];
 
     #[test]
     fn every_command_has_a_generated_and_granted_permission() {
         let build_rs = include_str!("../build.rs");
-        let session = include_str!("../permissions/session.toml");
+        let session = concat!(
+            include_str!("../permissions/session.toml"),
+            include_str!("../permissions/desk.toml")
+        );
         let lib = include_str!("lib.rs");
         for command in COMMANDS {
             assert!(
@@ -147,6 +204,13 @@ mod tests {
                 "{command} is not allowed by the isolation hook (ui/isolation/index.js)"
             );
         }
+        let api = include_str!("../../ui/src/lib/api.ts");
+        for command in COMMANDS {
+            assert!(
+                api.contains(&format!("'{command}'")),
+                "{command} has no wrapper in ui/src/lib/api.ts"
+            );
+        }
         let granted = session.matches("\"allow-").count();
         assert_eq!(
             granted,
@@ -165,7 +229,8 @@ mod tests {
             serde_json::json!([
                 "core:event:allow-listen",
                 "core:event:allow-unlisten",
-                "bedside-session"
+                "bedside-session",
+                "bedside-desk"
             ])
         );
     }

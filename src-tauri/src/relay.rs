@@ -13,6 +13,55 @@ use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
 pub struct EmbeddedRelay {
     /// `http://127.0.0.1:PORT`
     pub origin: String,
+    /// Its state, to trust a clinic key created after start-up.
+    state: AppState,
+}
+
+/// The embedded relay's origin, if it runs.
+pub(crate) fn embedded_origin(app: &tauri::AppHandle) -> Option<String> {
+    use tauri::Manager;
+    app.try_state::<EmbeddedRelay>().map(|r| r.origin.clone())
+}
+
+/// Makes the embedded relay (if any) trust the signed-in clinic's key, which may have been
+/// created after the relay started (the first invite of a new profile).
+pub(crate) fn trust(
+    app: &tauri::AppHandle,
+    core: &mut bedside_core::Core,
+) -> Result<(), bedside_core::CoreError> {
+    use tauri::Manager;
+    if let Some(r) = app.try_state::<EmbeddedRelay>() {
+        let (name, public_key) = core.clinic_identity()?;
+        if let Err(e) = r.state.trust_clinic(&name, &public_key) {
+            tracing::warn!(error = %e, "the embedded relay refused the clinic key");
+        }
+    }
+    Ok(())
+}
+
+/// Tells each withdrawn invite's relay, in the background, that the link is revoked. The
+/// local revocation already stands; an unreachable relay is logged (the link then stops at
+/// its expiry).
+pub(crate) fn tell_revoked(app: &tauri::AppHandle, withdrawn: Vec<bedside_store::Invite>) {
+    use tauri::Manager;
+    if withdrawn.is_empty() {
+        return;
+    }
+    let key = app
+        .state::<crate::AppState>()
+        .call("revoke", |core| core.clinic_key());
+    let Ok(key) = key else { return };
+    tauri::async_runtime::spawn(async move {
+        for i in withdrawn {
+            let r = bedside_host::revoke(&i.relay_origin, &key, &i.visit_id, i.token_id).await;
+            match r {
+                Ok(()) => tracing::info!(token = i.token_id, "relay told of revocation"),
+                Err(e) => {
+                    tracing::warn!(token = i.token_id, error = %e, "relay not told of revocation")
+                }
+            }
+        }
+    });
 }
 
 /// The built patient join page to serve: `$BEDSIDE_JOIN_PAGE_DIR`, else the
@@ -45,13 +94,14 @@ pub async fn start(
         listener.local_addr().map_err(|e| e.to_string())?
     );
     let serving = state.clone();
+    let state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = bedside_relay::serve(listener, serving, std::future::pending()).await {
             tracing::error!(error = %e, "embedded relay stopped");
         }
     });
     tracing::info!(%origin, "embedded relay listening");
-    Ok(EmbeddedRelay { origin })
+    Ok(EmbeddedRelay { origin, state })
 }
 
 #[cfg(test)]

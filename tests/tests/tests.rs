@@ -2,5 +2,6 @@
 
 mod browser;
 mod crash;
+mod desktop;
 mod logs;
 mod tidy;

@@ -14,6 +14,36 @@
   const noArgs = (a) => a === undefined || a === null || Object.keys(a).length === 0;
   const only = (a, keys) =>
     a !== null && typeof a === 'object' && Object.keys(a).every((k) => keys.includes(k));
+  const isId = (v) => Number.isSafeInteger(v) && v > 0;
+  const isText = (v) => isString(v) && v.length <= 65536;
+  const isOptShort = (v) => v === undefined || v === null || isShortString(v);
+  const isDate = (v) => isString(v) && /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(v);
+  const isZone = (v) => isString(v) && /^[A-Za-z0-9_+\-\/]{1,64}$/.test(v);
+  const isHex = (v) => isString(v) && /^[0-9a-f]{32}$/.test(v);
+  const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const isPatient = (p) =>
+    isObj(p) &&
+    only(p, ['name', 'dob', 'phone', 'email', 'mrn']) &&
+    isShortString(p.name) &&
+    isShortString(p.dob) &&
+    isOptShort(p.phone) &&
+    isOptShort(p.email) &&
+    isOptShort(p.mrn);
+  const isBooking = (b) =>
+    isObj(b) &&
+    only(b, ['patient', 'local_start', 'tz', 'duration_min', 'reason', 'force']) &&
+    isId(b.patient) &&
+    isShortString(b.local_start) &&
+    isZone(b.tz) &&
+    Number.isSafeInteger(b.duration_min) &&
+    (b.reason === undefined || b.reason === null || isText(b.reason)) &&
+    (b.force === undefined || typeof b.force === 'boolean');
+  const byId = (a) => only(a, ['id']) && isId(a.id);
+  const byAppointment = (a) => only(a, ['appointment']) && isId(a.appointment);
+  const dayOrWeek = (a) => only(a, ['date', 'tz']) && isDate(a.date) && isZone(a.tz);
+  const device = (a, extra) =>
+    only(a, ['visit', 'device', ...extra]) && isHex(a.visit) && isShortString(a.device);
+  const EVENTS = ['locked', 'waiting'];
 
   /** Command name -> argument check. */
   const ALLOWED = {
@@ -38,11 +68,55 @@
       isShortString(a.username) &&
       isShortString(a.password) &&
       (a.totp === null || isCode(a.totp)),
-    // The `locked` event subscription from @tauri-apps/api/event.
     pending_enrolment: (a) =>
       only(a, ['username', 'password']) && isShortString(a.username) && isShortString(a.password),
-    'plugin:event|listen': (a) => only(a, ['event', 'target', 'handler']) && a.event === 'locked',
-    'plugin:event|unlisten': (a) => only(a, ['event', 'eventId']) && a.event === 'locked',
+    patients_list: noArgs,
+    patients_search: (a) => only(a, ['query']) && isShortString(a.query),
+    patient_get: byId,
+    patient_create: (a) => only(a, ['patient']) && isPatient(a.patient),
+    patient_update: (a) => only(a, ['id', 'patient']) && isId(a.id) && isPatient(a.patient),
+    appointments_day: dayOrWeek,
+    appointments_week: dayOrWeek,
+    appointment_get: (a) => only(a, ['id', 'tz']) && isId(a.id) && isZone(a.tz),
+    appointment_create: (a) => only(a, ['appointment']) && isBooking(a.appointment),
+    appointment_reschedule: (a) =>
+      only(a, ['id', 'localStart', 'tz', 'durationMin', 'force']) &&
+      isId(a.id) &&
+      isShortString(a.localStart) &&
+      isZone(a.tz) &&
+      (a.durationMin === null || Number.isSafeInteger(a.durationMin)) &&
+      typeof a.force === 'boolean',
+    appointment_cancel: byId,
+    appointment_no_show: byId,
+    appointment_set_status: (a) =>
+      only(a, ['id', 'status']) && isId(a.id) && /^[a-z_]{1,16}$/.test(String(a.status)),
+    note_get: byAppointment,
+    note_save: (a) => only(a, ['appointment', 'text']) && isId(a.appointment) && isText(a.text),
+    invite_create: byAppointment,
+    invite_show: byAppointment,
+    invite_revoke: byAppointment,
+    audit_list: (a) =>
+      only(a, ['filter']) &&
+      isObj(a.filter) &&
+      only(a.filter, ['action', 'limit']) &&
+      isOptShort(a.filter.action) &&
+      (a.filter.limit === undefined || a.filter.limit === null || Number.isSafeInteger(a.filter.limit)),
+    audit_verify: noArgs,
+    settings_get: noArgs,
+    settings_save: (a) =>
+      only(a, ['settings']) &&
+      isObj(a.settings) &&
+      only(a.settings, ['relay_url', 'idle_lock_minutes', 'idle_lock_max_minutes']) &&
+      isOptShort(a.settings.relay_url) &&
+      Number.isSafeInteger(a.settings.idle_lock_minutes),
+    waiting_sync: (a) => only(a, ['tz']) && isZone(a.tz),
+    waiting_admit: (a) => device(a, []),
+    waiting_deny: (a) => device(a, ['reason']) && isShortString(a.reason),
+    waiting_message: (a) => device(a, ['text']) && isShortString(a.text),
+    // The `locked` and `waiting` event subscriptions from @tauri-apps/api/event.
+    'plugin:event|listen': (a) =>
+      only(a, ['event', 'target', 'handler']) && EVENTS.includes(a.event),
+    'plugin:event|unlisten': (a) => only(a, ['event', 'eventId']) && EVENTS.includes(a.event),
   };
 
   /** Not a registered command: Tauri rejects it before any app code runs. */

@@ -30,6 +30,19 @@ describe('isolation hook', () => {
       msg('pending_enrolment', { username: 'a', password: 'p' }),
       msg('plugin:event|listen', { event: 'locked', target: { kind: 'Any' }, handler: 3 }),
       msg('plugin:event|unlisten', { event: 'locked', eventId: 3 }),
+      msg('plugin:event|listen', { event: 'waiting', target: { kind: 'Any' }, handler: 4 }),
+      msg('patients_search', { query: 'ada' }),
+      msg('patient_create', { patient: { name: 'A', dob: '1980-12-10', phone: null } }),
+      msg('appointments_week', { date: '2026-09-21', tz: 'Europe/London' }),
+      msg('appointment_create', {
+        appointment: { patient: 1, local_start: '2026-09-21T10:00', tz: 'UTC', duration_min: 30, reason: null, force: false },
+      }),
+      msg('appointment_reschedule', { id: 1, localStart: '2026-09-21T11:00', tz: 'UTC', durationMin: null, force: false }),
+      msg('note_save', { appointment: 1, text: 'note' }),
+      msg('invite_create', { appointment: 1 }),
+      msg('audit_list', { filter: { action: 'patient.', limit: 200 } }),
+      msg('settings_save', { settings: { relay_url: null, idle_lock_minutes: 5, idle_lock_max_minutes: 10 } }),
+      msg('waiting_admit', { visit: '00112233445566778899aabbccddeeff', device: 'd1' }),
     ];
     for (const m of allowed) expect(hook(m)).toBe(m);
   });
@@ -44,6 +57,14 @@ describe('isolation hook', () => {
       msg('create_profile', { username: 'a', displayName: 'A', password: 'x'.repeat(5000) }),
       msg('lock', { anything: true }),
       msg('__proto__', {}),
+      msg('patient_get', { id: '1' }),
+      msg('patient_get', { id: -1 }),
+      msg('patient_create', { patient: { name: 'A', dob: '1980-12-10', ssn: 'x' } }),
+      msg('appointments_day', { date: '21/09/2026', tz: 'UTC' }),
+      msg('appointment_get', { id: 1, tz: '../../etc' }),
+      msg('note_save', { appointment: 1, text: 'x'.repeat(70000) }),
+      msg('waiting_admit', { visit: 'not-hex', device: 'd1' }),
+      msg('plugin:event|listen', { event: 'waiting-other', target: { kind: 'Any' }, handler: 3 }),
       msg('toString', {}),
     ];
     for (const m of blocked) {

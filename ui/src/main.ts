@@ -10,7 +10,7 @@ import { createApi } from './lib/api';
 import type { ListenFn } from './lib/events';
 import { createAppStore } from './lib/stores/app';
 
-const listenToShell: ListenFn = (event, handler) => listen(event, () => handler());
+const listenToShell: ListenFn = (event, handler) => listen(event, (e) => handler(e.payload));
 
 const store = createAppStore({ api: createApi(invoke), listen: listenToShell });
 

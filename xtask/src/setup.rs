@@ -44,7 +44,33 @@ impl Purpose {
 /// Makes the machine ready for `purpose` and builds the UI into `ui/dist`.
 pub fn setup(ws: &Workspace, purpose: Purpose) -> Result<()> {
     system_packages(purpose)?;
+    if purpose == Purpose::Test {
+        tauri_driver(ws)?;
+    }
     ui(ws)
+}
+
+/// The WebDriver proxy the real-window test drives the app through (recipes.md).
+pub const TAURI_DRIVER_VERSION: &str = "2.1.0";
+
+/// Installs `tauri-driver` with cargo when it is not on PATH or in `~/.cargo/bin`.
+fn tauri_driver(ws: &Workspace) -> Result<()> {
+    let in_cargo_home = env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .is_some_and(|home| home.join("bin/tauri-driver").is_file());
+    if on_path("tauri-driver") || in_cargo_home {
+        step("tauri-driver is installed");
+        return Ok(());
+    }
+    step(format!("cargo install tauri-driver {TAURI_DRIVER_VERSION}"));
+    check(&mut ws.cargo(&[
+        "install",
+        "tauri-driver",
+        "--locked",
+        "--version",
+        TAURI_DRIVER_VERSION,
+    ]))
 }
 
 fn system_packages(purpose: Purpose) -> Result<()> {

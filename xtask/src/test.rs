@@ -112,6 +112,10 @@ pub fn test(ws: &Workspace, opts: &Options) -> Result<ExitCode> {
             }));
         }
         if g.rust {
+            // The real-window test (tests/tests/desktop.rs) drives the built app binary.
+            reports.push(run_step("desktop binary", || {
+                plain(ws.cargo(&["build", "-p", "bedside-desktop"]))
+            }));
             reports.push(run_step("rust", || rust_tests(ws, &opts.cargo_test_args)));
         }
         if g.ui {

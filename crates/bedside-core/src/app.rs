@@ -30,8 +30,8 @@ pub enum SessionState {
 
 /// The desktop app's core state.
 pub struct Core {
-    profiles: Profiles,
-    unlocked: Option<Unlocked>,
+    pub(crate) profiles: Profiles,
+    pub(crate) unlocked: Option<Unlocked>,
     idle: IdleLock,
     /// Unix time of each profile's last full (password + TOTP) sign-in in
     /// this process: the lock screen asks for TOTP again after the policy's hours.
@@ -165,8 +165,21 @@ impl Core {
             self.last_full_signin
                 .insert(u.profile().meta.username.clone(), now);
         }
-        self.idle = IdleLock::new(self.profiles.policy().idle_lock_secs(), now);
         self.unlocked = Some(u);
+        self.idle = IdleLock::new(self.profiles.policy().idle_lock_secs(), now);
+        self.apply_idle_setting();
+    }
+
+    /// Applies the user's idle-lock minutes (never beyond policy's).
+    pub(crate) fn apply_idle_setting(&mut self) {
+        let max = self.profiles.policy().idle_lock_secs();
+        let minutes = self
+            .unlocked
+            .as_ref()
+            .and_then(|u| u.store_ref().setting("idle_lock_minutes").ok().flatten())
+            .and_then(|v| v.parse::<i64>().ok());
+        let secs = minutes.map_or(max, |m| (m * 60).clamp(60, max.max(60)));
+        self.idle = IdleLock::new(secs, self.profiles.now());
     }
 
     /// Locks now: keys zeroized, database closed.

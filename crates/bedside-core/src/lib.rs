@@ -6,6 +6,7 @@
 
 mod app;
 pub mod clock;
+pub mod desk;
 mod error;
 pub mod idle;
 pub mod invites;
@@ -14,6 +15,7 @@ pub mod profiles;
 pub mod session;
 
 pub use app::{Core, SessionState};
+pub use desk::{AppointmentInput, AuditFilter, PatientInput, Settings, WatchedVisit};
 pub use error::CoreError;
 pub use profiles::{
     KdfChoice, NewProfile, ProfileDir, ProfileMeta, ProfileSummary, Profiles, TotpEnrolment,

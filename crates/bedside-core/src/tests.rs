@@ -653,3 +653,262 @@ fn invites_are_signed_stored_regenerated_and_revoked() {
     u.store().cancel(a).expect("cancel");
     assert!(invites::create(&env.profiles, &mut u, a, "https://relay.example.org").is_err());
 }
+
+/// A signed-in desktop core for the `desk` facade tests.
+fn signed_in_core(dir: &std::path::Path, clock: &ManualClock) -> Core {
+    let mut core = Core::new(
+        dir.to_owned(),
+        Arc::new(MemoryKeychain::new()),
+        Arc::new(clock.clone()),
+        Policy::default(),
+        KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
+    );
+    let e = core
+        .create_profile(NewProfile {
+            username: "dr.d".into(),
+            display_name: "Dr D".into(),
+            password: pw(PW),
+        })
+        .expect("create");
+    core.confirm_totp("dr.d", &pw(PW), &secret_of(&e).code_at(clock_now(clock)))
+        .expect("confirm");
+    core
+}
+
+#[test]
+fn desk_patients_schedule_notes_invites_audit_settings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // 2026-09-21T12:00:00Z, a Monday.
+    let clock = ManualClock::at(1_790_000_000 - 1_790_000_000 % 86_400 + 12 * 3600);
+    let mut core = signed_in_core(dir.path(), &clock);
+    let today = chrono::DateTime::from_timestamp(clock_now(&clock) as i64, 0)
+        .expect("t")
+        .date_naive();
+    let tz = "Europe/London";
+
+    // Patients: create, search, view (audited), update.
+    let p = core
+        .create_patient(PatientInput {
+            name: " Ada Lovelace ".into(),
+            dob: "1980-12-10".into(),
+            phone: Some("  ".into()),
+            ..Default::default()
+        })
+        .expect("patient");
+    assert_eq!(
+        (p.name.as_str(), p.phone.as_deref()),
+        ("Ada Lovelace", None)
+    );
+    assert_eq!(core.search_patients("love").expect("search").len(), 1);
+    assert!(core.search_patients("zzz").expect("search").is_empty());
+    let bad_dob = core.create_patient(PatientInput {
+        name: "X".into(),
+        dob: "10/12/1980".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        bad_dob.map(|_| ()).expect_err("bad date").code(),
+        "invalid_input"
+    );
+    core.view_patient(p.id.0).expect("view");
+    let edited = core
+        .update_patient(
+            p.id.0,
+            PatientInput {
+                name: "Ada King".into(),
+                dob: "1980-12-10".into(),
+                email: Some("ada@example.org".into()),
+                ..Default::default()
+            },
+        )
+        .expect("update");
+    assert_eq!(edited.email.as_deref(), Some("ada@example.org"));
+
+    // Schedule: book at 14:00 London (BST, UTC+1), overlap refused unless forced.
+    let local = format!("{today}T14:00");
+    let booking = |force| AppointmentInput {
+        patient: p.id.0,
+        local_start: local.clone(),
+        tz: tz.into(),
+        duration_min: 30,
+        reason: Some("follow-up".into()),
+        force,
+    };
+    let a = core.book(booking(false)).expect("book");
+    assert_eq!(a.appointment.start.format("%H:%M").to_string(), "13:00");
+    assert!(
+        a.local_start.contains("T14:00:00+01:00"),
+        "{}",
+        a.local_start
+    );
+    let clash = core.book(booking(false)).map(|_| ()).expect_err("overlap");
+    assert_eq!(clash.code(), "overlap");
+    let forced = core.book(booking(true)).expect("forced double booking");
+    assert_eq!(
+        core.appointments_day(&today.to_string(), tz)
+            .expect("day")
+            .len(),
+        2
+    );
+    assert_eq!(
+        core.appointments_week(&today.to_string(), tz)
+            .expect("week")
+            .len(),
+        2
+    );
+    core.set_status(forced.appointment.id.0, "cancelled")
+        .expect("cancel");
+    assert_eq!(
+        core.set_status(forced.appointment.id.0, "no_show")
+            .expect_err("terminal")
+            .code(),
+        "bad_transition"
+    );
+    assert_eq!(
+        core.set_status(a.appointment.id.0, "nonsense")
+            .expect_err("bad")
+            .code(),
+        "invalid_input"
+    );
+    let moved = core
+        .reschedule(
+            a.appointment.id.0,
+            &format!("{today}T15:30"),
+            tz,
+            Some(45),
+            false,
+        )
+        .expect("reschedule");
+    assert_eq!(moved.appointment.duration_min, 45);
+    assert!(moved.local_start.contains("T15:30:00+01:00"));
+    // A wall-clock time inside the spring-forward gap does not exist.
+    assert_eq!(
+        core.reschedule(a.appointment.id.0, "2027-03-28T01:30", tz, None, false)
+            .expect_err("gap")
+            .code(),
+        "invalid_input"
+    );
+
+    // Notes: every save is a new version.
+    assert!(core.note(a.appointment.id.0).expect("none").is_none());
+    assert_eq!(core.save_note(a.appointment.id.0, "first").expect("v1"), 1);
+    assert_eq!(core.save_note(a.appointment.id.0, "second").expect("v2"), 2);
+    assert_eq!(
+        core.note(a.appointment.id.0)
+            .expect("n")
+            .expect("some")
+            .text,
+        "second"
+    );
+
+    // Invites: the embedded relay is the fallback; a setting wins.
+    let origin = core
+        .relay_for_invites(Some("http://127.0.0.1:9"))
+        .expect("relay");
+    assert_eq!(origin, "http://127.0.0.1:9");
+    let (link, replaced) = core
+        .create_invite(a.appointment.id.0, &origin)
+        .expect("invite");
+    assert!(replaced.is_empty());
+    assert!(link.link.starts_with("http://127.0.0.1:9/j/"));
+    let (again, replaced) = core
+        .create_invite(a.appointment.id.0, &origin)
+        .expect("regenerate");
+    assert_eq!(replaced.len(), 1);
+    assert_ne!(again.link, link.link);
+    assert_eq!(
+        core.show_invite(a.appointment.id.0)
+            .expect("show")
+            .expect("some")
+            .link,
+        again.link
+    );
+    let watched = core.todays_visits(tz).expect("today");
+    assert_eq!(watched.len(), 1);
+    assert_eq!(watched[0].appointment, a.appointment.id);
+    assert_eq!(
+        core.revoke_invite(a.appointment.id.0)
+            .expect("revoke")
+            .len(),
+        1
+    );
+    assert!(
+        core.show_invite(a.appointment.id.0)
+            .expect("show")
+            .is_none()
+    );
+    assert!(core.todays_visits(tz).expect("today").is_empty());
+
+    // Audit: filtered newest first, ids only, and the chain verifies.
+    let views = core
+        .audit_events(&AuditFilter {
+            action: Some("patient.".into()),
+            limit: None,
+        })
+        .expect("audit");
+    let actions: Vec<_> = views.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["patient.update", "patient.view", "patient.create"]
+    );
+    let all = core.audit_events(&AuditFilter::default()).expect("all");
+    let text = serde_json::to_string(&all).expect("json");
+    for phi in ["Ada", "Lovelace", "1980-12-10", "follow-up", "second"] {
+        assert!(!text.contains(phi), "audit carries {phi}");
+    }
+    assert!(matches!(
+        core.audit_verify().expect("verify"),
+        bedside_store::AuditVerdict::Ok { .. }
+    ));
+
+    // Settings: relay checked, idle lock capped by policy and applied at once.
+    let s = core.settings().expect("settings");
+    assert_eq!(
+        (
+            s.relay_url.as_deref(),
+            s.idle_lock_minutes,
+            s.idle_lock_max_minutes
+        ),
+        (None, 10, 10)
+    );
+    let bad = Settings {
+        relay_url: Some("http://relay.example.org".into()),
+        ..s.clone()
+    };
+    assert_eq!(
+        core.save_settings(&bad).expect_err("http").code(),
+        "invalid_input"
+    );
+    let long = Settings {
+        idle_lock_minutes: 11,
+        ..s.clone()
+    };
+    assert_eq!(
+        core.save_settings(&long).expect_err("cap").code(),
+        "invalid_input"
+    );
+    let saved = core
+        .save_settings(&Settings {
+            relay_url: Some("https://relay.example.org/".into()),
+            idle_lock_minutes: 2,
+            idle_lock_max_minutes: 0,
+        })
+        .expect("save");
+    assert_eq!(
+        saved.relay_url.as_deref(),
+        Some("https://relay.example.org")
+    );
+    assert_eq!(
+        core.relay_for_invites(Some("http://127.0.0.1:9"))
+            .expect("r"),
+        "https://relay.example.org"
+    );
+    clock.advance(119);
+    assert!(!core.tick());
+    clock.advance(1);
+    assert!(core.tick(), "the 2-minute idle lock applies at once");
+    assert_eq!(
+        core.list_patients().expect_err("locked").code(),
+        "not_signed_in"
+    );
+}

@@ -422,3 +422,173 @@ struct KnockBody {
     #[serde(default)]
     dob: Option<String>,
 }
+
+/// What the caller of [`run_with_control`] asks the host to do for a device
+/// of the watched visit (the desktop app's waiting-room buttons).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostCommand {
+    /// Let the device in.
+    Admit {
+        /// Device id.
+        device: String,
+    },
+    /// Turn it away; `reason` is shown to the patient.
+    Deny {
+        /// Device id.
+        device: String,
+        /// Shown to the patient.
+        reason: String,
+    },
+    /// A short message shown in the patient's waiting room ("5 more minutes").
+    Message {
+        /// Device id.
+        device: String,
+        /// Plain text.
+        text: String,
+    },
+}
+
+/// Like [`run`], but the caller decides: each [`HostCommand`] received on
+/// `control` is sent to the relay for this visit. `cfg.auto_admit` is
+/// ignored. Knocks that do not open with the invite secret are still denied
+/// here, without asking.
+pub async fn run_with_control(
+    cfg: HostConfig,
+    mut on_event: impl FnMut(HostEvent),
+    mut control: tokio::sync::mpsc::UnboundedReceiver<HostCommand>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), HostError> {
+    let url = clinician_url(&cfg.relay_origin)?;
+    let connector = url.starts_with("wss://").then(tls);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, false, connector)
+            .await
+            .map_err(|e| HostError::Connect(e.to_string()))?;
+    let visit_hex = HEXLOWER.encode(&cfg.visit);
+    let send = |m: ClinicianToRelay| Message::text(bedside_protocol::encode(&m));
+    let closed = |e: tokio_tungstenite::tungstenite::Error| HostError::Closed(e.to_string());
+    let public_key = B64.encode(&bedside_visit::invite::public_key(&cfg.key));
+    ws.send(send(ClinicianToRelay::Hello {
+        v: PROTOCOL_VERSION,
+        public_key,
+    }))
+    .await
+    .map_err(closed)?;
+    tokio::pin!(shutdown);
+    let mut control_open = true;
+    loop {
+        let frame = tokio::select! {
+            f = ws.next() => f,
+            c = control.recv(), if control_open => {
+                let Some(c) = c else {
+                    control_open = false;
+                    continue;
+                };
+                let visit = visit_hex.clone();
+                let m = match c {
+                    HostCommand::Admit { device } => {
+                        on_event(HostEvent::Admitting { device: device.clone() });
+                        ClinicianToRelay::Admit { visit, device }
+                    }
+                    HostCommand::Deny { device, reason } => ClinicianToRelay::Deny { visit, device, reason },
+                    HostCommand::Message { device, text } => ClinicianToRelay::Message { visit, device, text },
+                };
+                ws.send(send(m)).await.map_err(closed)?;
+                continue;
+            }
+            () = &mut shutdown => {
+                let _ = ws.close(None).await;
+                return Ok(());
+            }
+        };
+        let bytes = match frame {
+            None => return Ok(()),
+            Some(Err(e)) => return Err(closed(e)),
+            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+            Some(Ok(Message::Close(c))) => {
+                return match c {
+                    Some(c) if !c.reason.is_empty() => Err(HostError::Closed(c.reason.to_string())),
+                    _ => Ok(()),
+                };
+            }
+            Some(Ok(_)) => continue,
+        };
+        let msg: RelayToClinician =
+            bedside_protocol::decode(&bytes).map_err(|_| HostError::Protocol)?;
+        match msg {
+            RelayToClinician::Challenge { nonce } => {
+                let nonce = B64
+                    .decode(nonce.as_bytes())
+                    .map_err(|_| HostError::Protocol)?;
+                let sig = cfg.key.sign(&bedside_protocol::auth_message(&nonce));
+                let signature = B64.encode(sig.as_ref());
+                ws.send(send(ClinicianToRelay::Auth { signature }))
+                    .await
+                    .map_err(closed)?;
+            }
+            RelayToClinician::Ready { clinic_name } => {
+                on_event(HostEvent::Ready { clinic_name });
+                let visit = visit_hex.clone();
+                ws.send(send(ClinicianToRelay::Watch { visit }))
+                    .await
+                    .map_err(closed)?;
+            }
+            RelayToClinician::Knock {
+                visit,
+                device,
+                sealed,
+                extra_device,
+                waiting_since,
+            } if visit == visit_hex => {
+                let opened = B64
+                    .decode(sealed.as_bytes())
+                    .ok()
+                    .and_then(|b| auth::open_knock(&cfg.secret, &cfg.visit, &b).ok())
+                    .and_then(|plain| serde_json::from_slice::<KnockBody>(&plain).ok());
+                let Some(body) = opened else {
+                    tracing::info!(visit = &visit_hex[..8], "unreadable knock refused");
+                    on_event(HostEvent::UnreadableKnock {
+                        device: device.clone(),
+                    });
+                    let reason =
+                        "This request could not be verified. Please use the link your clinic sent."
+                            .into();
+                    ws.send(send(ClinicianToRelay::Deny {
+                        visit,
+                        device,
+                        reason,
+                    }))
+                    .await
+                    .map_err(closed)?;
+                    continue;
+                };
+                on_event(HostEvent::Knock {
+                    device,
+                    name: body.name,
+                    dob: body.dob,
+                    extra_device,
+                    waiting_since,
+                });
+            }
+            RelayToClinician::DeviceState {
+                visit,
+                device,
+                state,
+            } if visit == visit_hex => {
+                on_event(HostEvent::DeviceState {
+                    device,
+                    state: state.as_str().to_owned(),
+                });
+            }
+            RelayToClinician::Error { code, message } => {
+                let code = code.as_str().to_owned();
+                if code == "unauthorized" {
+                    return Err(HostError::Unauthorized(message));
+                }
+                on_event(HostEvent::RelayError { code, message });
+            }
+            _ => {}
+        }
+    }
+}

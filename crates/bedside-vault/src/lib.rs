@@ -25,6 +25,7 @@ pub use error::VaultError;
 pub use escrow::{EscrowBox, EscrowPrivateKey, EscrowPublicKey};
 pub use kdf::KdfParams;
 pub use keychain::{KeychainError, MemoryKeychain, SecretStore, SystemKeychain};
+pub use qr::png as qr_png;
 pub use secret::{DbKey, Kek, KeychainSecret, Password, SessionToken};
 pub use totp::{Totp, TotpSecret};
 pub use wrap::WrapFile;

@@ -3,7 +3,17 @@
 // The invoke function is injected so stores and tests never need a Tauri runtime.
 
 import type {
+  AppointmentInput,
+  AppointmentView,
+  AuditEvent,
+  AuditFilter,
+  AuditVerdict,
+  InviteView,
   IpcErrorPayload,
+  Note,
+  Patient,
+  PatientInput,
+  Settings,
   PasswordPolicy,
   ProfileSummary,
   SessionState,
@@ -23,6 +33,9 @@ export type ErrorCode =
   | 'invalid_input'
   | 'not_found'
   | 'no_profile'
+  | 'overlap'
+  | 'bad_transition'
+  | 'not_signed_in'
   | 'totp_not_enrolled'
   | 'internal'
   | 'ipc'
@@ -32,12 +45,20 @@ export type ErrorCode =
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly retryAfterSecs: number | null;
+  /** With `overlap`: the id of the appointment the requested time clashes with. */
+  readonly conflictWith: number | null;
 
-  constructor(code: ErrorCode, message: string, retryAfterSecs: number | null = null) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    retryAfterSecs: number | null = null,
+    conflictWith: number | null = null,
+  ) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.retryAfterSecs = retryAfterSecs;
+    this.conflictWith = conflictWith;
   }
 }
 
@@ -61,7 +82,8 @@ export function toApiError(reason: unknown): ApiError {
   if (reason instanceof ApiError) return reason;
   if (isPayload(reason)) {
     const retry = typeof reason.retry_after_secs === 'number' ? reason.retry_after_secs : null;
-    return new ApiError(reason.code, reason.message, retry);
+    const conflict = typeof reason.conflict_with === 'number' ? reason.conflict_with : null;
+    return new ApiError(reason.code, reason.message, retry, conflict);
   }
   return new ApiError('ipc', 'The app could not complete that request.');
 }
@@ -82,6 +104,49 @@ export interface Api {
   lock(): Promise<void>;
   sessionState(): Promise<SessionState>;
   touch(): Promise<void>;
+  relayOrigin(): Promise<string | null>;
+
+  patientsList(): Promise<Patient[]>;
+  patientsSearch(query: string): Promise<Patient[]>;
+  patientGet(id: number): Promise<Patient>;
+  patientCreate(patient: PatientInput): Promise<Patient>;
+  patientUpdate(id: number, patient: PatientInput): Promise<Patient>;
+
+  appointmentsDay(date: string, tz: string): Promise<AppointmentView[]>;
+  appointmentsWeek(date: string, tz: string): Promise<AppointmentView[]>;
+  appointmentGet(id: number, tz: string): Promise<AppointmentView>;
+  /** Rejects with code `overlap` (and `conflictWith`) unless `force`. */
+  appointmentCreate(appointment: AppointmentInput): Promise<AppointmentView>;
+  appointmentReschedule(req: {
+    id: number;
+    localStart: string;
+    tz: string;
+    durationMin: number | null;
+    force: boolean;
+  }): Promise<AppointmentView>;
+  appointmentCancel(id: number): Promise<void>;
+  appointmentNoShow(id: number): Promise<void>;
+  appointmentSetStatus(id: number, status: string): Promise<void>;
+
+  noteGet(appointment: number): Promise<Note | null>;
+  /** Saves a new version; resolves to its version number. */
+  noteSave(appointment: number, text: string): Promise<number>;
+
+  inviteCreate(appointment: number): Promise<InviteView>;
+  inviteShow(appointment: number): Promise<InviteView | null>;
+  inviteRevoke(appointment: number): Promise<void>;
+
+  auditList(filter: AuditFilter): Promise<AuditEvent[]>;
+  auditVerify(): Promise<AuditVerdict>;
+
+  settingsGet(): Promise<Settings>;
+  settingsSave(settings: Settings): Promise<Settings>;
+
+  /** Watches today's visits with an active invite; resolves to how many. */
+  waitingSync(tz: string): Promise<number>;
+  waitingAdmit(visit: string, device: string): Promise<void>;
+  waitingDeny(visit: string, device: string, reason: string): Promise<void>;
+  waitingMessage(visit: string, device: string, text: string): Promise<void>;
 }
 
 /** Builds the API over an invoke function (Tauri's in the app, a mock in tests). */
@@ -108,5 +173,42 @@ export function createApi(invoke: InvokeFn): Api {
     lock: () => call<void>('lock'),
     sessionState: () => call<SessionState>('session_state'),
     touch: () => call<void>('touch'),
+    relayOrigin: () => call<string | null>('relay_origin'),
+
+    patientsList: () => call<Patient[]>('patients_list'),
+    patientsSearch: (query) => call<Patient[]>('patients_search', { query }),
+    patientGet: (id) => call<Patient>('patient_get', { id }),
+    patientCreate: (patient) => call<Patient>('patient_create', { patient }),
+    patientUpdate: (id, patient) => call<Patient>('patient_update', { id, patient }),
+
+    appointmentsDay: (date, tz) => call<AppointmentView[]>('appointments_day', { date, tz }),
+    appointmentsWeek: (date, tz) => call<AppointmentView[]>('appointments_week', { date, tz }),
+    appointmentGet: (id, tz) => call<AppointmentView>('appointment_get', { id, tz }),
+    appointmentCreate: (appointment) =>
+      call<AppointmentView>('appointment_create', { appointment }),
+    appointmentReschedule: ({ id, localStart, tz, durationMin, force }) =>
+      call<AppointmentView>('appointment_reschedule', { id, localStart, tz, durationMin, force }),
+    appointmentCancel: (id) => call<void>('appointment_cancel', { id }),
+    appointmentNoShow: (id) => call<void>('appointment_no_show', { id }),
+    appointmentSetStatus: (id, status) => call<void>('appointment_set_status', { id, status }),
+
+    noteGet: (appointment) => call<Note | null>('note_get', { appointment }),
+    noteSave: (appointment, text) => call<number>('note_save', { appointment, text }),
+
+    inviteCreate: (appointment) => call<InviteView>('invite_create', { appointment }),
+    inviteShow: (appointment) => call<InviteView | null>('invite_show', { appointment }),
+    inviteRevoke: (appointment) => call<void>('invite_revoke', { appointment }),
+
+    auditList: (filter) => call<AuditEvent[]>('audit_list', { filter }),
+    auditVerify: () => call<AuditVerdict>('audit_verify'),
+
+    settingsGet: () => call<Settings>('settings_get'),
+    settingsSave: (settings) => call<Settings>('settings_save', { settings }),
+
+    waitingSync: (tz) => call<number>('waiting_sync', { tz }),
+    waitingAdmit: (visit, device) => call<void>('waiting_admit', { visit, device }),
+    waitingDeny: (visit, device, reason) => call<void>('waiting_deny', { visit, device, reason }),
+    waitingMessage: (visit, device, text) =>
+      call<void>('waiting_message', { visit, device, text }),
   };
 }

@@ -3,5 +3,11 @@
 /** Emitted by the shell when the core locks itself (idle timeout). No payload. */
 export const LOCKED_EVENT = 'locked';
 
+/** Emitted by the waiting-room connections (payload: `WaitingEvent`). PHI: window only. */
+export const WAITING_EVENT = 'waiting';
+
 /** Subscribe to a shell event; resolves to an unsubscribe function. */
-export type ListenFn = (event: string, handler: () => void) => Promise<() => void>;
+export type ListenFn = (
+  event: string,
+  handler: (payload: unknown) => void,
+) => Promise<() => void>;

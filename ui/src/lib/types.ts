@@ -31,4 +31,120 @@ export interface IpcErrorPayload {
   message: string;
   /** Present with `locked_out`: seconds until the next attempt is allowed. */
   retry_after_secs?: number | null;
+  /** Present with `overlap`: the appointment the requested time clashes with. */
+  conflict_with?: number | null;
+}
+
+// ---- The clinician's working data (mirrors bedside-store / bedside-core serde output).
+
+/** A patient record (PHI). `dob` is `YYYY-MM-DD`. */
+export interface Patient {
+  id: number;
+  name: string;
+  dob: string;
+  phone: string | null;
+  email: string | null;
+  mrn: string | null;
+}
+
+/** What the patient form sends (create, or the full record on edit). Empty = none. */
+export interface PatientInput {
+  name: string;
+  dob: string;
+  phone?: string | null;
+  email?: string | null;
+  mrn?: string | null;
+}
+
+export type AppointmentStatus =
+  | 'booked'
+  | 'arrived'
+  | 'in_progress'
+  | 'finished'
+  | 'cancelled'
+  | 'no_show';
+
+/** An appointment with its patient's name; `local_start` is RFC 3339 in the asked zone. */
+export interface AppointmentView {
+  id: number;
+  patient: number;
+  /** UTC instant, RFC 3339. */
+  start: string;
+  tz: string;
+  duration_min: number;
+  reason: string | null;
+  status: AppointmentStatus;
+  patient_name: string;
+  local_start: string;
+}
+
+/** A booking as the schedule form sends it: wall-clock start in the clinician's zone. */
+export interface AppointmentInput {
+  patient: number;
+  /** `YYYY-MM-DDTHH:MM` */
+  local_start: string;
+  tz: string;
+  duration_min: number;
+  reason?: string | null;
+  force?: boolean;
+}
+
+/** One saved version of a visit note. */
+export interface Note {
+  appointment: number;
+  version: number;
+  text: string;
+  saved_at: string;
+}
+
+/** An invite link with its QR code as a `data:` URL. */
+export interface InviteView {
+  link: string;
+  not_before: number;
+  expires: number;
+  qr_data_url: string;
+}
+
+export interface AuditEvent {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  subject: Record<string, unknown>;
+  prev: string;
+  mac: string;
+}
+
+export interface AuditFilter {
+  action?: string | null;
+  limit?: number | null;
+}
+
+export type AuditVerdict = { status: 'ok'; count: number } | { status: 'broken'; seq: number };
+
+export interface Settings {
+  relay_url: string | null;
+  idle_lock_minutes: number;
+  idle_lock_max_minutes: number;
+}
+
+/** A waiting-room update from the shell (`waiting` event). `name`/`dob` are PHI. */
+export interface WaitingEvent {
+  appointment: number;
+  visit: string;
+  kind:
+    | 'connected'
+    | 'disconnected'
+    | 'knock'
+    | 'unreadable_knock'
+    | 'admitting'
+    | 'device_state'
+    | 'relay_error'
+    | 'other';
+  device?: string;
+  name?: string;
+  dob?: string;
+  extra_device?: boolean;
+  waiting_since?: number;
+  state?: string;
 }

@@ -42,6 +42,10 @@ export interface AppStoreOptions {
 }
 
 export interface AppStore extends Readable<AppState> {
+  /** The API the screens use (the same injected one). */
+  readonly api: Api;
+  /** Shell event subscription, when running in the shell. */
+  readonly listen: ListenFn | undefined;
   /** Loads session and profiles, subscribes to the shell's `locked` event. */
   init(): Promise<void>;
   /** Stops listening for shell events. */
@@ -254,6 +258,8 @@ export function createAppStore(options: AppStoreOptions): AppStore {
   }
 
   return {
+    api,
+    listen,
     subscribe: state.subscribe,
     init,
     destroy,

@@ -1,0 +1,328 @@
+//! The waiting room: one `bedside_host` connection per visit of today that has an active
+//! invite, started when the UI asks (`waiting_sync`, after sign-in and after invite
+//! changes) and stopped on lock. Knocks and device states reach the window as `waiting`
+//! events; the panel's buttons come back as [`HostCommand`]s.
+//!
+//! **Invariant:** the decrypted name and date of birth go only into the `waiting` event for
+//! the main window. Logs carry truncated visit ids and event kinds; the audit log carries
+//! appointment ids; nothing else (no notification, no window title) carries a name.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bedside_core::WatchedVisit;
+use bedside_host::{HostCommand, HostConfig, HostEvent};
+use ring::signature::Ed25519KeyPair;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{AppState, IpcError};
+
+/// The event the panel listens to.
+pub(crate) const WAITING_EVENT: &str = "waiting";
+
+/// How long to wait before reconnecting after the relay connection fails.
+const RETRY: Duration = Duration::from_secs(5);
+
+/// One waiting-room update for the panel.
+#[derive(Clone, Serialize)]
+pub struct WaitingEvent {
+    /// The appointment the visit belongs to.
+    pub appointment: i64,
+    /// The visit id (hex): the panel sends it back with admit/deny/message.
+    pub visit: String,
+    /// `connected`, `disconnected`, `knock`, `unreadable_knock`, `admitting`, `device_state`,
+    /// `relay_error`.
+    pub kind: &'static str,
+    /// Device id, when the update is about a device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The name the patient typed (PHI: for the window only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Date of birth, when the join page asked for it (PHI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dob: Option<String>,
+    /// Beyond the invite's device limit: flag it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub extra_device: bool,
+    /// Unix seconds the device has been waiting since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<u64>,
+    /// The device's new state, or the relay's error code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl std::fmt::Debug for WaitingEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitingEvent")
+            .field("appointment", &self.appointment)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WaitingEvent {
+    fn new(appointment: i64, visit: &str, kind: &'static str) -> Self {
+        Self {
+            appointment,
+            visit: visit.to_owned(),
+            kind,
+            device: None,
+            name: None,
+            dob: None,
+            extra_device: false,
+            waiting_since: None,
+            state: None,
+        }
+    }
+
+    /// The panel's view of a host event.
+    pub(crate) fn from_host(appointment: i64, visit: &str, e: HostEvent) -> Self {
+        let mut w = Self::new(appointment, visit, "relay_error");
+        match e {
+            HostEvent::Ready { .. } => w.kind = "connected",
+            HostEvent::Knock {
+                device,
+                name,
+                dob,
+                extra_device,
+                waiting_since,
+            } => {
+                w.kind = "knock";
+                w.device = Some(device);
+                w.name = Some(name);
+                w.dob = dob;
+                w.extra_device = extra_device;
+                w.waiting_since = Some(waiting_since);
+            }
+            HostEvent::UnreadableKnock { device } => {
+                w.kind = "unreadable_knock";
+                w.device = Some(device);
+            }
+            HostEvent::Admitting { device } => {
+                w.kind = "admitting";
+                w.device = Some(device);
+            }
+            HostEvent::DeviceState { device, state } => {
+                w.kind = "device_state";
+                w.device = Some(device);
+                w.state = Some(state);
+            }
+            HostEvent::RelayError { code, .. } => w.state = Some(code),
+            _ => w.kind = "other",
+        }
+        w
+    }
+}
+
+struct Watch {
+    appointment: i64,
+    control: mpsc::UnboundedSender<HostCommand>,
+    _stop: oneshot::Sender<()>,
+}
+
+/// The running waiting-room connections, by visit id (hex).
+#[derive(Default)]
+pub struct WaitingRoom {
+    watches: Mutex<HashMap<String, Watch>>,
+}
+
+impl WaitingRoom {
+    /// Watches exactly `visits`: starts connections for new ones, stops the others.
+    /// Returns the number watched.
+    pub(crate) fn sync(
+        &self,
+        app: &AppHandle,
+        key: Arc<Ed25519KeyPair>,
+        visits: Vec<WatchedVisit>,
+    ) -> usize {
+        let Ok(mut watches) = self.watches.lock() else {
+            return 0;
+        };
+        let wanted: HashMap<String, WatchedVisit> = visits
+            .into_iter()
+            .map(|v| (data_encoding::HEXLOWER.encode(&v.invite.visit_id), v))
+            .collect();
+        watches.retain(|visit, _| wanted.contains_key(visit));
+        for (visit, v) in wanted {
+            if watches.contains_key(&visit) {
+                continue;
+            }
+            let (control, rx) = mpsc::unbounded_channel();
+            let (stop, stopped) = oneshot::channel();
+            let appointment = v.appointment.0;
+            spawn_watch(app.clone(), key.clone(), visit.clone(), v, rx, stopped);
+            watches.insert(
+                visit,
+                Watch {
+                    appointment,
+                    control,
+                    _stop: stop,
+                },
+            );
+        }
+        watches.len()
+    }
+
+    /// Stops every connection (on lock: nothing PHI-bearing runs while locked).
+    pub(crate) fn stop_all(&self) {
+        if let Ok(mut w) = self.watches.lock() {
+            w.clear();
+        }
+    }
+
+    /// Sends a command for a device of a watched visit; returns its appointment.
+    pub(crate) fn send(&self, visit: &str, command: HostCommand) -> Result<i64, IpcError> {
+        let watches = self.watches.lock().map_err(|_| IpcError::internal())?;
+        let w = watches.get(visit).ok_or_else(|| {
+            IpcError::new(
+                "not_found",
+                "This visit is not in the waiting room any more.",
+            )
+        })?;
+        w.control.send(command).map_err(|_| {
+            IpcError::new(
+                "relay_unavailable",
+                "The relay connection is closed; try again in a moment.",
+            )
+        })?;
+        Ok(w.appointment)
+    }
+}
+
+fn spawn_watch(
+    app: AppHandle,
+    key: Arc<Ed25519KeyPair>,
+    visit: String,
+    v: WatchedVisit,
+    mut control: mpsc::UnboundedReceiver<HostCommand>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let appointment = v.appointment.0;
+    tauri::async_runtime::spawn(async move {
+        let short = visit[..8].to_owned();
+        loop {
+            // The secret is copied into a zeroizing buffer for each connection.
+            let cfg = HostConfig {
+                relay_origin: v.invite.relay_origin.clone(),
+                key: key.clone(),
+                visit: v.invite.visit_id,
+                secret: bedside_host::Secret::new(v.invite.secret),
+                auto_admit: false,
+            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            let forward = async {
+                let app = app.clone();
+                let visit = visit.clone();
+                let on_event = move |e: HostEvent| {
+                    let w = WaitingEvent::from_host(appointment, &visit, e);
+                    let audit = match w.kind {
+                        "knock" => Some("visit.knock"),
+                        "admitting" => Some("visit.admit"),
+                        "unreadable_knock" => Some("visit.knock_refused"),
+                        _ => None,
+                    };
+                    if let Some(action) = audit {
+                        let _ = app
+                            .state::<AppState>()
+                            .call("waiting", |core| core.audit_visit(action, appointment));
+                    }
+                    tracing::info!(visit = %&visit[..8], kind = w.kind, "waiting room");
+                    if let Err(error) = app.emit_to("main", WAITING_EVENT, w) {
+                        tracing::warn!(%error, "could not forward a waiting-room update");
+                    }
+                };
+                bedside_host::run_with_control(cfg, on_event, rx, async {
+                    let _ = (&mut stopped).await;
+                })
+                .await
+            };
+            // Commands from the panel go to the current connection.
+            let relay = async {
+                while let Some(c) = control.recv().await {
+                    if tx.send(c).is_err() {
+                        break;
+                    }
+                }
+                std::future::pending::<()>().await;
+            };
+            let result = tokio::select! {
+                r = forward => r,
+                () = relay => Ok(()),
+            };
+            if stopped.try_recv() != Err(oneshot::error::TryRecvError::Empty) {
+                tracing::info!(visit = %short, "waiting room closed");
+                return;
+            }
+            let mut w = WaitingEvent::new(appointment, &visit, "disconnected");
+            if let Err(e) = result {
+                tracing::info!(visit = %short, error = %e, "waiting room connection failed");
+                w.state = Some("unreachable".into());
+            }
+            let _ = app.emit_to("main", WAITING_EVENT, w);
+            tokio::select! {
+                () = tokio::time::sleep(RETRY) => {}
+                _ = &mut stopped => return,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_knock_carries_the_name_to_the_window_but_not_to_debug_output() {
+        let w = WaitingEvent::from_host(
+            4,
+            "00112233445566778899aabbccddeeff",
+            HostEvent::Knock {
+                device: "d1".into(),
+                name: "Ada Lovelace".into(),
+                dob: None,
+                extra_device: false,
+                waiting_since: 1_790_000_000,
+            },
+        );
+        let json = serde_json::to_value(&w).expect("json");
+        assert_eq!(json["kind"], "knock");
+        assert_eq!(json["name"], "Ada Lovelace");
+        assert_eq!(json["appointment"], 4);
+        assert!(json.get("dob").is_none());
+        assert!(json.get("extra_device").is_none());
+        assert!(!format!("{w:?}").contains("Ada"));
+    }
+
+    #[test]
+    fn device_states_and_relay_errors_carry_no_name() {
+        let s = WaitingEvent::from_host(
+            1,
+            "00",
+            HostEvent::DeviceState {
+                device: "d".into(),
+                state: "admitted".into(),
+            },
+        );
+        assert_eq!(
+            (s.kind, s.state.as_deref()),
+            ("device_state", Some("admitted"))
+        );
+        let e = WaitingEvent::from_host(
+            1,
+            "00",
+            HostEvent::RelayError {
+                code: "rate_limited".into(),
+                message: "slow down".into(),
+            },
+        );
+        assert_eq!(
+            (e.kind, e.state.as_deref(), e.name),
+            ("relay_error", Some("rate_limited"), None)
+        );
+    }
+}

@@ -1,0 +1,497 @@
+//! The real desktop window end to end: the built `bedside-desktop` binary under Xvfb, driven
+//! through tauri-driver 2.1.0 and WebKitWebDriver (the official WebDriver route), with the
+//! real Secret Service, SQLCipher and the embedded relay: first run → TOTP enrolment (the
+//! code computed from the secret the screen shows) → a patient → an appointment → its
+//! invite link → lock → unlock. A PNG screenshot is saved at each step under
+//! `<target>/desktop-e2e/`.
+//!
+//! Needs the debug binary (`cargo build -p bedside-desktop`; `cargo xtask test` builds it),
+//! `tauri-driver` (`cargo xtask setup test` installs it), `WebKitWebDriver` and `Xvfb`.
+//! `BEDSIDE_DESKTOP_BIN` overrides the binary's path.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+const PATIENT: &str = "Ada Lovelace-Testpatient";
+/// What the patient types at the knock (PHI: must reach the panel and nothing else).
+const KNOCK_NAME: &str = "Grace Knockmarker";
+
+/// Kills a child process by PID when dropped (PID 1 here does not reap: wait too).
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The target directory this test binary runs from (`<target>/debug/deps/tests-…`).
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .expect("exe")
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    // xtask runs the tests with a throwaway HOME: look in CARGO_HOME too.
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .map(|h| h.join("bin").join(name));
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .chain(home)
+        .find(|p| p.is_file())
+}
+
+/// A minimal HTTP/1.1 JSON client for the WebDriver wire protocol on loopback.
+/// A connection closed without any response is retried (it happens now and then while the
+/// app is busy); nothing was answered, so the request was not processed.
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
+    for _ in 0..10 {
+        if let Some(v) = try_http(port, method, path, body) {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!("{method} {path}: no HTTP response from tauri-driver")
+}
+
+/// `None` when the connection closed without a response (the native driver not up yet).
+fn try_http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Option<Value> {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, rest) = text.split_once("\r\n\r\n")?;
+    let payload = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Some(serde_json::from_str(&payload).unwrap_or(Value::Null))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+struct Driver {
+    port: u16,
+    session: String,
+    shots: PathBuf,
+    step: usize,
+}
+
+impl Driver {
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let v = http(
+            self.port,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body.as_ref(),
+        );
+        v["value"].clone()
+    }
+
+    fn find(&self, testid: &str) -> Option<String> {
+        let v = self.cmd(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": format!("[data-testid=\"{testid}\"]")})),
+        );
+        // W3C element reference; an error object (no such element) has no such key.
+        v.get("element-6066-11e4-a52e-4f735466cecf")
+            .or_else(|| v.get("ELEMENT"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    fn wait(&self, testid: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(e) = self.find(testid) {
+                return e;
+            }
+            if Instant::now() > deadline {
+                self.shot(&format!("missing-{testid}"));
+                let errors = self.js("return window.__e2eErrors || [];", json!([]));
+                panic!("no [data-testid={testid}] within 60 s; page errors: {errors}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn click(&self, testid: &str) {
+        let e = self.wait(testid);
+        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
+    }
+
+    /// Sets an input's value the way typing would (an `input` event), which also works for
+    /// date and time inputs whose key handling differs between engines.
+    fn fill(&self, testid: &str, value: &str) {
+        self.wait(testid);
+        self.js(
+            "const [id, v] = arguments; const el = document.querySelector(`[data-testid=\"${id}\"]`);
+             el.focus(); el.value = v; el.dispatchEvent(new Event('input', {bubbles: true}));
+             el.dispatchEvent(new Event('change', {bubbles: true})); return true;",
+            json!([testid, value]),
+        );
+    }
+
+    fn text(&self, testid: &str) -> String {
+        let e = self.wait(testid);
+        self.cmd("GET", &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn value(&self, testid: &str) -> String {
+        self.wait(testid);
+        self.js(
+            "return document.querySelector(`[data-testid=\"${arguments[0]}\"]`).value;",
+            json!([testid]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    fn js(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Saves a PNG of the window as `NN-name.png`.
+    fn shot(&self, name: &str) -> PathBuf {
+        let b64 = self.cmd("GET", "/screenshot", None);
+        let png = data_encoding::BASE64
+            .decode(b64.as_str().unwrap_or_default().as_bytes())
+            .expect("base64 screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        let path = self.shots.join(format!("{:02}-{name}.png", self.step));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    fn step(&mut self, name: &str) {
+        self.step += 1;
+        self.shot(name);
+    }
+}
+
+fn totp_now(secret_base32: &str) -> String {
+    let bytes = data_encoding::BASE32_NOPAD
+        .decode(secret_base32.trim().as_bytes())
+        .expect("base32 secret");
+    let totp = bedside_vault::Totp::new(bedside_vault::TotpSecret::from_bytes(bytes));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    totp.code_at(now)
+}
+
+#[test]
+fn clinician_first_run_patient_appointment_invite_lock_unlock() {
+    let bin = std::env::var_os("BEDSIDE_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/bedside-desktop"));
+    let (Some(driver_bin), Some(_)) = (tool("tauri-driver"), tool("WebKitWebDriver")) else {
+        panic!("tauri-driver or WebKitWebDriver is missing: run `cargo xtask setup test`");
+    };
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo build -p bedside-desktop` (cargo xtask test does)",
+        bin.display()
+    );
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "run under dbus-run-session with an unlocked gnome-keyring (cargo xtask test does)"
+    );
+
+    let shots = target_dir().join("desktop-e2e");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let data = tempfile::tempdir().expect("data dir");
+    let policy = tempfile::tempdir().expect("empty policy dir");
+
+    let display = format!(":{}", 90 + std::process::id() % 100);
+    let _xvfb = Proc(
+        Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+
+    let (port, native) = (free_port(), free_port());
+    let _driver = Proc(
+        Command::new(&driver_bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &display)
+            .env("NO_AT_BRIDGE", "1")
+            .env("TZ", "UTC")
+            .env("BEDSIDE_DATA_DIR", data.path())
+            .env("BEDSIDE_POLICY_DIR", policy.path())
+            .env("BEDSIDE_LOG", "debug,zbus=info,tao=info,wry=info")
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(shots.join("app.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
+            .spawn()
+            .expect("tauri-driver"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let capabilities = json!({"capabilities": {"alwaysMatch": {
+        "tauri:options": {"application": bin.to_string_lossy()}
+    }}});
+    // tauri-driver listens before WebKitWebDriver does: retry until a session starts.
+    let created = loop {
+        if let Some(v) = try_http(port, "POST", "/session", Some(&capabilities)) {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no WebDriver session");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let session = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
+        .to_owned();
+    let mut d = Driver {
+        port,
+        session,
+        shots: shots.clone(),
+        step: 0,
+    };
+
+    // First run: create the profile.
+    d.wait("screen-first-run");
+    // Page errors, reported if a screen never shows (messages only: no PHI is typed yet
+    // when most screens render, and the report stays in the test output).
+    d.js(
+        "window.__e2eErrors = [];
+         window.addEventListener('error', (e) => window.__e2eErrors.push(String(e.message)));
+         window.addEventListener('unhandledrejection', (e) => window.__e2eErrors.push(String(e.reason)));
+         return true;",
+        json!([]),
+    );
+    d.fill("first-run-display-name", "Dr Alex Morgan");
+    d.fill("first-run-username", "amorgan");
+    d.fill("first-run-password", PASSWORD);
+    d.fill("first-run-confirm", PASSWORD);
+    d.step("first-run");
+    d.click("first-run-submit");
+
+    // TOTP enrolment: the code comes from the secret the screen shows.
+    d.wait("screen-enrol-totp");
+    d.wait("totp-qr");
+    // The key sits in a collapsed "cannot scan?" section: read it from the DOM.
+    let secret = d
+        .js(
+            "return document.querySelector('[data-testid=\"totp-secret\"]').textContent;",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .replace([' ', '\n'], "");
+    assert!(secret.len() >= 16, "a base32 secret is shown");
+    d.step("totp-enrolment");
+    d.fill("totp-code", &totp_now(&secret));
+    d.click("totp-submit");
+
+    // Signed in: the desk with its schedule and the waiting room.
+    d.wait("screen-schedule");
+    d.wait("waiting-room");
+    d.step("signed-in-schedule");
+
+    // A patient.
+    d.click("nav-patients");
+    d.click("patient-add");
+    d.fill("patient-name", PATIENT);
+    d.fill("patient-dob", "1980-12-10");
+    d.fill("patient-email", "ada@example.org");
+    d.click("patient-save");
+    assert_eq!(d.text("patient-detail-name"), PATIENT);
+    d.step("patient-created");
+
+    // An appointment in ten minutes (UTC, the window's zone here), so its link already
+    // works (links open 15 minutes before), booked through the picker.
+    d.click("nav-schedule");
+    d.click("new-appointment");
+    d.fill("picker-search", "lovelace");
+    d.click("picker-option");
+    assert!(d.text("picker-selected").contains(PATIENT));
+    let start = chrono::Utc::now() + chrono::Duration::minutes(10);
+    d.fill("book-start", &start.format("%Y-%m-%dT%H:%M").to_string());
+    d.fill("book-duration", "30");
+    d.fill("book-reason", "follow-up");
+    d.step("booking-form");
+    d.click("book-submit");
+    d.wait("appointment-row");
+    assert_eq!(d.text("appointment-status"), "Booked");
+    d.step("appointment-booked");
+
+    // Its invite link from the embedded relay, with a QR code.
+    d.click("appointment-open");
+    d.wait("screen-appointment");
+    d.click("invite-create");
+    d.wait("invite-qr");
+    let link = d.value("invite-link");
+    assert!(
+        link.starts_with("http://127.0.0.1:") && link.contains("/j/") && link.contains('#'),
+        "an invite link on the embedded relay: {}",
+        link.len()
+    );
+    let mailto = d.js(
+        "return document.querySelector('[data-testid=\"invite-email\"]').getAttribute('href');",
+        json!([]),
+    );
+    let mailto = mailto.as_str().unwrap_or_default();
+    let subject = mailto.split("subject=").nth(1).unwrap_or_default();
+    assert!(
+        subject.starts_with("Your%20video%20appointment%20link") && !subject.contains("Ada"),
+        "the mail subject carries no PHI"
+    );
+    d.step("invite-created");
+
+    // A real Chromium patient opens the link and knocks; the knock reaches the waiting-room
+    // panel with the name the patient typed; the clinician admits.
+    let patient_shots = shots.join("patient");
+    std::fs::create_dir_all(&patient_shots).expect("patient shots");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf();
+    let mut patient = Proc(
+        Command::new("node")
+            .arg(workspace.join("tests/browser/join.mjs"))
+            .arg(&link)
+            .arg(&patient_shots)
+            .args(["--name", KNOCK_NAME])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node runs tests/browser/join.mjs"),
+    );
+    d.wait("waiting-entry");
+    assert_eq!(d.text("waiting-name"), KNOCK_NAME);
+    assert_eq!(d.text("waiting-state"), "Waiting");
+    d.step("knock-in-waiting-room");
+    d.click("waiting-admit");
+    let child = &mut patient.0;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the patient was not admitted");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "patient page: {out}\n{err}");
+    assert!(out.contains("\"admitted\""), "{out}");
+    // The patient's page closed after admission: the device left the waiting room.
+    d.wait("waiting-empty");
+    d.step("patient-admitted");
+
+    // Lock (the button; Ctrl+L does the same), then unlock with the password alone
+    // (within the re-authentication window after the full sign-in).
+    d.click("lock-button");
+    d.wait("screen-sign-in");
+    let title = d.cmd("GET", "/title", None);
+    assert_eq!(
+        title.as_str(),
+        Some("Bedside"),
+        "no PHI in the window title"
+    );
+    d.step("locked");
+    d.fill("signin-password", PASSWORD);
+    d.click("signin-submit");
+    d.wait("screen-schedule");
+    d.wait("appointment-row");
+    d.step("unlocked");
+
+    d.cmd("DELETE", "", None);
+    // PHI never reaches the app's log (debug level here).
+    let log = std::fs::read_to_string(shots.join("app.log")).unwrap_or_default();
+    assert!(log.contains("waiting room"), "the log was captured");
+    for phi in [
+        KNOCK_NAME,
+        "Knockmarker",
+        PATIENT,
+        "Lovelace",
+        "1980-12-10",
+        "follow-up",
+    ] {
+        assert!(!log.contains(phi), "the app log carries PHI ({phi})");
+    }
+    let pngs = std::fs::read_dir(&shots).expect("shots").count();
+    assert!(pngs >= 10, "{pngs} screenshots in {}", shots.display());
+}
