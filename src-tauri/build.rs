@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "session_state",
     "touch",
     "relay_origin",
+    "policy_effective",
+    "policy_reload",
 ];
 
 fn main() {

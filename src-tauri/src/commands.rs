@@ -166,3 +166,21 @@ pub fn relay_origin(app: tauri::AppHandle) -> Result<Option<String>, IpcError> {
         .try_state::<crate::relay::EmbeddedRelay>()
         .map(|r| r.origin.clone()))
 }
+
+/// Every policy with its value, source, level and status; ignored values, unreadable files
+/// and signed bundles (the Policy page).
+#[tauri::command(async)]
+pub fn policy_effective(
+    policy: State<'_, crate::policy::PolicyState>,
+) -> Result<crate::policy::PolicyView, IpcError> {
+    Ok(crate::policy::PolicyView::from(&policy.current()))
+}
+
+/// Reads the policy sources again now (the Policy page's Reload button) and applies a change.
+#[tauri::command(async)]
+pub fn policy_reload(app: tauri::AppHandle) -> Result<crate::policy::PolicyView, IpcError> {
+    tracing::debug!(command = "policy_reload", "ok");
+    Ok(crate::policy::PolicyView::from(&crate::policy::reload(
+        &app,
+    )))
+}

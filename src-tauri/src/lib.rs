@@ -11,6 +11,7 @@ mod commands;
 mod csp;
 mod error;
 mod idle;
+mod policy;
 mod relay;
 mod state;
 
@@ -29,9 +30,15 @@ pub fn run() -> ExitCode {
     let mut context = tauri::generate_context!();
     csp::complete(&mut context);
 
-    let state = AppState::new(bedside_core::Core::default_data_dir());
+    let data_dir = bedside_core::Core::default_data_dir();
+    // Policy is read once here and kept current by the watcher (`policy.rs`).
+    let policy =
+        policy::PolicyState::load(bedside_core::policy_root(), data_dir.as_ref().ok().cloned());
+    let current = policy.current();
+    let state = AppState::new(data_dir, current.policy.clone());
     let app = tauri::Builder::default()
         .manage(state)
+        .manage(policy)
         .invoke_handler(tauri::generate_handler![
             commands::profiles,
             commands::password_policy,
@@ -43,10 +50,13 @@ pub fn run() -> ExitCode {
             commands::session_state,
             commands::touch,
             commands::relay_origin,
+            commands::policy_effective,
+            commands::policy_reload,
         ])
-        .setup(|app| {
+        .setup(move |app| {
             idle::spawn(app.handle().clone())?;
-            start_embedded_relay(app.handle().clone());
+            policy::spawn(app.handle().clone())?;
+            start_embedded_relay(app.handle().clone(), &current);
             Ok(())
         })
         .build(context);
@@ -70,10 +80,10 @@ pub fn run() -> ExitCode {
 }
 
 /// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
-/// Starts the in-process relay unless policy names one (see `relay.rs`).
-fn start_embedded_relay(handle: tauri::AppHandle) {
-    let (_, effective, _) = bedside_core::Policy::load_platform();
-    if effective.str("RelayUrl").is_some() {
+/// Starts the in-process relay unless policy names one (see `relay.rs`). `RelayUrl` is
+/// read at start: a change takes effect at the next start of the app.
+fn start_embedded_relay(handle: tauri::AppHandle, policy: &bedside_core::LoadedPolicy) {
+    if policy.effective.str("RelayUrl").is_some() {
         tracing::info!("relay set by policy; no embedded relay");
         return;
     }
@@ -118,6 +128,8 @@ mod tests {
         "session_state",
         "touch",
         "relay_origin",
+        "policy_effective",
+        "policy_reload",
     ];
 
     #[test]

@@ -15,6 +15,9 @@
   const only = (a, keys) =>
     a !== null && typeof a === 'object' && Object.keys(a).every((k) => keys.includes(k));
 
+  /** Events the UI may subscribe to. */
+  const EVENTS = ['locked', 'policy-changed'];
+
   /** Command name -> argument check. */
   const ALLOWED = {
     profiles: noArgs,
@@ -23,6 +26,8 @@
     lock: noArgs,
     touch: noArgs,
     relay_origin: noArgs,
+    policy_effective: noArgs,
+    policy_reload: noArgs,
     create_profile: (a) =>
       only(a, ['username', 'displayName', 'password']) &&
       isShortString(a.username) &&
@@ -38,11 +43,12 @@
       isShortString(a.username) &&
       isShortString(a.password) &&
       (a.totp === null || isCode(a.totp)),
-    // The `locked` event subscription from @tauri-apps/api/event.
     pending_enrolment: (a) =>
       only(a, ['username', 'password']) && isShortString(a.username) && isShortString(a.password),
-    'plugin:event|listen': (a) => only(a, ['event', 'target', 'handler']) && a.event === 'locked',
-    'plugin:event|unlisten': (a) => only(a, ['event', 'eventId']) && a.event === 'locked',
+    // The `locked` and `policy-changed` event subscriptions from @tauri-apps/api/event.
+    'plugin:event|listen': (a) =>
+      only(a, ['event', 'target', 'handler']) && EVENTS.includes(a.event),
+    'plugin:event|unlisten': (a) => only(a, ['event', 'eventId']) && EVENTS.includes(a.event),
   };
 
   /** Not a registered command: Tauri rejects it before any app code runs. */

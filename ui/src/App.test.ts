@@ -146,3 +146,34 @@ describe('App: keyboard', () => {
     await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('signin-password')));
   });
 });
+
+describe('App: Policy page', () => {
+  it('is one click away from the signed-in view, and back', async () => {
+    const core = createFakeCore({ profiles: [{ ...ALEX }] });
+    const events = createFakeEvents();
+    const store = createAppStore({ api: createApi(core.invoke), listen: events.listen });
+    const emptyView = {
+      policies: [{ name: 'IdleLockMinutes', value: 10, source: 'default', level: null, status: 'ok', detail: null }],
+      ignored: [],
+      unreadable: [],
+      bundle: { trusted_keys: 0, applied: null, refused: [], last_applied_version: null },
+    } as const;
+    const policyApi = {
+      policyEffective: async () => structuredClone(emptyView) as never,
+      policyReload: async () => structuredClone(emptyView) as never,
+    };
+    const user = userEvent.setup();
+    render(App, { store, policyApi, listen: events.listen });
+    await screen.findByTestId('screen-sign-in');
+    await user.type(screen.getByTestId('signin-password'), ALEX.password);
+    await user.type(screen.getByTestId('signin-code'), VALID_CODE);
+    await user.click(screen.getByTestId('signin-submit'));
+    await screen.findByTestId('screen-signed-in');
+
+    await user.click(screen.getByTestId('nav-policy'));
+    await screen.findByTestId('policy-row-IdleLockMinutes');
+    expect(screen.getByTestId('policy-bundle-state').textContent).toContain(t.policy.bundleNone);
+    await user.click(screen.getByTestId('policy-back'));
+    await screen.findByTestId('screen-signed-in');
+  });
+});

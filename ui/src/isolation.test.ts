@@ -30,6 +30,10 @@ describe('isolation hook', () => {
       msg('pending_enrolment', { username: 'a', password: 'p' }),
       msg('plugin:event|listen', { event: 'locked', target: { kind: 'Any' }, handler: 3 }),
       msg('plugin:event|unlisten', { event: 'locked', eventId: 3 }),
+      msg('policy_effective', {}),
+      msg('policy_reload', {}),
+      msg('plugin:event|listen', { event: 'policy-changed', target: { kind: 'Any' }, handler: 4 }),
+      msg('plugin:event|unlisten', { event: 'policy-changed', eventId: 4 }),
     ];
     for (const m of allowed) expect(hook(m)).toBe(m);
   });
@@ -43,6 +47,7 @@ describe('isolation hook', () => {
       msg('sign_in', { username: 'a', password: 'p', totp: '123456', extra: 1 }),
       msg('create_profile', { username: 'a', displayName: 'A', password: 'x'.repeat(5000) }),
       msg('lock', { anything: true }),
+      msg('policy_reload', { path: '/tmp/evil.json' }),
       msg('__proto__', {}),
       msg('toString', {}),
     ];

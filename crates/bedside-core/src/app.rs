@@ -54,8 +54,17 @@ impl Core {
 
     /// A core over `data_dir` using the OS keychain.
     pub fn with_system_keychain(data_dir: PathBuf) -> Result<Self, CoreError> {
-        let keychain = Arc::new(SystemKeychain::new()?);
         let policy = Policy::load_platform(Some(&data_dir)).policy;
+        Self::with_system_keychain_and_policy(data_dir, policy)
+    }
+
+    /// A core over `data_dir` using the OS keychain, under `policy` (the
+    /// desktop shell reads policy once and keeps it current itself).
+    pub fn with_system_keychain_and_policy(
+        data_dir: PathBuf,
+        policy: Policy,
+    ) -> Result<Self, CoreError> {
+        let keychain = Arc::new(SystemKeychain::new()?);
         Ok(Self::new(
             data_dir,
             keychain,

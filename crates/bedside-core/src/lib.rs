@@ -70,6 +70,20 @@ pub struct LoadedPolicy {
 }
 
 impl LoadedPolicy {
+    /// Logs unusable files, refused bundles and ignored values (names and
+    /// reasons only: policy holds no PHI).
+    pub fn log(&self) {
+        for p in &self.problems {
+            tracing::warn!(file = %p.path.display(), reason = %p.reason, "policy file ignored");
+        }
+        for r in &self.bundle.refused {
+            tracing::warn!(file = %r.location, reason = %r.reason, "policy bundle refused");
+        }
+        for e in &self.effective.problems {
+            tracing::warn!(policy = %e.name, "policy value ignored");
+        }
+    }
+
     /// Whether `other` would show or apply anything differently.
     pub fn differs_from(&self, other: &Self) -> bool {
         self.effective != other.effective
@@ -131,10 +145,14 @@ impl Policy {
     /// bundle is remembered there ([`REMEMBERED_BUNDLE_FILE`]) so an older one
     /// is refused later; without it, no memory is read or written.
     pub fn load_platform(data_dir: Option<&std::path::Path>) -> LoadedPolicy {
-        Self::load_from(&policy_root(), data_dir)
+        let loaded = Self::load_from(&policy_root(), data_dir);
+        loaded.log();
+        loaded
     }
 
-    /// [`Policy::load_platform`] from an explicit policy root.
+    /// [`Policy::load_platform`] from an explicit policy root, logging only a
+    /// newly applied bundle (watchers call this every few seconds and log
+    /// problems with [`LoadedPolicy::log`] when something changed).
     pub fn load_from(root: &std::path::Path, data_dir: Option<&std::path::Path>) -> LoadedPolicy {
         use bedside_policy::sources;
         let memory = data_dir.map(|d| d.join(REMEMBERED_BUNDLE_FILE));
@@ -147,12 +165,6 @@ impl Policy {
                     tracing::warn!(error = %e, "could not remember the applied policy bundle");
                 }
             }
-        }
-        for p in &platform.problems {
-            tracing::warn!(file = %p.path.display(), reason = %p.reason, "policy file ignored");
-        }
-        for r in &platform.bundle.refused {
-            tracing::warn!(file = %r.location, reason = %r.reason, "policy bundle refused");
         }
         let effective = bedside_policy::merge(&serde_json::Map::new(), &platform.layers);
         LoadedPolicy {

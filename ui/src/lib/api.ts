@@ -5,6 +5,7 @@
 import type {
   IpcErrorPayload,
   PasswordPolicy,
+  PolicyView,
   ProfileSummary,
   SessionState,
   TotpEnrolment,
@@ -82,6 +83,10 @@ export interface Api {
   lock(): Promise<void>;
   sessionState(): Promise<SessionState>;
   touch(): Promise<void>;
+  /** Every policy in force with its source, level and status (the Policy page). */
+  policyEffective(): Promise<PolicyView>;
+  /** Reads the policy sources again now and returns the result. */
+  policyReload(): Promise<PolicyView>;
 }
 
 /** Builds the API over an invoke function (Tauri's in the app, a mock in tests). */
@@ -108,5 +113,7 @@ export function createApi(invoke: InvokeFn): Api {
     lock: () => call<void>('lock'),
     sessionState: () => call<SessionState>('session_state'),
     touch: () => call<void>('touch'),
+    policyEffective: () => call<PolicyView>('policy_effective'),
+    policyReload: () => call<PolicyView>('policy_reload'),
   };
 }

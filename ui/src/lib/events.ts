@@ -3,5 +3,8 @@
 /** Emitted by the shell when the core locks itself (idle timeout). No payload. */
 export const LOCKED_EVENT = 'locked';
 
+/** Emitted by the shell when the managed policy changed (files edited, bundle applied). */
+export const POLICY_CHANGED_EVENT = 'policy-changed';
+
 /** Subscribe to a shell event; resolves to an unsubscribe function. */
 export type ListenFn = (event: string, handler: () => void) => Promise<() => void>;
