@@ -183,6 +183,33 @@ mod tests {
     }
 
     #[test]
+    fn installer_settings_are_in_place_for_every_platform() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("valid JSON");
+        let bundle = &config["bundle"];
+        let deb = &bundle["linux"]["deb"];
+        assert_eq!(deb["section"], "net");
+        assert_eq!(
+            deb["files"]["/usr/share/doc/bedside/copyright"],
+            "../packaging/deb/copyright"
+        );
+        assert_eq!(deb["files"]["/usr/share/bedside/join"], "../ui/dist-join");
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../packaging/deb/changelog")
+                .is_file()
+        );
+        // WiX: a fixed upgrade code, so a new .msi replaces the old one instead of sitting beside it.
+        assert_eq!(
+            bundle["windows"]["wix"]["upgradeCode"],
+            "4452bb90-09b5-4acd-93d1-4b929979565a"
+        );
+        assert_eq!(bundle["windows"]["allowDowngrades"], false);
+        assert!(bundle["macOS"]["dmg"]["windowSize"]["width"].is_u64());
+        assert_eq!(bundle["macOS"]["hardenedRuntime"], true);
+    }
+
+    #[test]
     fn config_keeps_the_security_settings() {
         let config: serde_json::Value =
             serde_json::from_str(include_str!("../tauri.conf.json")).expect("valid JSON");

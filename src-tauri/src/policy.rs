@@ -39,6 +39,7 @@ impl PolicyState {
     pub fn load(root: PathBuf, data_dir: Option<PathBuf>) -> Self {
         let loaded = Policy::load_from(&root, data_dir.as_deref());
         loaded.log();
+        log_in_force(&loaded);
         Self {
             root,
             data_dir,
@@ -65,10 +66,26 @@ impl PolicyState {
             return None;
         }
         fresh.log();
-        tracing::info!("policy changed");
+        log_in_force(&fresh);
         *guard = fresh.clone();
         Some(fresh)
     }
+}
+
+/// Logs which policies an admin set (names and sources' kinds only; no values).
+fn log_in_force(l: &LoadedPolicy) {
+    let set: Vec<&str> = l
+        .effective
+        .entries
+        .iter()
+        .filter(|e| e.source != Source::Default)
+        .map(|e| e.name.as_str())
+        .collect();
+    tracing::info!(
+        policies = %set.join(","),
+        bundle = l.bundle.applied.as_ref().map(|b| b.version),
+        "policy in force"
+    );
 }
 
 /// Re-reads policy now, applies any change to the core and tells the window.
