@@ -83,7 +83,7 @@ pub fn run() -> ExitCode {
 /// Starts the in-process relay unless policy names one (see `relay.rs`). `RelayUrl` is
 /// read at start: a change takes effect at the next start of the app.
 fn start_embedded_relay(handle: tauri::AppHandle, policy: &bedside_core::LoadedPolicy) {
-    if policy.effective.str("RelayUrl").is_some() {
+    if !embedded_relay_wanted(&policy.effective) {
         tracing::info!("relay set by policy; no embedded relay");
         return;
     }
@@ -99,6 +99,11 @@ fn start_embedded_relay(handle: tauri::AppHandle, policy: &bedside_core::LoadedP
             Err(e) => tracing::error!(error = %e, "the embedded relay did not start"),
         }
     });
+}
+
+/// The embedded relay runs only when policy names no relay (`RelayUrl`).
+fn embedded_relay_wanted(effective: &bedside_policy::Effective) -> bool {
+    effective.str("RelayUrl").is_none()
 }
 
 fn init_logging() {
@@ -180,6 +185,28 @@ mod tests {
                 "bedside-session"
             ])
         );
+    }
+
+    #[test]
+    fn relay_url_policy_turns_the_embedded_relay_off() {
+        let with = |v: serde_json::Value| {
+            let layer = bedside_policy::Layer {
+                source: bedside_policy::Source::Platform {
+                    location: "managed/10.json".into(),
+                },
+                level: bedside_policy::Level::Mandatory,
+                values: v.as_object().cloned().unwrap_or_default(),
+            };
+            bedside_policy::merge(&serde_json::Map::new(), &[layer])
+        };
+        assert!(super::embedded_relay_wanted(&with(serde_json::json!({}))));
+        assert!(!super::embedded_relay_wanted(&with(
+            serde_json::json!({ "RelayUrl": "https://relay.clinic.example" })
+        )));
+        // An invalid value is ignored, so the app still has a relay.
+        assert!(super::embedded_relay_wanted(&with(
+            serde_json::json!({ "RelayUrl": "http://relay.clinic.example" })
+        )));
     }
 
     #[test]

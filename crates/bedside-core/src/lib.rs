@@ -39,6 +39,8 @@ pub struct Policy {
     pub invite_max_devices: u8,
     /// X25519 escrow public key (base64url) new profiles seal their database key to.
     pub escrow_public_key: Option<String>,
+    /// Relay origins invites may use; `None` means any https relay (or loopback).
+    pub allowed_relay_origins: Option<Vec<String>>,
 }
 
 impl Default for Policy {
@@ -52,6 +54,7 @@ impl Default for Policy {
             invite_max_lifetime_hours: 24,
             invite_max_devices: 1,
             escrow_public_key: None,
+            allowed_relay_origins: None,
         }
     }
 }
@@ -136,6 +139,11 @@ impl Policy {
             ))
             .unwrap_or(d.invite_max_devices),
             escrow_public_key: e.str("EscrowPublicKey").map(str::to_owned),
+            allowed_relay_origins: e.get("AllowedRelayOrigins").as_array().map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            }),
         }
     }
 

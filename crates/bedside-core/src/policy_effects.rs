@@ -127,17 +127,9 @@ fn password_min_length_refuses_shorter_passwords_at_creation() {
         .expect("accepted under the looser policy");
 }
 
-#[test]
-fn invite_max_lifetime_and_max_devices_shape_the_signed_token() {
+/// A signed-in core with one appointment three hours ahead; returns its id.
+fn with_appointment(c: &mut Core) -> bedside_store::AppointmentId {
     use bedside_store::{NewAppointment, NewPatient};
-    let dir = tempfile::tempdir().expect("tmp");
-    let clock = ManualClock::at(T0);
-    let mut c = signed_in(
-        dir.path(),
-        &clock,
-        managed(json!({ "InviteMaxLifetimeHours": 1, "InviteMaxDevices": 3 })),
-    );
-    let profiles = c.profiles_layer().clone();
     let u = c.unlocked().expect("signed in");
     let p = u
         .store()
@@ -148,8 +140,7 @@ fn invite_max_lifetime_and_max_devices_shape_the_signed_token() {
         })
         .expect("patient");
     let start = chrono::DateTime::from_timestamp(T0 + 3 * 3600, 0).expect("time");
-    let a = u
-        .store()
+    u.store()
         .add_appointment(
             &NewAppointment {
                 patient: p,
@@ -160,7 +151,21 @@ fn invite_max_lifetime_and_max_devices_shape_the_signed_token() {
             },
             false,
         )
-        .expect("appointment");
+        .expect("appointment")
+}
+
+#[test]
+fn invite_max_lifetime_and_max_devices_shape_the_signed_token() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = ManualClock::at(T0);
+    let mut c = signed_in(
+        dir.path(),
+        &clock,
+        managed(json!({ "InviteMaxLifetimeHours": 1, "InviteMaxDevices": 3 })),
+    );
+    let a = with_appointment(&mut c);
+    let profiles = c.profiles_layer().clone();
+    let u = c.unlocked().expect("signed in");
     let link = invites::create(&profiles, u, a, "https://relay.example.org").expect("invite");
     // Default: open 15 min before, close an hour after the end (2 h 15 min).
     // Policy: never more than one hour after opening.
@@ -181,6 +186,30 @@ fn invite_max_lifetime_and_max_devices_shape_the_signed_token() {
     let claims = bedside_visit::invite::verify(token, [pk.as_slice()], link.not_before as u64)
         .expect("valid");
     assert_eq!(claims.max_devices, 3);
+}
+
+#[test]
+fn allowed_relay_origins_limits_where_invites_may_point() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = ManualClock::at(T0);
+    let mut c = signed_in(
+        dir.path(),
+        &clock,
+        managed(json!({ "AllowedRelayOrigins": ["https://relay.clinic.example"] })),
+    );
+    let a = with_appointment(&mut c);
+    let profiles = c.profiles_layer().clone();
+    let u = c.unlocked().expect("signed in");
+    let refused = invites::create(&profiles, u, a, "https://relay.attacker.example");
+    assert!(
+        matches!(&refused, Err(CoreError::Invalid { field: "relay", .. })),
+        "{refused:?}"
+    );
+    invites::create(&profiles, u, a, "https://relay.clinic.example/").expect("the allowed relay");
+    // Without the policy any https relay is fine.
+    let mut profiles = profiles;
+    profiles.set_policy(Policy::default());
+    invites::create(&profiles, u, a, "https://relay.attacker.example").expect("no list, no limit");
 }
 
 #[test]
