@@ -120,6 +120,8 @@ pub fn create(
 ) -> Result<InviteLink, CoreError> {
     let origin = parse_relay_origin(relay_origin)?;
     let policy = profiles.policy().clone();
+    // An outdated app starts no visit: no new invite links.
+    policy.check_version(env!("CARGO_PKG_VERSION"))?;
     if let Some(allowed) = &policy.allowed_relay_origins
         && !allowed
             .iter()

@@ -41,6 +41,8 @@ pub struct Policy {
     pub escrow_public_key: Option<String>,
     /// Relay origins invites may use; `None` means any https relay (or loopback).
     pub allowed_relay_origins: Option<Vec<String>>,
+    /// Versions older than this refuse to start visits (`MinimumVersion`).
+    pub minimum_version: Option<String>,
 }
 
 impl Default for Policy {
@@ -55,6 +57,7 @@ impl Default for Policy {
             invite_max_devices: 1,
             escrow_public_key: None,
             allowed_relay_origins: None,
+            minimum_version: None,
         }
     }
 }
@@ -139,6 +142,7 @@ impl Policy {
             ))
             .unwrap_or(d.invite_max_devices),
             escrow_public_key: e.str("EscrowPublicKey").map(str::to_owned),
+            minimum_version: e.str("MinimumVersion").map(str::to_owned),
             allowed_relay_origins: e.get("AllowedRelayOrigins").as_array().map(|a| {
                 a.iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))
@@ -180,6 +184,27 @@ impl Policy {
             effective,
             problems: platform.problems,
             bundle: platform.bundle,
+        }
+    }
+
+    /// `Err(UpdateRequired)` when `running` (e.g. `CARGO_PKG_VERSION`) is older than the
+    /// policy's `MinimumVersion`. Versions compare as numbers, part by part.
+    pub fn check_version(&self, running: &str) -> Result<(), CoreError> {
+        let parse = |v: &str| -> Option<[u32; 3]> {
+            let mut parts = v.split(['-', '+']).next()?.split('.');
+            let mut out = [0u32; 3];
+            for slot in &mut out {
+                *slot = parts.next()?.parse().ok()?;
+            }
+            Some(out)
+        };
+        match (&self.minimum_version, parse(running)) {
+            (Some(min), Some(have)) if parse(min).is_some_and(|m| have < m) => {
+                Err(CoreError::UpdateRequired {
+                    minimum: min.clone(),
+                })
+            }
+            _ => Ok(()),
         }
     }
 

@@ -213,6 +213,35 @@ fn allowed_relay_origins_limits_where_invites_may_point() {
 }
 
 #[test]
+fn minimum_version_makes_an_outdated_app_refuse_to_start_visits() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = ManualClock::at(T0);
+    let mut c = signed_in(
+        dir.path(),
+        &clock,
+        managed(json!({ "MinimumVersion": "99.0.0" })),
+    );
+    let a = with_appointment(&mut c);
+    let mut profiles = c.profiles_layer().clone();
+    let u = c.unlocked().expect("signed in");
+    let refused = invites::create(&profiles, u, a, "https://relay.example.org");
+    let e = refused.expect_err("too old");
+    assert_eq!(e.code(), "update_required");
+    assert!(e.to_string().starts_with("Update required"), "{e}");
+    // This very version (and anything below it) is fine.
+    profiles.set_policy(managed(
+        json!({ "MinimumVersion": env!("CARGO_PKG_VERSION") }),
+    ));
+    invites::create(&profiles, u, a, "https://relay.example.org").expect("up to date");
+    let p = managed(json!({ "MinimumVersion": "1.10.0" }));
+    assert!(
+        p.check_version("1.9.7").is_err(),
+        "compared as numbers, not text"
+    );
+    assert!(p.check_version("1.10.0").is_ok() && p.check_version("2.0.0-beta.1").is_ok());
+}
+
+#[test]
 fn escrow_public_key_seals_every_new_profile_for_recovery() {
     let (sk, pk) = EscrowPrivateKey::generate().expect("keygen");
     let dir = tempfile::tempdir().expect("tmp");
