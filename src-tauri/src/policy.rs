@@ -171,6 +171,8 @@ pub struct PolicyView {
     unreadable: Vec<Unreadable>,
     /// Signed bundles: the one in force, those refused, pinned keys.
     bundle: bedside_policy::sources::BundleReport,
+    /// The minimum version policy requires, when this app is older (visits are refused).
+    update_required: Option<String>,
 }
 
 impl From<&LoadedPolicy> for PolicyView {
@@ -187,6 +189,11 @@ impl From<&LoadedPolicy> for PolicyView {
                 })
                 .collect(),
             bundle: l.bundle.clone(),
+            update_required: l
+                .policy
+                .check_version(env!("CARGO_PKG_VERSION"))
+                .err()
+                .and_then(|_| l.policy.minimum_version.clone()),
         }
     }
 }
@@ -253,6 +260,17 @@ mod tests {
         assert_eq!(status_of("WaitingRoomEnabled"), Some("below_floor".into()));
         assert_eq!(status_of("InviteMaxDevices"), Some("invalid".into()));
         assert_eq!(view["bundle"]["trusted_keys"], 0);
+        assert!(view["update_required"].is_null());
+
+        write(
+            root.path(),
+            "20-min.json",
+            r#"{"MinimumVersion": "99.0.0"}"#,
+        );
+        state.refresh().expect("changed");
+        let view = serde_json::to_value(PolicyView::from(&state.current())).expect("json");
+        assert_eq!(view["update_required"], "99.0.0");
+        std::fs::remove_file(root.path().join("managed/20-min.json")).expect("rm");
 
         // Removing the file goes back to the defaults, again live.
         std::fs::remove_file(root.path().join("managed/10-org.json")).expect("rm");

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import App from './App.svelte';
 import { t } from './lib/i18n/en';
-import { LOCKED_EVENT } from './lib/events';
+import { LOCKED_EVENT, POLICY_CHANGED_EVENT } from './lib/events';
 import { createApi } from './lib/api';
 import { createAppStore } from './lib/stores/app';
 import { ALEX, createFakeCore, createFakeEvents, TINY_PNG_BASE64, VALID_CODE } from './test/fakeCore';
@@ -157,7 +157,8 @@ describe('App: Policy page', () => {
       ignored: [],
       unreadable: [],
       bundle: { trusted_keys: 0, applied: null, refused: [], last_applied_version: null },
-    } as const;
+      update_required: null as string | null,
+    };
     const policyApi = {
       policyEffective: async () => structuredClone(emptyView) as never,
       policyReload: async () => structuredClone(emptyView) as never,
@@ -175,5 +176,13 @@ describe('App: Policy page', () => {
     expect(screen.getByTestId('policy-bundle-state').textContent).toContain(t.policy.bundleNone);
     await user.click(screen.getByTestId('policy-back'));
     await screen.findByTestId('screen-signed-in');
+    expect(screen.queryByTestId('update-required-banner')).toBeNull();
+
+    // Policy raises the minimum version: a plain banner appears without a restart.
+    emptyView.update_required = '99.0.0';
+    events.emit(POLICY_CHANGED_EVENT);
+    const banner = await screen.findByTestId('update-required-banner');
+    expect(banner.textContent?.trim()).toBe(t.policy.updateRequired('99.0.0'));
+    expect(banner.getAttribute('role')).toBe('alert');
   });
 });

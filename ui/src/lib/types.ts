@@ -60,4 +60,6 @@ export interface PolicyView {
   ignored: PolicyRow[];
   unreadable: { path: string; reason: string }[];
   bundle: BundleReport;
+  /** The minimum version policy requires, when this app is older; visits are refused. */
+  update_required: string | null;
 }

@@ -135,6 +135,8 @@ export const en = {
       n === 1 ? '1 organisation key is pinned.' : `${n} organisation keys are pinned.`,
     bundleRefused: (location: string, reason: string) => `Refused: ${location}: ${reason}`,
     unreadable: (path: string, reason: string) => `Not used: ${path}: ${reason}`,
+    updateRequired: (min: string) =>
+      `Update required: your organisation requires Bedside ${min} or later. Visits cannot start until Bedside is updated.`,
   },
   errors: {
     generic: 'Something went wrong. Please try again.',

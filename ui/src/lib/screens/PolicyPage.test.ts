@@ -59,6 +59,7 @@ function view(idle: number): PolicyView {
       ],
       last_applied_version: 7,
     },
+    update_required: null,
   };
 }
 
