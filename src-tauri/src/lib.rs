@@ -221,11 +221,17 @@ mod tests {
             "../packaging/deb/copyright"
         );
         assert_eq!(deb["files"]["/usr/share/bedside/join"], "../ui/dist-join");
+        // `cargo xtask bundle` gzips packaging/deb/changelog into the changelog.gz named here.
+        assert_eq!(
+            deb["files"]["/usr/share/doc/bedside/changelog.gz"],
+            "../packaging/deb/changelog.gz"
+        );
         assert!(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../packaging/deb/changelog")
                 .is_file()
         );
+        assert_eq!(deb["depends"][0], "libc6 (>= 2.36)");
         // WiX: a fixed upgrade code, so a new .msi replaces the old one instead of sitting beside it.
         assert_eq!(
             bundle["windows"]["wix"]["upgradeCode"],

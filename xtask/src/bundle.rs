@@ -38,7 +38,7 @@ pub fn bundle(ws: &Workspace, opts: &Options) -> Result<ExitCode> {
     if !opts.no_build {
         setup::setup(ws, Purpose::Run)?;
         step(format!(
-            "tauri build --bundles deb (release, CARGO_TARGET_DIR={})",
+            "tauri build, strip, tauri bundle --bundles deb (release, CARGO_TARGET_DIR={})",
             target.display()
         ));
         let tauri = ws.ui().join("node_modules/.bin/tauri");
@@ -47,12 +47,34 @@ pub fn bundle(ws: &Workspace, opts: &Options) -> Result<ExitCode> {
             "{} is missing: run `npm ci` in ui/ (@tauri-apps/cli is a devDependency)",
             tauri.display()
         );
-        check(
-            Command::new(&tauri)
-                .args(["build", "--bundles", "deb"])
+        // Debian wants a gzipped changelog; -n keeps the file reproducible.
+        let changelog = ws.root.join("packaging/deb/changelog");
+        let gz = Command::new("gzip")
+            .args(["-9nc"])
+            .arg(&changelog)
+            .output()?;
+        anyhow::ensure!(gz.status.success(), "gzip {} failed", changelog.display());
+        std::fs::write(ws.root.join("packaging/deb/changelog.gz"), gz.stdout)?;
+        // Build, strip (lintian: unstripped-binary-or-object), then bundle. Stripping here
+        // rather than with a release-profile setting keeps the shared build cache intact.
+        let tauri_in_shell = |args: &[&str]| {
+            let mut cmd = Command::new(&tauri);
+            cmd.args(args)
                 .current_dir(ws.root.join("src-tauri"))
-                .env("CARGO_TARGET_DIR", &target),
+                .env("CARGO_TARGET_DIR", &target);
+            cmd
+        };
+        check(&mut tauri_in_shell(&["build", "--no-bundle"]))?;
+        check(
+            Command::new("strip")
+                .args([
+                    "--strip-unneeded",
+                    "--remove-section=.comment",
+                    "--remove-section=.note",
+                ])
+                .arg(target.join("release/bedside-desktop")),
         )?;
+        check(&mut tauri_in_shell(&["bundle", "--bundles", "deb"]))?;
         step("cargo build --release -p bedside-relay");
         check(
             ws.cargo(&["build", "--release", "-p", "bedside-relay"])
