@@ -3,6 +3,7 @@
 //! then installs the .deb with dpkg, starts the installed app under Xvfb with a managed policy
 //! applied, and removes it again.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -179,7 +180,7 @@ fn install_test(deb: &Path) -> Result<()> {
         eprintln!("xtask: --install-test installs a package: run it as root");
         return Err(Exit(2).into());
     }
-    for tool in ["dpkg", "xvfb-run", "dbus-run-session"] {
+    for tool in ["dpkg", "Xvfb", "pgrep"] {
         anyhow::ensure!(on_path(tool), "{tool} is missing");
     }
     let home = tempdir("bedside-install-home")?;
@@ -202,25 +203,34 @@ fn install_test(deb: &Path) -> Result<()> {
         )?;
         step("starting the installed app under Xvfb with a managed policy");
         let log = home.join("app.log");
-        let mut child = Command::new("xvfb-run")
-            .args([
-                "-a",
-                "-s",
-                "-screen 0 1280x800x24",
-                "dbus-run-session",
-                "--",
-            ])
-            .arg(INSTALLED_BIN)
+        let (mut xvfb, display) = start_xvfb()?;
+        // Its own process group, so the app and every WebKit helper it starts stop together.
+        // No session bus: nothing D-Bus-activated (portals, at-spi) can outlive the test.
+        let app = Command::new(INSTALLED_BIN)
             .env("HOME", &home)
+            .env("DISPLAY", &display)
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", home.join("no-bus").display()),
+            )
             .env_remove("BEDSIDE_DATA_DIR")
             .env_remove("BEDSIDE_POLICY_DIR")
             .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_RUNTIME_DIR")
             .env("NO_AT_BRIDGE", "1")
+            .env("GTK_A11Y", "none")
             .env("BEDSIDE_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .context("cannot start the installed app")?;
+            .process_group(0)
+            .spawn();
+        let mut app = match app {
+            Ok(app) => app,
+            Err(e) => {
+                stop_group(&mut xvfb);
+                bail!("cannot start the installed app: {e}");
+            }
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         let (seen, text) = loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -232,13 +242,17 @@ fn install_test(deb: &Path) -> Result<()> {
             if applied && text.contains("embedded relay listening") {
                 break (true, text);
             }
-            if Instant::now() > deadline || child.try_wait()?.is_some() {
+            if Instant::now() > deadline || matches!(app.try_wait(), Ok(Some(_))) {
                 break (false, text);
             }
             std::thread::sleep(Duration::from_millis(250));
         };
-        // xvfb-run's children go with it; kill only what we started.
-        stop(&mut child);
+        let app_group_left = stop_group(&mut app);
+        stop_group(&mut xvfb);
+        anyhow::ensure!(
+            app_group_left.is_empty(),
+            "processes of the app outlived it: {app_group_left:?}"
+        );
         anyhow::ensure!(
             seen,
             "the installed app did not report the managed policy and a running relay:\n{text}"
@@ -282,18 +296,78 @@ fn install_test(deb: &Path) -> Result<()> {
     result.or_else(|e| bail!("install test failed: {e:#}"))
 }
 
-fn stop(child: &mut std::process::Child) {
-    // SIGTERM first so xvfb-run can stop Xvfb and the app; then make sure.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
+/// A free X display served by a fresh Xvfb (its own process group).
+fn start_xvfb() -> Result<(std::process::Child, String)> {
+    let n = (100..200)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .context("no free X display number")?;
+    let display = format!(":{n}");
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            display.as_str(),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .context("cannot start Xvfb")?;
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
+    while !socket.exists() {
+        if Instant::now() > deadline || matches!(xvfb.try_wait(), Ok(Some(_))) {
+            stop_group(&mut xvfb);
+            bail!("Xvfb did not start on {display}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    Ok((xvfb, display))
+}
+
+/// Stops the process group led by `child` (SIGTERM, then SIGKILL) and returns the ids of any
+/// of its processes still alive afterwards.
+fn stop_group(child: &mut std::process::Child) -> Vec<String> {
+    let group = format!("-{}", child.id());
+    let quiet_kill = |signal: &str| {
+        let _ = Command::new("kill")
+            .args([signal, "--", &group])
+            .stderr(Stdio::null())
+            .status();
+    };
+    quiet_kill("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !matches!(child.try_wait(), Ok(Some(_))) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Helpers (WebKit's web and network processes) get a moment to notice and go.
+    let alive = |pgid: u32| -> Vec<String> {
+        Command::new("pgrep")
+            .args(["-g", &pgid.to_string()])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !alive(child.id()).is_empty() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = alive(child.id());
+    quiet_kill("-KILL");
     let _ = child.kill();
     let _ = child.wait();
+    left
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {
