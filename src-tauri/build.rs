@@ -39,6 +39,8 @@ const COMMANDS: &[&str] = &[
     "waiting_admit",
     "waiting_deny",
     "waiting_message",
+    "policy_effective",
+    "policy_reload",
 ];
 
 fn main() {

@@ -460,3 +460,21 @@ pub fn waiting_message(
         core.audit_visit("visit.message", appointment)
     })
 }
+
+/// Every policy with its value, source, level and status; ignored values, unreadable files
+/// and signed bundles (the Policy page).
+#[tauri::command(async)]
+pub fn policy_effective(
+    policy: State<'_, crate::policy::PolicyState>,
+) -> Result<crate::policy::PolicyView, IpcError> {
+    Ok(crate::policy::PolicyView::from(&policy.current()))
+}
+
+/// Reads the policy sources again now (the Policy page's Reload button) and applies a change.
+#[tauri::command(async)]
+pub fn policy_reload(app: tauri::AppHandle) -> Result<crate::policy::PolicyView, IpcError> {
+    tracing::debug!(command = "policy_reload", "ok");
+    Ok(crate::policy::PolicyView::from(&crate::policy::reload(
+        &app,
+    )))
+}

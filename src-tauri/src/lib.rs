@@ -11,6 +11,7 @@ mod commands;
 mod csp;
 mod error;
 mod idle;
+mod policy;
 mod relay;
 mod state;
 mod waiting;
@@ -30,10 +31,16 @@ pub fn run() -> ExitCode {
     let mut context = tauri::generate_context!();
     csp::complete(&mut context);
 
-    let state = AppState::new(bedside_core::Core::default_data_dir());
+    let data_dir = bedside_core::Core::default_data_dir();
+    // Policy is read once here and kept current by the watcher (`policy.rs`).
+    let policy =
+        policy::PolicyState::load(bedside_core::policy_root(), data_dir.as_ref().ok().cloned());
+    let current = policy.current();
+    let state = AppState::new(data_dir, current.policy.clone());
     let app = tauri::Builder::default()
         .manage(state)
         .manage(waiting::WaitingRoom::default())
+        .manage(policy)
         .invoke_handler(tauri::generate_handler![
             commands::profiles,
             commands::password_policy,
@@ -71,10 +78,13 @@ pub fn run() -> ExitCode {
             commands::waiting_admit,
             commands::waiting_deny,
             commands::waiting_message,
+            commands::policy_effective,
+            commands::policy_reload,
         ])
-        .setup(|app| {
+        .setup(move |app| {
             idle::spawn(app.handle().clone())?;
-            start_embedded_relay(app.handle().clone());
+            policy::spawn(app.handle().clone())?;
+            start_embedded_relay(app.handle().clone(), &current);
             Ok(())
         })
         .build(context);
@@ -98,10 +108,10 @@ pub fn run() -> ExitCode {
 }
 
 /// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
-/// Starts the in-process relay unless policy names one (see `relay.rs`).
-fn start_embedded_relay(handle: tauri::AppHandle) {
-    let (_, effective, _) = bedside_core::Policy::load_platform();
-    if effective.str("RelayUrl").is_some() {
+/// Starts the in-process relay unless policy names one (see `relay.rs`). `RelayUrl` is
+/// read at start: a change takes effect at the next start of the app.
+fn start_embedded_relay(handle: tauri::AppHandle, policy: &bedside_core::LoadedPolicy) {
+    if !embedded_relay_wanted(&policy.effective) {
         tracing::info!("relay set by policy; no embedded relay");
         return;
     }
@@ -117,6 +127,11 @@ fn start_embedded_relay(handle: tauri::AppHandle) {
             Err(e) => tracing::error!(error = %e, "the embedded relay did not start"),
         }
     });
+}
+
+/// The embedded relay runs only when policy names no relay (`RelayUrl`).
+fn embedded_relay_wanted(effective: &bedside_policy::Effective) -> bool {
+    effective.str("RelayUrl").is_none()
 }
 
 fn init_logging() {
@@ -172,6 +187,8 @@ mod tests {
         "waiting_admit",
         "waiting_deny",
         "waiting_message",
+        "policy_effective",
+        "policy_reload",
     ];
 
     #[test]
@@ -233,6 +250,61 @@ mod tests {
                 "bedside-desk"
             ])
         );
+    }
+
+    #[test]
+    fn relay_url_policy_turns_the_embedded_relay_off() {
+        let with = |v: serde_json::Value| {
+            let layer = bedside_policy::Layer {
+                source: bedside_policy::Source::Platform {
+                    location: "managed/10.json".into(),
+                },
+                level: bedside_policy::Level::Mandatory,
+                values: v.as_object().cloned().unwrap_or_default(),
+            };
+            bedside_policy::merge(&serde_json::Map::new(), &[layer])
+        };
+        assert!(super::embedded_relay_wanted(&with(serde_json::json!({}))));
+        assert!(!super::embedded_relay_wanted(&with(
+            serde_json::json!({ "RelayUrl": "https://relay.clinic.example" })
+        )));
+        // An invalid value is ignored, so the app still has a relay.
+        assert!(super::embedded_relay_wanted(&with(
+            serde_json::json!({ "RelayUrl": "http://relay.clinic.example" })
+        )));
+    }
+
+    #[test]
+    fn installer_settings_are_in_place_for_every_platform() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("valid JSON");
+        let bundle = &config["bundle"];
+        let deb = &bundle["linux"]["deb"];
+        assert_eq!(deb["section"], "net");
+        assert_eq!(
+            deb["files"]["/usr/share/doc/bedside/copyright"],
+            "../packaging/deb/copyright"
+        );
+        assert_eq!(deb["files"]["/usr/share/bedside/join"], "../ui/dist-join");
+        // `cargo xtask bundle` gzips packaging/deb/changelog into the changelog.gz named here.
+        assert_eq!(
+            deb["files"]["/usr/share/doc/bedside/changelog.gz"],
+            "../packaging/deb/changelog.gz"
+        );
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../packaging/deb/changelog")
+                .is_file()
+        );
+        assert_eq!(deb["depends"][0], "libc6 (>= 2.36)");
+        // WiX: a fixed upgrade code, so a new .msi replaces the old one instead of sitting beside it.
+        assert_eq!(
+            bundle["windows"]["wix"]["upgradeCode"],
+            "4452bb90-09b5-4acd-93d1-4b929979565a"
+        );
+        assert_eq!(bundle["windows"]["allowDowngrades"], false);
+        assert!(bundle["macOS"]["dmg"]["windowSize"]["width"].is_u64());
+        assert_eq!(bundle["macOS"]["hardenedRuntime"], true);
     }
 
     #[test]

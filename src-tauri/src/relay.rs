@@ -64,13 +64,21 @@ pub(crate) fn tell_revoked(app: &tauri::AppHandle, withdrawn: Vec<bedside_store:
     });
 }
 
+/// Where the .deb installs the built join page (`bundle.linux.deb.files` in tauri.conf.json).
+const INSTALLED_JOIN_PAGE: &str = "/usr/share/bedside/join";
+
 /// The built patient join page to serve: `$BEDSIDE_JOIN_PAGE_DIR`, else the
-/// development build beside the sources, if present.
+/// development build beside the sources, else the installed copy, if present.
 fn join_page_dir() -> Option<PathBuf> {
-    std::env::var_os("BEDSIDE_JOIN_PAGE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist-join")))
-        .filter(|d| d.join("join.html").is_file())
+    let candidates = [
+        std::env::var_os("BEDSIDE_JOIN_PAGE_DIR").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist-join")),
+        Some(PathBuf::from(INSTALLED_JOIN_PAGE)),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d| d.join("join.html").is_file())
 }
 
 /// Starts the relay; it runs until the process ends.

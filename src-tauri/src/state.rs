@@ -7,33 +7,38 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use bedside_core::{Core, CoreError};
+use bedside_core::{Core, CoreError, Policy};
 
 use crate::IpcError;
 
-/// Opens the core; called again after each failure, so a retry can succeed.
-type Opener = Box<dyn Fn() -> Result<Core, IpcError> + Send + Sync>;
+/// Opens the core under the policy in force; called again after each failure, so a retry
+/// can succeed.
+type Opener = Box<dyn Fn(&Policy) -> Result<Core, IpcError> + Send + Sync>;
 
-/// Shared state of the app: the core, once opened.
+/// Shared state of the app: the core, once opened, and the policy in force.
 pub struct AppState {
     open: Opener,
     core: Mutex<Option<Core>>,
+    policy: Mutex<Policy>,
 }
 
 impl AppState {
-    /// State for the real app: the core in `data_dir`, keyed by the OS keychain.
-    pub fn new(data_dir: Result<PathBuf, CoreError>) -> Self {
+    /// State for the real app: the core in `data_dir`, keyed by the OS keychain, under
+    /// `policy` (kept current by the policy watcher through [`AppState::set_policy`]).
+    pub fn new(data_dir: Result<PathBuf, CoreError>, policy: Policy) -> Self {
         let data_dir = data_dir.map_err(|error| {
             tracing::error!(code = error.code(), "no data directory");
             IpcError::from(error)
         });
-        Self::with_opener(Box::new(move || {
+        let state = Self::with_opener(Box::new(move |policy| {
             let dir = data_dir.clone()?;
-            Core::with_system_keychain(dir).map_err(|error| {
+            Core::with_system_keychain_and_policy(dir, policy.clone()).map_err(|error| {
                 tracing::error!(code = error.code(), "cannot open the core");
                 IpcError::from(error)
             })
-        }))
+        }));
+        state.set_policy(policy);
+        state
     }
 
     /// State whose core comes from `open` (tests use an in-memory keychain).
@@ -41,6 +46,19 @@ impl AppState {
         Self {
             open,
             core: Mutex::new(None),
+            policy: Mutex::new(Policy::default()),
+        }
+    }
+
+    /// Applies a new policy: to the core now if it is open, and to a core opened later.
+    pub(crate) fn set_policy(&self, policy: Policy) {
+        if let Ok(mut current) = self.policy.lock() {
+            *current = policy.clone();
+        }
+        if let Ok(mut guard) = self.core.lock()
+            && let Some(core) = guard.as_mut()
+        {
+            core.set_policy(policy);
         }
     }
 
@@ -67,7 +85,12 @@ impl AppState {
         // A poisoned lock means a panic mid-operation: refuse rather than guess the state.
         let mut guard = self.core.lock().map_err(|_| IpcError::internal())?;
         if guard.is_none() {
-            let core = (self.open)()?;
+            let policy = self
+                .policy
+                .lock()
+                .map(|p| p.clone())
+                .map_err(|_| IpcError::internal())?;
+            let core = (self.open)(&policy)?;
             tracing::info!("core opened");
             *guard = Some(core);
         }
@@ -128,13 +151,13 @@ mod tests {
             clock.clone(),
             opened.clone(),
         );
-        let state = AppState::with_opener(Box::new(move || {
+        let state = AppState::with_opener(Box::new(move |policy| {
             count.fetch_add(1, Ordering::SeqCst);
             Ok(Core::new(
                 path.clone(),
                 kc.clone(),
                 Arc::new(ck.clone()),
-                Policy::default(),
+                policy.clone(),
                 KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
             ))
         }));
@@ -209,6 +232,50 @@ mod tests {
             env.opened.load(Ordering::SeqCst),
             1,
             "the core is opened once"
+        );
+    }
+
+    #[test]
+    fn a_policy_change_reaches_the_open_core_and_one_opened_later() {
+        let env = env();
+        let shorter = Policy {
+            idle_lock_minutes: 2,
+            ..Policy::default()
+        };
+        env.state.set_policy(shorter.clone());
+        assert_eq!(
+            env.opened.load(Ordering::SeqCst),
+            0,
+            "setting policy opens nothing"
+        );
+        let enrolment = env
+            .state
+            .call("create_profile", |core| core.create_profile(new_profile()))
+            .expect("created");
+        let code = code_now(&enrolment.secret_base32, T0);
+        env.state
+            .call("confirm_totp", |core| {
+                core.confirm_totp("amorgan", &Password::new(PW), &code)
+            })
+            .expect("confirmed");
+        env.clock.advance(2 * 60);
+        assert!(
+            env.state.tick(),
+            "the core opened after the change uses 2 minutes"
+        );
+        env.state
+            .call("sign_in", |core| {
+                core.sign_in("amorgan", &Password::new(PW), None)
+            })
+            .expect("unlock");
+        env.state.set_policy(Policy {
+            idle_lock_minutes: 30,
+            ..shorter
+        });
+        env.clock.advance(5 * 60);
+        assert!(
+            !env.state.tick(),
+            "the open core follows the new 30 minutes"
         );
     }
 
@@ -292,7 +359,7 @@ mod tests {
         let attempts = Arc::new(AtomicUsize::new(0));
         let dir = tempfile::tempdir().expect("temp dir");
         let (path, count) = (dir.path().to_owned(), attempts.clone());
-        let state = AppState::with_opener(Box::new(move || {
+        let state = AppState::with_opener(Box::new(move |_| {
             if count.fetch_add(1, Ordering::SeqCst) == 0 {
                 return Err(IpcError::internal());
             }

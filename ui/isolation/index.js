@@ -43,7 +43,9 @@
   const dayOrWeek = (a) => only(a, ['date', 'tz']) && isDate(a.date) && isZone(a.tz);
   const device = (a, extra) =>
     only(a, ['visit', 'device', ...extra]) && isHex(a.visit) && isShortString(a.device);
-  const EVENTS = ['locked', 'waiting'];
+
+  /** Events the UI may subscribe to. */
+  const EVENTS = ['locked', 'waiting', 'policy-changed'];
 
   /** Command name -> argument check. */
   const ALLOWED = {
@@ -53,6 +55,8 @@
     lock: noArgs,
     touch: noArgs,
     relay_origin: noArgs,
+    policy_effective: noArgs,
+    policy_reload: noArgs,
     create_profile: (a) =>
       only(a, ['username', 'displayName', 'password']) &&
       isShortString(a.username) &&
@@ -113,7 +117,7 @@
     waiting_admit: (a) => device(a, []),
     waiting_deny: (a) => device(a, ['reason']) && isShortString(a.reason),
     waiting_message: (a) => device(a, ['text']) && isShortString(a.text),
-    // The `locked` and `waiting` event subscriptions from @tauri-apps/api/event.
+    // The `locked`, `waiting` and `policy-changed` event subscriptions from @tauri-apps/api/event.
     'plugin:event|listen': (a) =>
       only(a, ['event', 'target', 'handler']) && EVENTS.includes(a.event),
     'plugin:event|unlisten': (a) => only(a, ['event', 'eventId']) && EVENTS.includes(a.event),

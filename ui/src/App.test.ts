@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import App from './App.svelte';
 import { t } from './lib/i18n/en';
-import { LOCKED_EVENT } from './lib/events';
+import { LOCKED_EVENT, POLICY_CHANGED_EVENT } from './lib/events';
 import { createApi } from './lib/api';
 import { createAppStore } from './lib/stores/app';
 import { ALEX, createFakeCore, createFakeEvents, TINY_PNG_BASE64, VALID_CODE } from './test/fakeCore';
@@ -144,5 +144,45 @@ describe('App: keyboard', () => {
     await user.type(screen.getByTestId('signin-code'), `${VALID_CODE}{Enter}`);
     await waitFor(() => expect(screen.getByTestId('signin-error').textContent).toContain(t.signIn.genericError));
     await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('signin-password')));
+  });
+});
+
+describe('App: Policy page', () => {
+  it('is one click away from the signed-in view, and back', async () => {
+    const core = createFakeCore({ profiles: [{ ...ALEX }] });
+    const events = createFakeEvents();
+    const store = createAppStore({ api: createApi(core.invoke), listen: events.listen });
+    const emptyView = {
+      policies: [{ name: 'IdleLockMinutes', value: 10, source: 'default', level: null, status: 'ok', detail: null }],
+      ignored: [],
+      unreadable: [],
+      bundle: { trusted_keys: 0, applied: null, refused: [], last_applied_version: null },
+      update_required: null as string | null,
+    };
+    const policyApi = {
+      policyEffective: async () => structuredClone(emptyView) as never,
+      policyReload: async () => structuredClone(emptyView) as never,
+    };
+    const user = userEvent.setup();
+    render(App, { store, policyApi, listen: events.listen });
+    await screen.findByTestId('screen-sign-in');
+    await user.type(screen.getByTestId('signin-password'), ALEX.password);
+    await user.type(screen.getByTestId('signin-code'), VALID_CODE);
+    await user.click(screen.getByTestId('signin-submit'));
+    await screen.findByTestId('screen-signed-in');
+
+    await user.click(screen.getByTestId('nav-policy'));
+    await screen.findByTestId('policy-row-IdleLockMinutes');
+    expect(screen.getByTestId('policy-bundle-state').textContent).toContain(t.policy.bundleNone);
+    await user.click(screen.getByTestId('policy-back'));
+    await screen.findByTestId('screen-signed-in');
+    expect(screen.queryByTestId('update-required-banner')).toBeNull();
+
+    // Policy raises the minimum version: a plain banner appears without a restart.
+    emptyView.update_required = '99.0.0';
+    events.emit(POLICY_CHANGED_EVENT);
+    const banner = await screen.findByTestId('update-required-banner');
+    expect(banner.textContent?.trim()).toBe(t.policy.updateRequired('99.0.0'));
+    expect(banner.getAttribute('role')).toBe('alert');
   });
 });

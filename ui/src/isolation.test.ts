@@ -43,6 +43,10 @@ describe('isolation hook', () => {
       msg('audit_list', { filter: { action: 'patient.', limit: 200 } }),
       msg('settings_save', { settings: { relay_url: null, idle_lock_minutes: 5, idle_lock_max_minutes: 10 } }),
       msg('waiting_admit', { visit: '00112233445566778899aabbccddeeff', device: 'd1' }),
+      msg('policy_effective', {}),
+      msg('policy_reload', {}),
+      msg('plugin:event|listen', { event: 'policy-changed', target: { kind: 'Any' }, handler: 4 }),
+      msg('plugin:event|unlisten', { event: 'policy-changed', eventId: 4 }),
     ];
     for (const m of allowed) expect(hook(m)).toBe(m);
   });
@@ -56,6 +60,7 @@ describe('isolation hook', () => {
       msg('sign_in', { username: 'a', password: 'p', totp: '123456', extra: 1 }),
       msg('create_profile', { username: 'a', displayName: 'A', password: 'x'.repeat(5000) }),
       msg('lock', { anything: true }),
+      msg('policy_reload', { path: '/tmp/evil.json' }),
       msg('__proto__', {}),
       msg('patient_get', { id: '1' }),
       msg('patient_get', { id: -1 }),

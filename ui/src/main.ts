@@ -12,9 +12,10 @@ import { createAppStore } from './lib/stores/app';
 
 const listenToShell: ListenFn = (event, handler) => listen(event, (e) => handler(e.payload));
 
-const store = createAppStore({ api: createApi(invoke), listen: listenToShell });
+const api = createApi(invoke);
+const store = createAppStore({ api, listen: listenToShell });
 
 const target = document.getElementById('app');
 if (!target) throw new Error('missing #app');
 
-export default mount(App, { target, props: { store } });
+export default mount(App, { target, props: { store, policyApi: api, listen: listenToShell } });

@@ -1,7 +1,8 @@
-//! Project automation for Bedside: `cargo xtask setup | run | test | bench | fmt`.
+//! Project automation for Bedside: `cargo xtask setup | run | test | bench | bundle | fmt`.
 
 mod apt;
 mod bench;
+mod bundle;
 mod desktop;
 mod keychain;
 mod packages;
@@ -32,7 +33,12 @@ Commands:
                             setup --for test, then fmt, clippy, cargo test (in a throwaway
                             Secret Service), the UI tests; ends with `N passed, N failed`
   bench TARGET [-- ARGS]    setup, then run a benchmark. Targets:
-{targets}  fmt                       cargo fmt --all
+{targets}  bundle [--target-dir DIR] [--no-build] [--install-test]
+                            the release .deb (Tauri bundler; lintian must report no errors)
+                            and the relay binary with its systemd unit; --install-test (root)
+                            installs the .deb, starts it under Xvfb with a managed policy,
+                            and removes it
+  fmt                       cargo fmt --all
 
 Environment: {SKIP_PACKAGES_VAR}=1 skips the system package check (non-Debian systems).
 ",
@@ -117,6 +123,16 @@ fn run() -> Result<ExitCode> {
             let target = flags.positional();
             flags.done()?;
             bench::bench(&ws, target.as_deref(), passthrough)
+        }
+        "bundle" => {
+            let opts = bundle::Options {
+                target_dir: flags.value("--target-dir")?.map(Into::into),
+                install_test: flags.switch("--install-test"),
+                no_build: flags.switch("--no-build"),
+            };
+            flags.done()?;
+            no_passthrough("bundle")?;
+            bundle::bundle(&ws, &opts)
         }
         "fmt" => {
             flags.done()?;

@@ -54,8 +54,17 @@ impl Core {
 
     /// A core over `data_dir` using the OS keychain.
     pub fn with_system_keychain(data_dir: PathBuf) -> Result<Self, CoreError> {
+        let policy = Policy::load_platform(Some(&data_dir)).policy;
+        Self::with_system_keychain_and_policy(data_dir, policy)
+    }
+
+    /// A core over `data_dir` using the OS keychain, under `policy` (the
+    /// desktop shell reads policy once and keeps it current itself).
+    pub fn with_system_keychain_and_policy(
+        data_dir: PathBuf,
+        policy: Policy,
+    ) -> Result<Self, CoreError> {
         let keychain = Arc::new(SystemKeychain::new()?);
-        let (policy, _, _) = Policy::load_platform();
         Ok(Self::new(
             data_dir,
             keychain,
@@ -81,6 +90,20 @@ impl Core {
             idle,
             last_full_signin: HashMap::new(),
         }
+    }
+
+    /// Applies a new policy at once (the shell's watcher calls this when the
+    /// sources change): the idle period, sign-in and invite rules of every
+    /// later call follow it. An idle period that has already passed under the
+    /// new policy locks at the next tick.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.idle.set_timeout(policy.idle_lock_secs());
+        self.profiles.set_policy(policy);
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        self.profiles.policy()
     }
 
     /// The profiles layer (for `bedsidectl` and tests).

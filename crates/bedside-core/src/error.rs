@@ -55,6 +55,14 @@ pub enum CoreError {
     /// The CLI session token is malformed or not for this computer.
     #[error("The session token is not valid here; sign in again.")]
     SessionInvalid,
+    /// Policy requires a newer version of Bedside before visits can start.
+    #[error(
+        "Update required: your organisation requires Bedside {minimum} or later to start visits. Install the update, then try again."
+    )]
+    UpdateRequired {
+        /// The minimum version policy names.
+        minimum: String,
+    },
     /// Bad input.
     #[error("{field}: {problem}")]
     Invalid {
@@ -122,6 +130,7 @@ impl CoreError {
             Self::SessionExpired => "session_expired",
             Self::SessionInvalid => "session_invalid",
             Self::Invalid { .. } => "invalid_input",
+            Self::UpdateRequired { .. } => "update_required",
             Self::Keychain(_) => "keychain_unavailable",
             Self::Vault(VaultError::PasswordIncorrect) => "signin_failed",
             Self::Vault(VaultError::WrapCorrupt { .. }) => "key_file_damaged",

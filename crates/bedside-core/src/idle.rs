@@ -16,6 +16,11 @@ impl IdleLock {
         }
     }
 
+    /// Changes the idle period (policy changed); activity so far still counts.
+    pub fn set_timeout(&mut self, timeout_secs: i64) {
+        self.timeout_secs = timeout_secs;
+    }
+
     /// Records activity.
     pub fn touch(&mut self, now: i64) {
         self.last_activity = self.last_activity.max(now);

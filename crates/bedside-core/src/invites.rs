@@ -120,6 +120,21 @@ pub fn create(
 ) -> Result<InviteLink, CoreError> {
     let origin = parse_relay_origin(relay_origin)?;
     let policy = profiles.policy().clone();
+    // An outdated app starts no visit: no new invite links.
+    policy.check_version(env!("CARGO_PKG_VERSION"))?;
+    if let Some(allowed) = &policy.allowed_relay_origins
+        && !allowed
+            .iter()
+            .filter_map(|a| parse_relay_origin(a).ok())
+            .any(|a| a.eq_ignore_ascii_case(&origin))
+    {
+        return Err(CoreError::Invalid {
+            field: "relay",
+            problem:
+                "is not one of the relays your organisation allows (policy AllowedRelayOrigins)"
+                    .into(),
+        });
+    }
     let a = u.store_ref().appointment(appointment)?;
     if !a.status.is_active() {
         return Err(CoreError::Invalid {

@@ -39,6 +39,12 @@ pub struct Policy {
     pub invite_max_lifetime_hours: u32,
     /// Devices a link admits without extra, flagged admission.
     pub invite_max_devices: u8,
+    /// X25519 escrow public key (base64url) new profiles seal their database key to.
+    pub escrow_public_key: Option<String>,
+    /// Relay origins invites may use; `None` means any https relay (or loopback).
+    pub allowed_relay_origins: Option<Vec<String>>,
+    /// Versions older than this refuse to start visits (`MinimumVersion`).
+    pub minimum_version: Option<String>,
 }
 
 impl Default for Policy {
@@ -51,8 +57,58 @@ impl Default for Policy {
             invite_lead_minutes: 15,
             invite_max_lifetime_hours: 24,
             invite_max_devices: 1,
+            escrow_public_key: None,
+            allowed_relay_origins: None,
+            minimum_version: None,
         }
     }
+}
+
+/// The policy read from the platform, with everything the Policy page shows.
+#[derive(Clone, Debug)]
+pub struct LoadedPolicy {
+    /// The settings the core applies.
+    pub policy: Policy,
+    /// Every policy with its value, source, level and status.
+    pub effective: bedside_policy::Effective,
+    /// Policy files that could not be used.
+    pub problems: Vec<bedside_policy::sources::SourceProblem>,
+    /// Signed bundles: the one in force and those refused.
+    pub bundle: bedside_policy::sources::BundleReport,
+}
+
+impl LoadedPolicy {
+    /// Logs unusable files, refused bundles and ignored values (names and
+    /// reasons only: policy holds no PHI).
+    pub fn log(&self) {
+        for p in &self.problems {
+            tracing::warn!(file = %p.path.display(), reason = %p.reason, "policy file ignored");
+        }
+        for r in &self.bundle.refused {
+            tracing::warn!(file = %r.location, reason = %r.reason, "policy bundle refused");
+        }
+        for e in &self.effective.problems {
+            tracing::warn!(policy = %e.name, "policy value ignored");
+        }
+    }
+
+    /// Whether `other` would show or apply anything differently.
+    pub fn differs_from(&self, other: &Self) -> bool {
+        self.effective != other.effective
+            || self.problems != other.problems
+            || self.bundle != other.bundle
+    }
+}
+
+/// The file that remembers the last signed policy bundle applied, in `data_dir`.
+pub const REMEMBERED_BUNDLE_FILE: &str = "policy-bundle.json";
+
+/// The platform's policy root: `$BEDSIDE_POLICY_DIR`, else `/etc/bedside/policies`.
+pub fn policy_root() -> std::path::PathBuf {
+    std::env::var_os("BEDSIDE_POLICY_DIR")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(bedside_policy::sources::LINUX_ROOT))
 }
 
 impl Policy {
@@ -87,27 +143,71 @@ impl Policy {
                 i64::from(d.invite_max_devices),
             ))
             .unwrap_or(d.invite_max_devices),
+            escrow_public_key: e.str("EscrowPublicKey").map(str::to_owned),
+            minimum_version: e.str("MinimumVersion").map(str::to_owned),
+            allowed_relay_origins: e.get("AllowedRelayOrigins").as_array().map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            }),
         }
     }
 
-    /// Reads the platform's policy sources (Linux: `$BEDSIDE_POLICY_DIR`, else
-    /// `/etc/bedside/policies`) and returns the policy in force with the full
-    /// merge result (for the Policy page and `bedsidectl policy show`).
-    pub fn load_platform() -> (
-        Self,
-        bedside_policy::Effective,
-        Vec<bedside_policy::sources::SourceProblem>,
-    ) {
-        let root = std::env::var_os("BEDSIDE_POLICY_DIR")
-            .filter(|d| !d.is_empty())
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from(bedside_policy::sources::LINUX_ROOT));
-        let (layers, problems) = bedside_policy::sources::read_dir_layers(&root);
-        let effective = bedside_policy::merge(&serde_json::Map::new(), &layers);
-        for p in &problems {
-            tracing::warn!(file = %p.path.display(), reason = %p.reason, "policy file ignored");
+    /// Reads the platform's policy sources (see [`policy_root`]) and returns
+    /// the policy in force with the full merge result (for the Policy page and
+    /// `bedsidectl policy show`). With `data_dir`, the last applied signed
+    /// bundle is remembered there ([`REMEMBERED_BUNDLE_FILE`]) so an older one
+    /// is refused later; without it, no memory is read or written.
+    pub fn load_platform(data_dir: Option<&std::path::Path>) -> LoadedPolicy {
+        let loaded = Self::load_from(&policy_root(), data_dir);
+        loaded.log();
+        loaded
+    }
+
+    /// [`Policy::load_platform`] from an explicit policy root, logging only a
+    /// newly applied bundle (watchers call this every few seconds and log
+    /// problems with [`LoadedPolicy::log`] when something changed).
+    pub fn load_from(root: &std::path::Path, data_dir: Option<&std::path::Path>) -> LoadedPolicy {
+        use bedside_policy::sources;
+        let memory = data_dir.map(|d| d.join(REMEMBERED_BUNDLE_FILE));
+        let remembered = memory.as_deref().and_then(sources::load_remembered);
+        let platform = sources::read_platform(root, remembered.as_ref());
+        if let (Some(path), Some(new)) = (&memory, &platform.remember) {
+            match sources::save_remembered(path, new) {
+                Ok(()) => tracing::info!(version = new.version, "signed policy bundle applied"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not remember the applied policy bundle");
+                }
+            }
         }
-        (Self::from_effective(&effective), effective, problems)
+        let effective = bedside_policy::merge(&serde_json::Map::new(), &platform.layers);
+        LoadedPolicy {
+            policy: Self::from_effective(&effective),
+            effective,
+            problems: platform.problems,
+            bundle: platform.bundle,
+        }
+    }
+
+    /// `Err(UpdateRequired)` when `running` (e.g. `CARGO_PKG_VERSION`) is older than the
+    /// policy's `MinimumVersion`. Versions compare as numbers, part by part.
+    pub fn check_version(&self, running: &str) -> Result<(), CoreError> {
+        let parse = |v: &str| -> Option<[u32; 3]> {
+            let mut parts = v.split(['-', '+']).next()?.split('.');
+            let mut out = [0u32; 3];
+            for slot in &mut out {
+                *slot = parts.next()?.parse().ok()?;
+            }
+            Some(out)
+        };
+        match (&self.minimum_version, parse(running)) {
+            (Some(min), Some(have)) if parse(min).is_some_and(|m| have < m) => {
+                Err(CoreError::UpdateRequired {
+                    minimum: min.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The idle period in seconds.
@@ -139,6 +239,8 @@ pub fn default_data_dir() -> Result<std::path::PathBuf, CoreError> {
     })
 }
 
+#[cfg(test)]
+mod policy_effects;
 #[cfg(test)]
 mod tests;
 

@@ -255,6 +255,11 @@ impl Profiles {
         &self.policy
     }
 
+    /// Replaces the policy in force.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
     fn profiles_dir(&self) -> PathBuf {
         self.root.join("profiles")
     }
@@ -352,7 +357,12 @@ impl Profiles {
         };
         std::fs::create_dir_all(&profile.dir).map_err(io(&profile.dir))?;
         restrict_permissions(&profile.dir);
-        let result = self.create_in(&profile, req, escrow);
+        // The caller's escrow key, else the one policy names.
+        let from_policy = match (escrow, &self.policy.escrow_public_key) {
+            (None, Some(k)) => Some(EscrowPublicKey::parse(k)?),
+            _ => None,
+        };
+        let result = self.create_in(&profile, req, escrow.or(from_policy.as_ref()));
         if result.is_err() {
             // Leave nothing half-made behind: no directory, no keychain item.
             let _ = self.keychain.delete(&profile.keychain_item());

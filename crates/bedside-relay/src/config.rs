@@ -219,6 +219,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shipped_example_configuration_parses_and_matches_the_unit() {
+        let c = Config::from_toml(include_str!("../deploy/relay.toml.example")).expect("parses");
+        assert_eq!(c.listen.port(), 443);
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/bedside-relay"));
+        let tls = c.tls.expect("TLS off loopback");
+        // The unit hands the key over with LoadCredential=; the paths must agree.
+        let unit = include_str!("../deploy/bedside-relay.service");
+        for (name, path) in [("tls-key", &tls.key), ("tls-cert", &tls.cert)] {
+            assert_eq!(
+                path,
+                &PathBuf::from(format!("/run/credentials/bedside-relay.service/{name}"))
+            );
+            assert!(unit.contains(&format!("LoadCredential={name}:")));
+        }
+        assert!(unit.contains("StateDirectory=bedside-relay"));
+        assert!(unit.contains("DynamicUser=yes") && unit.contains("ProtectSystem=strict"));
+        assert_eq!(c.limits.max_connections, Limits::default().max_connections);
+    }
+
+    #[test]
     fn parses_a_full_file_and_defaults() {
         let c = Config::from_toml(
             r#"

@@ -152,7 +152,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(d) => d,
         None => bedside_core::default_data_dir()?,
     };
-    let (policy, effective, problems) = Policy::load_platform();
+    let loaded = Policy::load_platform(Some(&data_dir));
+    let (policy, effective, problems) = (loaded.policy, loaded.effective, loaded.problems);
     if let Command::Policy { action } = &cli.command
         && !matches!(action, PolicyCmd::Show)
     {
@@ -164,7 +165,8 @@ pub fn run(cli: Cli) -> Result<()> {
     {
         // Needs no keychain and no profile: admins run it on a fresh install.
         let out = json!({ "policies": effective.entries, "ignored": effective.problems,
-            "unreadable_files": problems.iter().map(|p| json!({ "path": p.path, "reason": p.reason })).collect::<Vec<_>>() });
+            "unreadable_files": problems.iter().map(|p| json!({ "path": p.path, "reason": p.reason })).collect::<Vec<_>>(),
+            "bundle": loaded.bundle });
         print(cli.json, &out, || {
             let mut t = String::new();
             for e in &effective.entries {
@@ -186,6 +188,15 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             for p in &problems {
                 t.push_str(&format!("unreadable: {}: {}\n", p.path.display(), p.reason));
+            }
+            if let Some(a) = &loaded.bundle.applied {
+                t.push_str(&format!(
+                    "signed bundle v{} in force ({})\n",
+                    a.version, a.location
+                ));
+            }
+            for r in &loaded.bundle.refused {
+                t.push_str(&format!("bundle refused: {}: {}\n", r.location, r.reason));
             }
             t.trim_end().to_owned()
         });

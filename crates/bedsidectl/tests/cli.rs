@@ -15,6 +15,8 @@ mod damage;
 mod init;
 #[path = "cli/plaintext.rs"]
 mod plaintext;
+#[path = "cli/policy.rs"]
+mod policy;
 #[path = "cli/profiles.rs"]
 mod profiles;
 #[path = "cli/signin.rs"]

@@ -15,6 +15,7 @@ import type {
   PatientInput,
   Settings,
   PasswordPolicy,
+  PolicyView,
   ProfileSummary,
   SessionState,
   TotpEnrolment,
@@ -147,6 +148,10 @@ export interface Api {
   waitingAdmit(visit: string, device: string): Promise<void>;
   waitingDeny(visit: string, device: string, reason: string): Promise<void>;
   waitingMessage(visit: string, device: string, text: string): Promise<void>;
+  /** Every policy in force with its source, level and status (the Policy page). */
+  policyEffective(): Promise<PolicyView>;
+  /** Reads the policy sources again now and returns the result. */
+  policyReload(): Promise<PolicyView>;
 }
 
 /** Builds the API over an invoke function (Tauri's in the app, a mock in tests). */
@@ -210,5 +215,7 @@ export function createApi(invoke: InvokeFn): Api {
     waitingDeny: (visit, device, reason) => call<void>('waiting_deny', { visit, device, reason }),
     waitingMessage: (visit, device, text) =>
       call<void>('waiting_message', { visit, device, text }),
+    policyEffective: () => call<PolicyView>('policy_effective'),
+    policyReload: () => call<PolicyView>('policy_reload'),
   };
 }

@@ -5,6 +5,8 @@ export const LOCKED_EVENT = 'locked';
 
 /** Emitted by the waiting-room connections (payload: `WaitingEvent`). PHI: window only. */
 export const WAITING_EVENT = 'waiting';
+/** Emitted by the shell when the managed policy changed (files edited, bundle applied). */
+export const POLICY_CHANGED_EVENT = 'policy-changed';
 
 /** Subscribe to a shell event; resolves to an unsubscribe function. */
 export type ListenFn = (

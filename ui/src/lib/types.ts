@@ -148,3 +148,34 @@ export interface WaitingEvent {
   waiting_since?: number;
   state?: string;
 }
+
+/** A policy row on the Policy page. Mirrors `src-tauri/src/policy.rs` `PolicyRow`. */
+export interface PolicyRow {
+  name: string;
+  /** The value in force (or the refused one, for ignored rows); `null` when unset. */
+  value: unknown;
+  /** `default`, `user`, a file path or registry key, or `signed bundle vN`. */
+  source: string;
+  level: 'mandatory' | 'recommended' | null;
+  status: 'ok' | 'invalid' | 'unknown' | 'below_floor';
+  /** Why a value was ignored. */
+  detail: string | null;
+}
+
+/** Signed policy bundles. Mirrors `bedside_policy::sources::BundleReport`. */
+export interface BundleReport {
+  trusted_keys: number;
+  applied: { version: number; location: string } | null;
+  refused: { location: string; reason: string }[];
+  last_applied_version: number | null;
+}
+
+/** Everything the Policy page shows. Mirrors `PolicyView`. */
+export interface PolicyView {
+  policies: PolicyRow[];
+  ignored: PolicyRow[];
+  unreadable: { path: string; reason: string }[];
+  bundle: BundleReport;
+  /** The minimum version policy requires, when this app is older; visits are refused. */
+  update_required: string | null;
+}

@@ -21,6 +21,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "BEDSIDE_PROFILE",
     "BEDSIDE_TZ",
     "BEDSIDE_LOG",
+    "BEDSIDE_POLICY_DIR",
 ];
 
 /// How long one command may take before the test gives up on it (a keyring

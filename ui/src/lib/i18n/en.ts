@@ -107,7 +107,6 @@ export const en = {
     audit: 'Audit log',
     settings: 'Settings',
     policy: 'Policy',
-    policySoon: 'Policy is not available in this build yet.',
     signedInAs: (name: string) => `Signed in as ${name}`,
   },
   schedule: {
@@ -266,6 +265,44 @@ export const en = {
     } as Record<string, string>,
     unreachable: 'The relay cannot be reached; retrying.',
     forAppointment: (time: string) => `Appointment at ${time}`,
+  },
+  policy: {
+    nav: 'Policy',
+    back: 'Back',
+    title: 'Policy',
+    intro:
+      'Settings your organisation manages on this computer, with where each value comes from. Mandatory values cannot be changed in the app.',
+    reload: 'Reload policies',
+    reloading: 'Reloading…',
+    reloaded: 'Policies reloaded.',
+    changed: 'Policy changed on this computer; the page shows the values now in force.',
+    loading: 'Loading policies…',
+    tableCaption: 'Policies in force and values that were ignored',
+    name: 'Policy',
+    value: 'Value',
+    source: 'Source',
+    level: 'Level',
+    status: 'Status',
+    notSet: '(not set)',
+    sourceDefault: 'Default',
+    sourceUser: 'Your setting',
+    levels: { mandatory: 'Mandatory', recommended: 'Recommended', none: '—' },
+    statuses: {
+      ok: 'OK',
+      invalid: 'Invalid (ignored)',
+      unknown: 'Unknown policy (ignored)',
+      below_floor: 'Below the security floor (ignored)',
+    },
+    bundleTitle: 'Signed policy bundle',
+    bundleApplied: (version: number, location: string) =>
+      `Version ${version} is in force (${location}).`,
+    bundleNone: 'No signed policy bundle is in force.',
+    bundleKeys: (n: number) =>
+      n === 1 ? '1 organisation key is pinned.' : `${n} organisation keys are pinned.`,
+    bundleRefused: (location: string, reason: string) => `Refused: ${location}: ${reason}`,
+    unreadable: (path: string, reason: string) => `Not used: ${path}: ${reason}`,
+    updateRequired: (min: string) =>
+      `Update required: your organisation requires Bedside ${min} or later. Visits cannot start until Bedside is updated.`,
   },
   errors: {
     generic: 'Something went wrong. Please try again.',
