@@ -3,4 +3,5 @@
 mod browser;
 mod crash;
 mod logs;
+mod media;
 mod tidy;
