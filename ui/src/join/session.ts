@@ -166,6 +166,11 @@ export class Session {
     this.opts.onEvent({ type: 'relay', msg });
   }
 
+  /** The call's signalling once admitted: the tagged offer and trickled ICE (call.ts). */
+  signal(m: Extract<PatientToRelay, { type: 'offer' | 'ice' }>): void {
+    this.send(m);
+  }
+
   /** The patient leaves the waiting room. */
   leave(): void {
     this.send({ type: 'leave' });
