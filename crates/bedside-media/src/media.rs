@@ -99,6 +99,7 @@ fn video_sender(shared: &PeerShared) {
     let started = Instant::now();
     let mut next = Instant::now();
     let mut period = Duration::from_secs(1) / base.fps.max(1);
+    let mut last_capture: Option<Instant> = None;
     while !shared.stop.load(Ordering::Acquire) {
         let want = shared.video_level.load(Ordering::Relaxed).min(2);
         if want != level || encoder.is_none() {
@@ -144,12 +145,21 @@ fn video_sender(shared: &PeerShared) {
             })
         };
         counter = counter.wrapping_add(1);
+        let captured = Instant::now();
         let pts = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
         let frame_period = if camera_off {
             Duration::from_secs(1)
         } else {
             period
         };
+        // The RTP clock follows real capture time: when this thread runs late
+        // the timestamps say so, rather than claiming 30 fps while delivering
+        // fewer (which a receiver's delay-based estimator reads as a growing
+        // queue, and answers with a collapsing REMB).
+        let duration = last_capture
+            .map_or(frame_period, |t: Instant| captured.duration_since(t))
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
+        last_capture = Some(captured);
         match enc.encode(&frame, pts, force) {
             Ok(out) => {
                 force = false;
@@ -160,8 +170,8 @@ fn video_sender(shared: &PeerShared) {
                     }
                     let sample = Sample {
                         data: Bytes::from(ef.data),
-                        duration: frame_period,
-                        ..Sample::new(Instant::now())
+                        duration,
+                        ..Sample::new(captured)
                     };
                     let pt = shared.video_pt.load(Ordering::Relaxed);
                     let wrote = shared.runtime.block_on(
