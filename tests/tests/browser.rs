@@ -58,6 +58,11 @@ pub(crate) struct Relay {
 }
 
 pub(crate) async fn relay() -> Relay {
+    relay_with_turn(None).await
+}
+
+/// A relay that hands admitted patients TURN credentials for `turn`.
+pub(crate) async fn relay_with_turn(turn: Option<bedside_relay::TurnConfig>) -> Relay {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
     let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
     let dir = tempfile::tempdir().expect("tmp");
@@ -69,6 +74,7 @@ pub(crate) async fn relay() -> Relay {
         }],
     );
     config.join_page_dir = Some(join_page_dir());
+    config.turn = turn;
     let state = AppState::new(&config, Arc::new(SystemClock)).expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::browser::{
-    Relay, drive_script, event, missing_tools, random, relay, step, steps, token,
+    Relay, drive_script, event, missing_tools, random, relay, relay_with_turn, step, steps, token,
 };
 
 /// The headless clinician with synthetic media on loopback; stop it with the sender.
@@ -19,6 +19,19 @@ fn spawn_media_host(
     relay: &Relay,
     visit: [u8; 16],
     secret: [u8; 32],
+) -> (mpsc::UnboundedReceiver<HostEvent>, oneshot::Sender<()>) {
+    let peer = PeerConfig {
+        udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        ..PeerConfig::default()
+    };
+    spawn_media_host_with(relay, visit, secret, peer)
+}
+
+fn spawn_media_host_with(
+    relay: &Relay,
+    visit: [u8; 16],
+    secret: [u8; 32],
+    peer: PeerConfig,
 ) -> (mpsc::UnboundedReceiver<HostEvent>, oneshot::Sender<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -29,12 +42,7 @@ fn spawn_media_host(
         secret: zeroize::Zeroizing::new(secret),
         auto_admit: true,
     };
-    let media = MediaOptions {
-        peer: PeerConfig {
-            udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
-            ..PeerConfig::default()
-        },
-    };
+    let media = MediaOptions { peer };
     tokio::spawn(async move {
         let events = tx.clone();
         let r =
@@ -291,6 +299,151 @@ async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
         !events
             .iter()
             .any(|e| matches!(e, HostEvent::CallState { state, .. } if state == "connected")),
+        "{events:?}"
+    );
+}
+
+/// coturn on 127.0.0.1 with REST credentials (killed by PID on drop).
+struct Coturn {
+    child: std::process::Child,
+    port: u16,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
+}
+
+async fn coturn() -> Option<Coturn> {
+    if !std::path::Path::new("/usr/bin/turnserver").exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_udp_port();
+    let relay_port = free_udp_port().max(20_000);
+    let secret = data_encoding::HEXLOWER.encode(&random::<16>());
+    let child = std::process::Command::new("/usr/bin/turnserver")
+        .args([
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            &format!("--listening-port={port}"),
+            &format!("--min-port={relay_port}"),
+            &format!("--max-port={}", relay_port.saturating_add(200)),
+            "--use-auth-secret",
+            &format!("--static-auth-secret={secret}"),
+            "--realm=bedside.test",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--allow-loopback-peers",
+            "--no-stdout-log",
+            "--simple-log",
+        ])
+        .arg(format!(
+            "--log-file={}",
+            dir.path().join("turn.log").display()
+        ))
+        .arg(format!(
+            "--pidfile={}",
+            dir.path().join("turn.pid").display()
+        ))
+        .arg(format!("--db={}", dir.path().join("turndb").display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("turnserver starts");
+    // Give it a moment to open its listener.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    Some(Coturn {
+        child,
+        port,
+        secret,
+        _dir: dir,
+    })
+}
+
+/// TURN: the relay hands the patient coturn REST credentials, the clinician uses only
+/// relay candidates (credentials from the same secret): the call connects and carries media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_only_clinician_reaches_the_patient_through_coturn() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let Some(turn) = coturn().await else {
+        println!("skipped: /usr/bin/turnserver (coturn) is missing");
+        return;
+    };
+    let turn_config = bedside_relay::TurnConfig {
+        urls: vec![format!("turn:127.0.0.1:{}?transport=udp", turn.port)],
+        secret: turn.secret.clone(),
+        ttl_secs: 600,
+    };
+    let relay = relay_with_turn(Some(turn_config.clone())).await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let peer = PeerConfig {
+        udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        turn: Some(turn_config.credentials(now)),
+        ice_policy: bedside_media::IcePolicy::Relay,
+        ..PeerConfig::default()
+    };
+    let (mut host, stop) = spawn_media_host_with(&relay, visit, secret, peer);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let args = vec![
+        "--seconds".into(),
+        "4".into(),
+        "--warmup".into(),
+        "1".into(),
+    ];
+    let run = drive_script("call.mjs", link, args, 90).await;
+    let _ = stop.send(());
+    let mut events = vec![];
+    while let Some(e) = host.recv().await {
+        events.push(e);
+    }
+    drop(turn);
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let media = step(&seen, "media").expect("a media step");
+    assert!(media["fps"].as_f64() > Some(10.0), "{media}");
+    assert!(media["audio_pps"].as_f64() > Some(40.0), "{media}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, HostEvent::FirstRemoteFrame { .. })),
+        "the clinician decoded nothing through TURN"
+    );
+    // With the relay-only policy the clinician gathers nothing but coturn relay candidates,
+    // so the media above went through coturn.
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            HostEvent::CallRefused { .. } | HostEvent::CallAuthFailed { .. }
+        )),
         "{events:?}"
     );
 }
