@@ -201,6 +201,46 @@ mod tests {
     }
 
     #[test]
+    fn the_report_averages_after_the_first_frame() {
+        let mut r = Report::default();
+        let sample = |t: f64, decoded: u64, first: Option<u64>| {
+            let mut s = CallStats {
+                elapsed_s: t,
+                first_frame_ms: first,
+                video_codec: "video/VP8".into(),
+                ..CallStats::default()
+            };
+            s.totals.video_frames_decoded = decoded;
+            s.totals.video_bytes_sent = 1000;
+            HostEvent::CallStats {
+                device: "d".into(),
+                stats: Box::new(s),
+            }
+        };
+        r.observe(&HostEvent::CallAnswered {
+            device: "d".into(),
+            sas: "123 456".into(),
+            local_fingerprint: String::new(),
+            remote_fingerprint: String::new(),
+            restart: false,
+        });
+        r.observe(&sample(1.0, 0, None));
+        r.observe(&HostEvent::FirstRemoteFrame {
+            device: "d".into(),
+            ms: 1500,
+        });
+        r.observe(&sample(2.0, 10, Some(1500)));
+        r.observe(&sample(12.0, 310, Some(1500)));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap_or_default();
+        assert_eq!(v["fps_decoded"], 30.0);
+        assert_eq!(v["first_frame_ms"], 1500);
+        assert_eq!(v["sas"], "123 456");
+        assert_eq!(v["video_codec"], "video/VP8");
+        assert_eq!(v["auth_failures"], 0);
+        assert_eq!(v["samples"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
     fn turn_credentials_are_coturn_rest_style() {
         let c = turn_rest_credentials("turn:127.0.0.1:3478", b"s3cret", "x");
         let (expiry, id) = c.username.split_once(':').unwrap_or_default();
