@@ -327,7 +327,11 @@ fn spawn_decoder(
                         }
                         shared.remote_video.send_replace(Some(Arc::new(frame)));
                     }
-                    Ok(None) => {}
+                    Ok(None) => {
+                        if decoder.needs_keyframe() {
+                            need_keyframe.store(true, Ordering::Release);
+                        }
+                    }
                     Err(_) => {
                         Counters::add(&counters.video_decode_errors, 1);
                         need_keyframe.store(true, Ordering::Release);

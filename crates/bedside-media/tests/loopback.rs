@@ -250,7 +250,7 @@ async fn a_call_authenticates_and_carries_vp8_and_opus_both_ways() {
         .expect("encoder");
         let mut pattern = TestPattern::new(320, 240);
         let mut tick = tokio::time::interval(Duration::from_millis(33));
-        for counter in 0..200u32 {
+        for counter in 0..400u32 {
             tick.tick().await;
             let frame = pattern.frame(Stamp {
                 counter,
@@ -327,6 +327,64 @@ async fn a_call_authenticates_and_carries_vp8_and_opus_both_ways() {
     assert!(
         bedside_codec::synthetic::read_stamp(&frame).is_some(),
         "stamp unreadable"
+    );
+
+    // ICE restart: a new offer (fresh ICE credentials) on the live call is verified like
+    // the first, answered as a restart, and media keeps flowing.
+    let decoded_before = stats.totals.video_frames_decoded;
+    p.pc.restart_ice().await.expect("restart ice");
+    let offer = p.pc.create_offer(None).await.expect("restart offer");
+    p.pc.set_local_description(offer).await.expect("sld");
+    let sdp = p.pc.local_description().await.expect("local").sdp;
+    let id = auth::sdp_identity(&sdp).expect("identity");
+    assert_ne!(
+        id.ufrag, offer_id.ufrag,
+        "the restart offer has fresh ICE credentials"
+    );
+    let forged = auth::offer_tag(&k, &VISIT, DEVICE, &offer_id);
+    assert!(
+        matches!(
+            call.offer(DEVICE, &sdp, &B64.encode(&forged)).await,
+            Err(CallError::Auth(_))
+        ),
+        "a restart offer with the old tag must be refused"
+    );
+    let tag2 = auth::offer_tag(&k, &VISIT, DEVICE, &id);
+    let answer = call
+        .offer(DEVICE, &sdp, &B64.encode(&tag2))
+        .await
+        .expect("restart answer");
+    assert!(answer.restart);
+    let t = B64.decode(answer.tag.as_bytes()).expect("b64");
+    auth::verify_answer(&k, &VISIT, DEVICE, &answer.sdp, &tag2, &t).expect("restart answer tag");
+    p.pc.set_remote_description(RTCSessionDescription::answer(answer.sdp).expect("answer"))
+        .await
+        .expect("srd");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    let mut after = None;
+    while tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            Some(c) = p.candidates.recv() => {
+                call.remote_candidate(DEVICE, &c).await.expect("remote candidate");
+            }
+            Some(e) = events.recv() => match e {
+                PeerEvent::LocalCandidate { candidate, .. } => {
+                    let init: RTCIceCandidateInit = serde_json::from_str(&candidate).expect("json");
+                    let _ = p.pc.add_ice_candidate(init).await;
+                }
+                PeerEvent::Stats { stats, .. } => after = Some(stats),
+                _ => {}
+            },
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+    let after = after.expect("stats after the restart");
+    assert_eq!(after.state, "connected");
+    assert!(
+        after.totals.video_frames_decoded > decoded_before + 60,
+        "{} frames before, {} after the restart",
+        decoded_before,
+        after.totals.video_frames_decoded
     );
     sender.abort();
     call.close().await;
