@@ -250,7 +250,7 @@ async fn a_call_authenticates_and_carries_vp8_and_opus_both_ways() {
         .expect("encoder");
         let mut pattern = TestPattern::new(320, 240);
         let mut tick = tokio::time::interval(Duration::from_millis(33));
-        for counter in 0..400u32 {
+        for counter in 0..600u32 {
             tick.tick().await;
             let frame = pattern.frame(Stamp {
                 counter,
@@ -360,8 +360,9 @@ async fn a_call_authenticates_and_carries_vp8_and_opus_both_ways() {
     p.pc.set_remote_description(RTCSessionDescription::answer(answer.sdp).expect("answer"))
         .await
         .expect("srd");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
-    let mut after = None;
+    // Media must keep flowing: 60 more frames decoded within 8 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    let mut after: Option<Box<bedside_media::CallStats>> = None;
     while tokio::time::Instant::now() < deadline {
         tokio::select! {
             Some(c) = p.candidates.recv() => {
@@ -372,7 +373,11 @@ async fn a_call_authenticates_and_carries_vp8_and_opus_both_ways() {
                     let init: RTCIceCandidateInit = serde_json::from_str(&candidate).expect("json");
                     let _ = p.pc.add_ice_candidate(init).await;
                 }
-                PeerEvent::Stats { stats, .. } => after = Some(stats),
+                PeerEvent::Stats { stats, .. } => {
+                    let done = stats.totals.video_frames_decoded > decoded_before + 60;
+                    after = Some(stats);
+                    if done { break; }
+                }
                 _ => {}
             },
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
