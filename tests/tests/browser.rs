@@ -178,6 +178,10 @@ async fn drive(link: String, extra: &'static [&'static str]) -> Run {
     .await
 }
 
+/// One Chromium at a time: the call tests measure frame rates, and several browsers
+/// encoding and decoding video at once on a small machine starve each other.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `tests/browser/SCRIPT LINK SHOTDIR EXTRA...`, killed after `kill_after_s`.
 pub(crate) async fn drive_script(
     script: &'static str,
@@ -185,6 +189,7 @@ pub(crate) async fn drive_script(
     extra: Vec<String>,
     kill_after_s: u64,
 ) -> Run {
+    let _one_browser = BROWSER.lock().await;
     let shot_dir = tempfile::Builder::new()
         .prefix("bedside-browser-shots-")
         .tempdir()
