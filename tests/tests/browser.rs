@@ -25,7 +25,7 @@ fn workspace() -> PathBuf {
 }
 
 /// Why the browser tests cannot run here, if they cannot.
-fn missing_tools() -> Option<String> {
+pub(crate) fn missing_tools() -> Option<String> {
     if !Path::new(CHROMIUM).exists() {
         return Some(format!("{CHROMIUM} is missing"));
     }
@@ -35,7 +35,7 @@ fn missing_tools() -> Option<String> {
     }
 }
 
-fn join_page_dir() -> PathBuf {
+pub(crate) fn join_page_dir() -> PathBuf {
     let dir = workspace().join("ui").join("dist-join");
     assert!(
         dir.join("join.html").is_file(),
@@ -51,13 +51,18 @@ fn join_page_dir() -> PathBuf {
     dir
 }
 
-struct Relay {
-    origin: String,
-    key: Arc<Ed25519KeyPair>,
+pub(crate) struct Relay {
+    pub(crate) origin: String,
+    pub(crate) key: Arc<Ed25519KeyPair>,
     _dir: tempfile::TempDir,
 }
 
-async fn relay() -> Relay {
+pub(crate) async fn relay() -> Relay {
+    relay_with_turn(None).await
+}
+
+/// A relay that hands admitted patients TURN credentials for `turn`.
+pub(crate) async fn relay_with_turn(turn: Option<bedside_relay::TurnConfig>) -> Relay {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
     let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
     let dir = tempfile::tempdir().expect("tmp");
@@ -69,6 +74,7 @@ async fn relay() -> Relay {
         }],
     );
     config.join_page_dir = Some(join_page_dir());
+    config.turn = turn;
     let state = AppState::new(&config, Arc::new(SystemClock)).expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -86,20 +92,20 @@ async fn relay() -> Relay {
     }
 }
 
-fn random<const N: usize>() -> [u8; N] {
+pub(crate) fn random<const N: usize>() -> [u8; N] {
     let mut b = [0; N];
     SystemRandom::new().fill(&mut b).expect("random");
     b
 }
 
-fn now() -> u32 {
+pub(crate) fn now() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)
         .unwrap_or(0)
 }
 
-fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
+pub(crate) fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
     invite::sign(
         key,
         &Claims {
@@ -139,7 +145,7 @@ fn spawn_host(
     rx
 }
 
-async fn event(
+pub(crate) async fn event(
     rx: &mut mpsc::UnboundedReceiver<HostEvent>,
     want: impl Fn(&HostEvent) -> bool,
 ) -> HostEvent {
@@ -154,15 +160,36 @@ async fn event(
     }
 }
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) ok: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs the driver script; it gives up on its own after 30 s, and is killed after 60.
 /// Its screenshots stay in a fresh directory under the system temp dir (printed).
 async fn drive(link: String, extra: &'static [&'static str]) -> Run {
+    drive_script(
+        "join.mjs",
+        link,
+        extra.iter().map(|s| (*s).to_owned()).collect(),
+        60,
+    )
+    .await
+}
+
+/// One Chromium at a time: the call tests measure frame rates, and several browsers
+/// encoding and decoding video at once on a small machine starve each other.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs `tests/browser/SCRIPT LINK SHOTDIR EXTRA...`, killed after `kill_after_s`.
+pub(crate) async fn drive_script(
+    script: &'static str,
+    link: String,
+    extra: Vec<String>,
+    kill_after_s: u64,
+) -> Run {
+    let _one_browser = BROWSER.lock().await;
     let shot_dir = tempfile::Builder::new()
         .prefix("bedside-browser-shots-")
         .tempdir()
@@ -171,16 +198,16 @@ async fn drive(link: String, extra: &'static [&'static str]) -> Run {
     println!("screenshots: {}", shot_dir.display());
     let run = tokio::task::spawn_blocking(move || {
         let mut child = Command::new("node")
-            .arg(workspace().join("tests/browser/join.mjs"))
+            .arg(workspace().join("tests/browser").join(script))
             .arg(&link)
             .arg(&shot_dir)
-            .args(extra)
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("node starts");
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(kill_after_s);
         while child.try_wait().expect("wait").is_none() {
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -203,7 +230,7 @@ async fn drive(link: String, extra: &'static [&'static str]) -> Run {
 }
 
 /// The driver's `{"step": ...}` lines.
-fn steps(stdout: &str) -> Vec<serde_json::Value> {
+pub(crate) fn steps(stdout: &str) -> Vec<serde_json::Value> {
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -211,7 +238,10 @@ fn steps(stdout: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn step<'a>(steps: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::Value> {
+pub(crate) fn step<'a>(
+    steps: &'a [serde_json::Value],
+    name: &str,
+) -> Option<&'a serde_json::Value> {
     steps.iter().find(|v| v["step"] == name)
 }
 

@@ -4,4 +4,5 @@ mod browser;
 mod crash;
 mod desktop;
 mod logs;
+mod media;
 mod tidy;

@@ -11,6 +11,8 @@
 //! `bedside-visit` (sans-IO) and the relay. Knock contents (PHI) go to the
 //! caller's event handler only, never to logs.
 
+pub mod call;
+
 use std::future::Future;
 
 use bedside_protocol::{ClinicianToRelay, PROTOCOL_VERSION, RelayToClinician};
@@ -20,6 +22,8 @@ use futures_util::{SinkExt, StreamExt};
 use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
+
+pub use call::MediaOptions;
 
 /// The invite secret, zeroized on drop.
 pub type Secret = zeroize::Zeroizing<[u8; 32]>;
@@ -39,7 +43,7 @@ pub struct HostConfig {
 }
 
 /// What happened, for the caller to show (bedsidectl prints JSON lines).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HostEvent {
@@ -78,6 +82,55 @@ pub enum HostEvent {
         device: String,
         /// New state (`waiting`, `admitted`, `in_call`, `denied`, `left`, `expired`, `ended`).
         state: String,
+    },
+    /// A device's call offer authenticated and was answered.
+    CallAnswered {
+        /// Device id.
+        device: String,
+        /// The short authentication string (the patient page shows the same).
+        sas: String,
+        /// Our DTLS fingerprint.
+        local_fingerprint: String,
+        /// The patient's DTLS fingerprint.
+        remote_fingerprint: String,
+        /// A new offer on an existing call (ICE restart).
+        restart: bool,
+    },
+    /// A device's offer did not authenticate (someone may have tampered with
+    /// the call): refused before any media. The caller audits this.
+    CallAuthFailed {
+        /// Device id.
+        device: String,
+        /// Plain message.
+        message: String,
+    },
+    /// A call could not be set up, or an offer came from a device not admitted.
+    CallRefused {
+        /// Device id.
+        device: String,
+        /// Plain message.
+        reason: String,
+    },
+    /// The call's connection state (`connecting`, `connected`, `disconnected`, `failed`, `closed`).
+    CallState {
+        /// Device id.
+        device: String,
+        /// New state.
+        state: String,
+    },
+    /// The first remote video frame was decoded.
+    FirstRemoteFrame {
+        /// Device id.
+        device: String,
+        /// Milliseconds from the answer.
+        ms: u64,
+    },
+    /// Once a second during a call.
+    CallStats {
+        /// Device id.
+        device: String,
+        /// The snapshot.
+        stats: Box<bedside_media::CallStats>,
     },
     /// The relay reported an error.
     RelayError {
@@ -285,9 +338,21 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 /// Runs the host until the relay closes, an error occurs, or `shutdown` fires.
 pub async fn run(
     cfg: HostConfig,
+    on_event: impl FnMut(HostEvent),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), HostError> {
+    run_with_media(cfg, None, on_event, shutdown).await
+}
+
+/// [`run`], answering admitted devices' call offers with `media` (see [`call`]).
+pub async fn run_with_media(
+    cfg: HostConfig,
+    media: Option<MediaOptions>,
     mut on_event: impl FnMut(HostEvent),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
+    let mut calls =
+        media.map(|m| call::CallHost::new(&cfg.secret, cfg.visit, HEXLOWER.encode(&cfg.visit), m));
     let url = clinician_url(&cfg.relay_origin)?;
     let connector = url.starts_with("wss://").then(tls);
     let (mut ws, _) =
@@ -308,7 +373,20 @@ pub async fn run(
     loop {
         let frame = tokio::select! {
             f = ws.next() => f,
+            Some(e) = call::next_event(&mut calls) => {
+                if let Some(c) = &calls {
+                    let out = c.translate(e);
+                    out.events.into_iter().for_each(&mut on_event);
+                    for m in out.send {
+                        ws.send(send(m)).await.map_err(|e| HostError::Closed(e.to_string()))?;
+                    }
+                }
+                continue;
+            }
             () = &mut shutdown => {
+                if let Some(c) = calls.as_mut() {
+                    c.close().await;
+                }
                 let _ = ws.close(None).await;
                 return Ok(());
             }
@@ -399,10 +477,38 @@ pub async fn run(
                 device,
                 state,
             } if visit == visit_hex => {
+                if let Some(c) = calls.as_mut() {
+                    c.device_state(&device, state.as_str()).await;
+                }
                 on_event(HostEvent::DeviceState {
                     device,
                     state: state.as_str().to_owned(),
                 });
+            }
+            RelayToClinician::Offer {
+                visit,
+                device,
+                sdp,
+                tag,
+            } if visit == visit_hex => {
+                if let Some(c) = calls.as_mut() {
+                    let out = c.offer(device, &sdp, &tag).await;
+                    out.events.into_iter().for_each(&mut on_event);
+                    for m in out.send {
+                        ws.send(send(m))
+                            .await
+                            .map_err(|e| HostError::Closed(e.to_string()))?;
+                    }
+                }
+            }
+            RelayToClinician::Ice {
+                visit,
+                device,
+                candidate,
+            } if visit == visit_hex => {
+                if let Some(c) = calls.as_mut() {
+                    c.remote_candidate(&device, &candidate).await;
+                }
             }
             RelayToClinician::Error { code, message } => {
                 let code = code.as_str().to_owned();

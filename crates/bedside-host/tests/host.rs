@@ -124,6 +124,15 @@ fn spawn_host(
     visit: [u8; 16],
     secret: [u8; 32],
 ) -> mpsc::UnboundedReceiver<HostEvent> {
+    spawn_host_with(relay, visit, secret, None)
+}
+
+fn spawn_host_with(
+    relay: &Relay,
+    visit: [u8; 16],
+    secret: [u8; 32],
+    media: Option<bedside_host::MediaOptions>,
+) -> mpsc::UnboundedReceiver<HostEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let cfg = HostConfig {
         relay_origin: relay.origin.clone(),
@@ -134,7 +143,13 @@ fn spawn_host(
     };
     tokio::spawn(async move {
         let events = tx.clone();
-        let r = bedside_host::run(cfg, move |e| drop(events.send(e)), std::future::pending()).await;
+        let r = bedside_host::run_with_media(
+            cfg,
+            media,
+            move |e| drop(events.send(e)),
+            std::future::pending(),
+        )
+        .await;
         if let Err(e) = r {
             let _ = tx.send(HostEvent::RelayError {
                 code: "host".into(),
@@ -349,4 +364,65 @@ async fn enrol_reaches_a_relay_that_allows_it() {
         .await
         .expect_err("off");
     assert!(matches!(e, bedside_host::HostError::BadRelay(_)), "{e:?}");
+}
+
+/// An admitted device's offer whose tag was made with another secret: the host reports
+/// `call_auth_failed` and answers nothing; no peer connection is made for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_with_a_forged_tag_is_refused_and_not_answered() {
+    let relay = relay().await;
+    let visit = [0x66; 16];
+    let secret = [0x77; 32];
+    let mut host = spawn_host_with(
+        &relay,
+        visit,
+        secret,
+        Some(bedside_host::MediaOptions::default()),
+    );
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let mut p = patient(&relay.origin, token(&relay.key, visit), "device-m").await;
+    assert!(matches!(next(&mut p).await, RelayToPatient::Welcome { .. }));
+    let sealed = auth::seal_knock(&secret, &visit, [9; 12], b"{\"name\":\"Pat\"}");
+    send(
+        &mut p,
+        PatientToRelay::Knock {
+            sealed: B64.encode(&sealed),
+        },
+    )
+    .await;
+    until(&mut p, |m| matches!(m, RelayToPatient::Admitted { .. })).await;
+    event(
+        &mut host,
+        |e| matches!(e, HostEvent::DeviceState { state, .. } if state == "admitted"),
+    )
+    .await;
+
+    let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\na=fingerprint:sha-256 AB:CD:EF\r\n";
+    let id = auth::sdp_identity(sdp).expect("identity");
+    let forged = auth::offer_tag(&auth::sdp_auth_key(&[0x78; 32]), &visit, "device-m", &id);
+    send(
+        &mut p,
+        PatientToRelay::Offer {
+            sdp: sdp.into(),
+            tag: B64.encode(&forged),
+        },
+    )
+    .await;
+    match event(&mut host, |e| {
+        matches!(
+            e,
+            HostEvent::CallAuthFailed { .. } | HostEvent::CallAnswered { .. }
+        )
+    })
+    .await
+    {
+        HostEvent::CallAuthFailed { device, message } => {
+            assert_eq!(device, "device-m");
+            assert!(message.contains("could not be authenticated"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing comes back to the patient.
+    let more = tokio::time::timeout(Duration::from_millis(800), p.next()).await;
+    assert!(more.is_err(), "the patient got {more:?}");
 }

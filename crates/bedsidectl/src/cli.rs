@@ -376,7 +376,48 @@ pub enum VisitCmd {
         /// Admit the first knock that opens with this visit's secret.
         #[arg(long)]
         auto_admit: bool,
+        /// Answer the admitted patient's call with this media (`synthetic`: a
+        /// test pattern and a tone; `devices`: camera and microphone).
+        #[arg(long, value_enum)]
+        media: Option<MediaArg>,
+        /// With --media: end the call and exit 0 after this many seconds of connected media.
+        #[arg(long, requires = "media")]
+        duration: Option<u64>,
+        /// With --media: write the call's stats as JSON to this file when the call ends.
+        #[arg(long, requires = "media")]
+        stats_json: Option<PathBuf>,
+        /// With --media: local UDP address to bind (repeatable; default 0.0.0.0:0).
+        #[arg(long = "udp-addr", requires = "media")]
+        udp_addrs: Vec<std::net::SocketAddr>,
+        /// With --media: video size and rate we send, `WIDTHxHEIGHT@FPS`.
+        #[arg(long, requires = "media", default_value = "640x480@30")]
+        video: String,
+        /// With --media: which ICE candidates to use (`relay` = TURN only).
+        #[arg(long, value_enum, requires = "media", default_value = "all")]
+        ice_policy: IcePolicyArg,
+        /// With --media: a TURN server URL (`turn:HOST:PORT`), with REST credentials
+        /// from the shared secret read on stdin.
+        #[arg(long, requires = "media")]
+        turn_url: Option<String>,
     },
+}
+
+/// `--media`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MediaArg {
+    /// Test pattern and tone.
+    Synthetic,
+    /// Camera and microphone.
+    Devices,
+}
+
+/// `--ice-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IcePolicyArg {
+    /// Host, server-reflexive and relay candidates.
+    All,
+    /// TURN relay candidates only.
+    Relay,
 }
 
 /// `policy ...`

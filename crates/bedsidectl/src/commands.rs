@@ -364,8 +364,26 @@ pub fn run(cli: Cli) -> Result<()> {
                     appointment_id,
                     relay,
                     auto_admit,
+                    media,
+                    duration,
+                    stats_json,
+                    udp_addrs,
+                    video,
+                    ice_policy,
+                    turn_url,
                 },
-        } => host(&ctx, &appointment_id, relay, auto_admit)?,
+        } => {
+            let media = media
+                .map(|m| crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_url))
+                .transpose()?;
+            host(
+                &ctx,
+                &appointment_id,
+                relay,
+                auto_admit,
+                media.map(|m| (m, duration, stats_json)),
+            )?
+        }
         Command::ClinicKey {
             action: ClinicKeyCmd::Show,
         } => {
@@ -820,7 +838,17 @@ fn tell_relay(ctx: &Ctx, u: &mut Unlocked, withdrawn: &[bedside_store::Invite]) 
 }
 
 /// `visit host`: the clinician side of the waiting room, headless.
-fn host(ctx: &Ctx, appointment_id: &str, relay: Option<String>, auto_admit: bool) -> Result<()> {
+fn host(
+    ctx: &Ctx,
+    appointment_id: &str,
+    relay: Option<String>,
+    auto_admit: bool,
+    media: Option<(
+        bedside_host::MediaOptions,
+        Option<u64>,
+        Option<std::path::PathBuf>,
+    )>,
+) -> Result<()> {
     let mut u = ctx.unlocked()?;
     let id: AppointmentId = parse_id("appointment", appointment_id)?;
     let invite = u.store_ref().active_invite(id)?.ok_or_else(|| {
@@ -836,16 +864,34 @@ fn host(ctx: &Ctx, appointment_id: &str, relay: Option<String>, auto_admit: bool
         secret: zeroize_secret(invite.secret),
         auto_admit,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Env(format!("could not start the network runtime: {e}")))?;
+    // Media runs encoder/decoder threads that feed the runtime: give it workers.
+    let runtime = if media.is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| CliError::Env(format!("could not start the network runtime: {e}")))?;
     let store = u.store();
+    let (media, duration, stats_json) = match media {
+        Some((m, d, s)) => (Some(m), d, s),
+        None => (None, None, None),
+    };
+    let mut report = crate::visit_media::Report::default();
+    let (connected_tx, mut connected_rx) = tokio::sync::watch::channel(false);
     let on_event = |e: bedside_host::HostEvent| {
         let action = match &e {
             bedside_host::HostEvent::Knock { .. } => Some("visit.knock"),
             bedside_host::HostEvent::Admitting { .. } => Some("visit.admit"),
             bedside_host::HostEvent::UnreadableKnock { .. } => Some("visit.knock_refused"),
+            bedside_host::HostEvent::CallAnswered { restart: false, .. } => {
+                Some("visit.call_started")
+            }
+            bedside_host::HostEvent::CallAuthFailed { .. } => Some("visit.call_auth_failed"),
             _ => None,
         };
         if let Some(action) = action
@@ -853,14 +899,35 @@ fn host(ctx: &Ctx, appointment_id: &str, relay: Option<String>, auto_admit: bool
         {
             tracing::warn!(error = %err, "could not audit a visit event");
         }
+        if matches!(&e, bedside_host::HostEvent::CallState { state, .. } if state == "connected") {
+            let _ = connected_tx.send(true);
+        }
+        report.observe(&e);
         crate::output::line(&serde_json::to_string(&e).unwrap_or_default());
     };
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let media_done = async {
+            match duration {
+                Some(secs) => {
+                    let _ = connected_rx.wait_for(|c| *c).await;
+                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = media_done => {}
+        }
     };
-    runtime
-        .block_on(bedside_host::run(cfg, on_event, shutdown))
-        .map_err(|e| CliError::Env(e.to_string()))
+    let result = runtime
+        .block_on(bedside_host::run_with_media(cfg, media, on_event, shutdown))
+        .map_err(|e| CliError::Env(e.to_string()));
+    if let Some(path) = stats_json {
+        std::fs::write(&path, report.to_json())
+            .map_err(|e| CliError::Env(format!("could not write {}: {e}", path.display())))?;
+    }
+    result
 }
 
 fn zeroize_secret(s: [u8; 32]) -> bedside_host::Secret {

@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod output;
+mod visit_media;
 
 use std::process::ExitCode;
 

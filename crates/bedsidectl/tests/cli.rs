@@ -7,6 +7,8 @@
 
 #[path = "cli/bad_input.rs"]
 mod bad_input;
+#[path = "cli/call.rs"]
+mod call;
 #[path = "cli/credentials.rs"]
 mod credentials;
 #[path = "cli/damage.rs"]

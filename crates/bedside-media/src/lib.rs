@@ -1,0 +1,30 @@
+//! The clinician's side of a visit's media, over webrtc-rs 0.21: a peer
+//! connection that answers the patient browser's authenticated offer, sends
+//! a source (synthetic test pattern and tone today), receives and decodes the
+//! patient's VP8 and Opus, and reports stats once a second.
+//!
+//! - [`peer`]: [`Call`] (the visit's peers by device id) and [`Peer`] (one
+//!   WebRTC peer connection; trickle ICE both ways; a new offer on an
+//!   existing peer is an ICE restart). The offer tag is verified before
+//!   anything else; the answer carries its tag; both DTLS fingerprints and
+//!   the SAS are exposed.
+//! - [`media`]: encoder/decoder threads and newest-frame-wins sinks.
+//! - [`feedback`]: the interceptor that delivers the browser's PLI/FIR,
+//!   reception reports and REMB to the sender.
+//! - [`stats`]: counters and the once-a-second [`CallStats`].
+//!
+//! **Boundary:** signalling (the relay WebSocket) is the caller's: it hands
+//! offers and candidates in and forwards [`PeerEvent`]s out. No SDP, frame
+//! content or secret is logged.
+
+pub mod feedback;
+pub mod media;
+pub mod peer;
+pub mod stats;
+
+pub use media::{Frame, FrameSlot};
+pub use peer::{
+    Answer, Call, CallAuth, CallError, Controls, IcePolicy, MediaSource, Peer, PeerConfig,
+    PeerEvent, VideoSettings,
+};
+pub use stats::{CallStats, StatsTotals};

@@ -1,0 +1,466 @@
+//! Sources and sinks of one peer: the synthetic test pattern and tone
+//! encoded and sent at their real frame durations, the patient's VP8 and Opus
+//! received, reassembled and decoded, keyframe requests both ways, and a
+//! simple bandwidth adaptation.
+//!
+//! Threads: encoding and decoding run on their own OS threads (a VP8 frame
+//! takes milliseconds of CPU, which would stall the async runtime that drives
+//! ICE and DTLS). The async receive task hands complete VP8 frames to the
+//! decoder thread through a channel of 4: when it is full the frame is
+//! dropped and a PLI asks the patient for a fresh keyframe.
+//!
+//! **Invariant:** no unbounded frame queue. Decoded remote pictures and the
+//! local preview go out through [`FrameSlot`]s (`tokio::sync::watch`): newest
+//! frame wins, a slow consumer skips frames and never grows memory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bedside_codec::synthetic::{Stamp, TestPattern, Tone};
+use bedside_codec::{I420Frame, OpusDecoder, OpusEncoder, Vp8Config, Vp8Decoder, Vp8Encoder};
+use bytes::Bytes;
+use rtc::media::Sample;
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::vp8::Vp8Packet;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use crate::peer::{PeerShared, VideoSettings};
+use crate::stats::{CallStats, Counters};
+
+/// A decoded or captured picture, shared without copying.
+pub type Frame = Arc<I420Frame>;
+
+/// Newest-frame-wins output: consumers `subscribe()` and read the latest.
+pub type FrameSlot = tokio::sync::watch::Sender<Option<Frame>>;
+
+/// How far the sender has stepped down: 0 = as configured, 1 = half frame
+/// rate, 2 = half frame rate and half resolution.
+pub(crate) fn level_settings(base: VideoSettings, level: u8) -> (u32, u32, u32) {
+    let even = |v: u32| (v / 2).max(2) & !1;
+    match level {
+        0 => (base.width, base.height, base.fps),
+        1 => (base.width, base.height, (base.fps / 2).max(1)),
+        _ => (even(base.width), even(base.height), (base.fps / 2).max(1)),
+    }
+}
+
+/// Starts the sending threads (once, when the connection first connects).
+pub(crate) fn start_senders(shared: Arc<PeerShared>) {
+    let v = Arc::clone(&shared);
+    let spawned = std::thread::Builder::new()
+        .name("bedside-video-send".into())
+        .spawn(move || video_sender(&v));
+    if spawned.is_err() {
+        tracing::warn!("could not start the video sender");
+    }
+    let a = shared;
+    let spawned = std::thread::Builder::new()
+        .name("bedside-audio-send".into())
+        .spawn(move || audio_sender(&a));
+    if spawned.is_err() {
+        tracing::warn!("could not start the audio sender");
+    }
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Sleeps until `deadline`; if we are more than one period late, re-anchors.
+fn pace(next: &mut Instant, period: Duration) {
+    *next += period;
+    let now = Instant::now();
+    if *next > now {
+        std::thread::sleep(*next - now);
+    } else if now - *next > period {
+        *next = now;
+    }
+}
+
+fn video_sender(shared: &PeerShared) {
+    let base = shared.config.video;
+    let counters = &shared.counters;
+    counters
+        .target_kbps
+        .store(base.bitrate_kbps, Ordering::Relaxed);
+    let mut level = u8::MAX;
+    let mut encoder: Option<Vp8Encoder> = None;
+    let mut pattern = TestPattern::new(base.width, base.height);
+    let mut bitrate = base.bitrate_kbps;
+    let mut served = shared.feedback.keyframe_requests();
+    let mut force = true;
+    let mut counter: u32 = 0;
+    let started = Instant::now();
+    let mut next = Instant::now();
+    let mut period = Duration::from_secs(1) / base.fps.max(1);
+    let mut last_capture: Option<Instant> = None;
+    while !shared.stop.load(Ordering::Acquire) {
+        let want = shared.video_level.load(Ordering::Relaxed).min(2);
+        if want != level || encoder.is_none() {
+            level = want;
+            let (w, h, fps) = level_settings(base, level);
+            match Vp8Encoder::new(&Vp8Config {
+                width: w,
+                height: h,
+                fps,
+                bitrate_kbps: bitrate,
+            }) {
+                Ok(e) => encoder = Some(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "video encoder unavailable");
+                    return;
+                }
+            }
+            pattern = TestPattern::new(w, h);
+            period = Duration::from_secs(1) / fps.max(1);
+            counters.local_width.store(w, Ordering::Relaxed);
+            counters.local_height.store(h, Ordering::Relaxed);
+            counters.local_fps.store(fps, Ordering::Relaxed);
+            force = true;
+        }
+        let Some(enc) = encoder.as_mut() else { return };
+        let target = counters.target_kbps.load(Ordering::Relaxed);
+        if target != bitrate && enc.set_bitrate(target).is_ok() {
+            bitrate = target;
+        }
+        let requests = shared.feedback.keyframe_requests();
+        if requests != served {
+            served = requests;
+            force = true;
+        }
+        let camera_off = shared.controls.camera_off.load(Ordering::Relaxed);
+        let (w, h, _) = level_settings(base, level);
+        let frame = if camera_off {
+            I420Frame::new_black(w, h)
+        } else {
+            pattern.frame(Stamp {
+                counter,
+                capture_micros: now_micros(),
+            })
+        };
+        counter = counter.wrapping_add(1);
+        let captured = Instant::now();
+        let pts = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+        let frame_period = if camera_off {
+            Duration::from_secs(1)
+        } else {
+            period
+        };
+        // The RTP clock follows real capture time: when this thread runs late
+        // the timestamps say so, rather than claiming 30 fps while delivering
+        // fewer (which a receiver's delay-based estimator reads as a growing
+        // queue, and answers with a collapsing REMB).
+        let duration = last_capture
+            .map_or(frame_period, |t: Instant| captured.duration_since(t))
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
+        last_capture = Some(captured);
+        match enc.encode(&frame, pts, force) {
+            Ok(out) => {
+                force = false;
+                for ef in out {
+                    let len = ef.data.len() as u64;
+                    if ef.keyframe {
+                        Counters::add(&counters.keyframes_sent, 1);
+                    }
+                    let sample = Sample {
+                        data: Bytes::from(ef.data),
+                        duration,
+                        ..Sample::new(captured)
+                    };
+                    let pt = shared.video_pt.load(Ordering::Relaxed);
+                    let wrote = shared.runtime.block_on(
+                        shared
+                            .video_track
+                            .sample_writer(shared.video_ssrc, pt)
+                            .write_sample(&sample),
+                    );
+                    if wrote.is_ok() {
+                        Counters::add(&counters.video_frames_sent, 1);
+                        Counters::add(&counters.video_bytes_sent, len);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "encode failed"),
+        }
+        shared.local_preview.send_replace(Some(Arc::new(frame)));
+        pace(&mut next, frame_period);
+    }
+}
+
+fn audio_sender(shared: &PeerShared) {
+    const SAMPLES: usize = 960; // 20 ms at 48 kHz
+    let counters = &shared.counters;
+    let mut encoder = match OpusEncoder::new(1) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "audio encoder unavailable");
+            return;
+        }
+    };
+    let mut tone = Tone::new(shared.config.tone_hz, 1);
+    let period = Duration::from_millis(20);
+    let mut next = Instant::now();
+    while !shared.stop.load(Ordering::Acquire) {
+        let mut pcm = tone.next_frame(SAMPLES);
+        if shared.controls.muted.load(Ordering::Relaxed) {
+            pcm.iter_mut().for_each(|s| *s = 0);
+        }
+        if let Ok(packet) = encoder.encode(&pcm) {
+            let len = packet.len() as u64;
+            let sample = Sample {
+                data: Bytes::from(packet),
+                duration: period,
+                ..Sample::new(Instant::now())
+            };
+            let pt = shared.audio_pt.load(Ordering::Relaxed);
+            let wrote = shared.runtime.block_on(
+                shared
+                    .audio_track
+                    .sample_writer(shared.audio_ssrc, pt)
+                    .write_sample(&sample),
+            );
+            if wrote.is_ok() {
+                Counters::add(&counters.audio_packets_sent, 1);
+                Counters::add(&counters.audio_bytes_sent, len);
+            }
+        }
+        pace(&mut next, period);
+    }
+}
+
+/// Receives the patient's video: RTP → VP8 frames → decoder thread → [`FrameSlot`].
+pub(crate) async fn receive_video(shared: Arc<PeerShared>, track: Arc<dyn TrackRemote>) {
+    let media_ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
+    let need_keyframe = Arc::new(AtomicBool::new(true));
+    let Some(decoder_tx) = spawn_decoder(Arc::clone(&shared), Arc::clone(&need_keyframe)) else {
+        return;
+    };
+    let mut builder = SampleBuilder::new(128, Vp8Packet::default(), 90_000);
+    let mut last_pli: Option<Instant> = None;
+    let counters = &shared.counters;
+    while let Some(event) = track.poll().await {
+        if shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+        match event {
+            TrackRemoteEvent::OnRtpPacket(packet) => {
+                Counters::add(&counters.video_packets_received, 1);
+                Counters::add(&counters.video_bytes_received, packet.payload.len() as u64);
+                builder.push(Instant::now(), packet);
+                while let Some(sample) = builder.pop(Instant::now()) {
+                    // Padding (bandwidth probes) counts as dropped but is not loss.
+                    let lost = sample
+                        .prev_dropped_packets
+                        .saturating_sub(sample.prev_padding_packets);
+                    if lost > 0 {
+                        Counters::add(&counters.video_packets_lost, u64::from(lost));
+                        need_keyframe.store(true, Ordering::Release);
+                    }
+                    match decoder_tx.try_send(sample.data) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => {
+                            // The decoder is behind: drop, and restart from a keyframe.
+                            need_keyframe.store(true, Ordering::Release);
+                        }
+                        Err(TrySendError::Disconnected(_)) => return,
+                    }
+                }
+            }
+            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+            _ => {}
+        }
+        let due = last_pli.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+        if due && need_keyframe.load(Ordering::Acquire) {
+            last_pli = Some(Instant::now());
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            if track.write_rtcp(vec![Box::new(pli)]).await.is_ok() {
+                Counters::add(&counters.plis_sent, 1);
+            }
+        }
+    }
+}
+
+fn spawn_decoder(
+    shared: Arc<PeerShared>,
+    need_keyframe: Arc<AtomicBool>,
+) -> Option<SyncSender<Bytes>> {
+    let (tx, rx) = sync_channel::<Bytes>(4);
+    let spawned = std::thread::Builder::new()
+        .name("bedside-video-decode".into())
+        .spawn(move || {
+            let mut decoder = match Vp8Decoder::new() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "video decoder unavailable");
+                    return;
+                }
+            };
+            let counters = &shared.counters;
+            while let Ok(data) = rx.recv() {
+                match decoder.decode(&data) {
+                    Ok(Some(frame)) => {
+                        Counters::add(&counters.video_frames_decoded, 1);
+                        counters.remote_width.store(frame.width, Ordering::Relaxed);
+                        counters
+                            .remote_height
+                            .store(frame.height, Ordering::Relaxed);
+                        need_keyframe.store(false, Ordering::Release);
+                        let since = shared
+                            .answered_at
+                            .lock()
+                            .map(|g| *g)
+                            .unwrap_or_else(|_| Instant::now());
+                        if let Some(ms) = counters.first_frame(since) {
+                            let _ = shared.events.try_send(crate::PeerEvent::FirstFrame {
+                                device: shared.device.clone(),
+                                ms,
+                            });
+                        }
+                        shared.remote_video.send_replace(Some(Arc::new(frame)));
+                    }
+                    Ok(None) => {
+                        if decoder.needs_keyframe() {
+                            need_keyframe.store(true, Ordering::Release);
+                        }
+                    }
+                    Err(_) => {
+                        Counters::add(&counters.video_decode_errors, 1);
+                        need_keyframe.store(true, Ordering::Release);
+                    }
+                }
+            }
+        });
+    spawned.ok().map(|_| tx)
+}
+
+/// Receives the patient's Opus and decodes it (playback is the device sink's job).
+pub(crate) async fn receive_audio(shared: Arc<PeerShared>, track: Arc<dyn TrackRemote>) {
+    let mut decoder = match OpusDecoder::new(2) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "audio decoder unavailable");
+            return;
+        }
+    };
+    let counters = &shared.counters;
+    let mut last_seq: Option<u16> = None;
+    while let Some(event) = track.poll().await {
+        if shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+        match event {
+            TrackRemoteEvent::OnRtpPacket(packet) => {
+                Counters::add(&counters.audio_packets_received, 1);
+                Counters::add(&counters.audio_bytes_received, packet.payload.len() as u64);
+                let seq = packet.header.sequence_number;
+                if let Some(prev) = last_seq {
+                    // Conceal up to a few lost packets.
+                    let gap = seq.wrapping_sub(prev).wrapping_sub(1);
+                    for _ in 0..gap.min(5) {
+                        let _ = decoder.decode(None);
+                    }
+                }
+                last_seq = Some(seq);
+                if decoder.decode(Some(&packet.payload)).is_ok() {
+                    Counters::add(&counters.audio_frames_decoded, 1);
+                }
+            }
+            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+            _ => {}
+        }
+    }
+}
+
+/// Bandwidth adaptation, once a second: lower the bitrate on loss or the
+/// remote's estimate (REMB), raise it slowly when clean; after three seconds
+/// below 25 % of the configured bitrate halve the frame rate, below 12 % also
+/// the resolution (and step back up after three seconds above). The first five
+/// seconds are the estimators' ramp-up: no step down then.
+pub(crate) fn adapt(shared: &PeerShared, stats: &CallStats) {
+    let max = shared.config.video.bitrate_kbps.max(100);
+    let current = shared.counters.target_kbps.load(Ordering::Relaxed);
+    if current == 0 {
+        return; // not sending yet
+    }
+    let next = next_bitrate(current, max, stats.loss_sent, stats.remb_kbps);
+    shared.counters.target_kbps.store(next, Ordering::Relaxed);
+    let level = shared.video_level.load(Ordering::Relaxed);
+    let wanted = next_level(level, next, max);
+    let streak = if wanted == level || stats.elapsed_s < 5.0 {
+        0
+    } else {
+        shared.level_streak.fetch_add(1, Ordering::Relaxed) + 1
+    };
+    if streak == 0 {
+        shared.level_streak.store(0, Ordering::Relaxed);
+    } else if streak >= 3 {
+        shared.level_streak.store(0, Ordering::Relaxed);
+        shared.video_level.store(wanted, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn next_bitrate(current: u32, max: u32, loss: f64, remb_kbps: Option<f64>) -> u32 {
+    let c = f64::from(current);
+    let mut next = if loss > 0.10 {
+        c * 0.75
+    } else if loss > 0.02 {
+        c * 0.93
+    } else {
+        c * 1.08
+    };
+    if let Some(remb) = remb_kbps.filter(|r| *r > 0.0) {
+        // Sending at the estimate lets a receive-side estimator (≤ 1.5 × the
+        // incoming rate) keep growing.
+        next = next.min(remb);
+    }
+    (next.round() as u32).clamp(100.min(max), max)
+}
+
+pub(crate) fn next_level(level: u8, kbps: u32, max: u32) -> u8 {
+    let ratio = f64::from(kbps) / f64::from(max);
+    match level {
+        0 if ratio < 0.25 => 1,
+        1 if ratio < 0.12 => 2,
+        1 if ratio > 0.5 => 0,
+        2 if ratio > 0.3 => 1,
+        l => l.min(2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_lowers_the_bitrate_and_clean_paths_recover() {
+        assert!(next_bitrate(1000, 1000, 0.2, None) < 800);
+        assert!(next_bitrate(1000, 1000, 0.05, None) < 1000);
+        assert_eq!(next_bitrate(1000, 1000, 0.0, None), 1000);
+        assert!(next_bitrate(500, 1000, 0.0, None) > 500);
+        assert_eq!(next_bitrate(1000, 1000, 0.0, Some(300.0)), 300);
+        assert_eq!(next_bitrate(100, 1000, 0.5, None), 100);
+    }
+
+    #[test]
+    fn low_bitrate_steps_down_frame_rate_then_resolution() {
+        assert_eq!(next_level(0, 900, 1000), 0);
+        assert_eq!(next_level(0, 300, 1000), 0);
+        assert_eq!(next_level(0, 200, 1000), 1);
+        assert_eq!(next_level(1, 100, 1000), 2);
+        assert_eq!(next_level(2, 400, 1000), 1);
+        assert_eq!(next_level(1, 700, 1000), 0);
+        let base = VideoSettings::default();
+        assert_eq!(level_settings(base, 0), (640, 480, 30));
+        assert_eq!(level_settings(base, 1), (640, 480, 15));
+        assert_eq!(level_settings(base, 2), (320, 240, 15));
+    }
+}

@@ -1,0 +1,257 @@
+//! Call statistics: counters the media threads bump lock-free, and the
+//! once-a-second [`CallStats`] snapshot made from them for the UI and
+//! `bedsidectl visit host --stats-json`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// Running totals for one peer. Every field only grows (except the
+/// resolutions and the current bitrate target, which are the latest values).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Video frames encoded and handed to the track.
+    pub video_frames_sent: AtomicU64,
+    /// Encoded video bytes handed to the track.
+    pub video_bytes_sent: AtomicU64,
+    /// Keyframes sent.
+    pub keyframes_sent: AtomicU64,
+    /// Opus packets handed to the track.
+    pub audio_packets_sent: AtomicU64,
+    /// Encoded audio bytes handed to the track.
+    pub audio_bytes_sent: AtomicU64,
+    /// Remote video RTP payload bytes received.
+    pub video_bytes_received: AtomicU64,
+    /// Remote video frames decoded to pictures.
+    pub video_frames_decoded: AtomicU64,
+    /// Remote video frames the decoder refused (corrupt or missing a reference).
+    pub video_decode_errors: AtomicU64,
+    /// Remote video RTP packets received.
+    pub video_packets_received: AtomicU64,
+    /// RTP packets the sample builder reported missing.
+    pub video_packets_lost: AtomicU64,
+    /// PLIs we sent.
+    pub plis_sent: AtomicU64,
+    /// Remote Opus packets received.
+    pub audio_packets_received: AtomicU64,
+    /// Remote audio bytes received.
+    pub audio_bytes_received: AtomicU64,
+    /// Remote audio 20 ms frames decoded.
+    pub audio_frames_decoded: AtomicU64,
+    /// Width of the last decoded remote frame.
+    pub remote_width: AtomicU32,
+    /// Height of the last decoded remote frame.
+    pub remote_height: AtomicU32,
+    /// Width we currently encode.
+    pub local_width: AtomicU32,
+    /// Height we currently encode.
+    pub local_height: AtomicU32,
+    /// Frame rate we currently encode.
+    pub local_fps: AtomicU32,
+    /// The encoder's bitrate target in kbit/s.
+    pub target_kbps: AtomicU32,
+    first_frame: Mutex<Option<u64>>,
+    first_frame_seen: AtomicBool,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records the first decoded remote frame, `since` the answer; returns
+    /// the milliseconds when this call was the first.
+    pub fn first_frame(&self, since: Instant) -> Option<u64> {
+        if self.first_frame_seen.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Ok(mut g) = self.first_frame.lock() {
+            *g = Some(ms);
+        }
+        Some(ms)
+    }
+
+    /// Milliseconds from answer to the first decoded remote frame, once seen.
+    pub fn first_frame_ms(&self) -> Option<u64> {
+        self.first_frame.lock().ok().and_then(|g| *g)
+    }
+}
+
+/// A snapshot of totals, to diff against the next one.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Totals {
+    at: Option<Instant>,
+    video_frames_sent: u64,
+    video_bytes_sent: u64,
+    video_bytes_received: u64,
+    video_frames_decoded: u64,
+    audio_packets_sent: u64,
+    audio_packets_received: u64,
+    audio_bytes_sent: u64,
+    audio_bytes_received: u64,
+}
+
+impl Totals {
+    pub(crate) fn take(c: &Counters) -> Self {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Self {
+            at: Some(Instant::now()),
+            video_frames_sent: l(&c.video_frames_sent),
+            video_bytes_sent: l(&c.video_bytes_sent),
+            video_bytes_received: l(&c.video_bytes_received),
+            video_frames_decoded: l(&c.video_frames_decoded),
+            audio_packets_sent: l(&c.audio_packets_sent),
+            audio_packets_received: l(&c.audio_packets_received),
+            audio_bytes_sent: l(&c.audio_bytes_sent),
+            audio_bytes_received: l(&c.audio_bytes_received),
+        }
+    }
+}
+
+/// One second of a call, as the UI and `--stats-json` see it. Rates are over
+/// the interval since the previous snapshot; totals are since the answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CallStats {
+    /// Seconds since the answer.
+    pub elapsed_s: f64,
+    /// The peer connection state (`connecting`, `connected`, …).
+    pub state: String,
+    /// Video codec (`video/VP8`).
+    pub video_codec: String,
+    /// Audio codec (`audio/opus`).
+    pub audio_codec: String,
+    /// ICE round-trip time of the selected candidate pair, in ms.
+    pub rtt_ms: Option<f64>,
+    /// Loss the remote reports on our video, 0–1.
+    pub loss_sent: f64,
+    /// Loss on the remote video we receive (packets missing / expected), 0–1.
+    pub loss_received: f64,
+    /// Jitter the remote reports on our video, ms.
+    pub jitter_ms: f64,
+    /// Video bitrate we send, kbit/s.
+    pub send_kbps: f64,
+    /// Video bitrate we receive, kbit/s.
+    pub recv_kbps: f64,
+    /// Encoder target, kbit/s.
+    pub target_kbps: u32,
+    /// REMB estimate from the remote, kbit/s.
+    pub remb_kbps: Option<f64>,
+    /// Frames per second encoded and sent.
+    pub fps_sent: f64,
+    /// Remote frames per second decoded.
+    pub fps_decoded: f64,
+    /// Opus packets per second sent.
+    pub audio_pps_sent: f64,
+    /// Opus packets per second received.
+    pub audio_pps_received: f64,
+    /// What we send: `[width, height]`.
+    pub send_resolution: [u32; 2],
+    /// What we decode: `[width, height]`.
+    pub recv_resolution: [u32; 2],
+    /// Milliseconds from the answer to the first decoded remote frame.
+    pub first_frame_ms: Option<u64>,
+    /// Totals since the answer.
+    pub totals: StatsTotals,
+}
+
+/// Totals since the answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StatsTotals {
+    /// Video frames sent.
+    pub video_frames_sent: u64,
+    /// Video bytes sent.
+    pub video_bytes_sent: u64,
+    /// Keyframes sent.
+    pub keyframes_sent: u64,
+    /// Remote video frames decoded.
+    pub video_frames_decoded: u64,
+    /// Remote video bytes received.
+    pub video_bytes_received: u64,
+    /// Remote frames the decoder refused.
+    pub video_decode_errors: u64,
+    /// PLIs sent.
+    pub plis_sent: u64,
+    /// Keyframe requests (PLI/FIR) received from the remote.
+    pub keyframe_requests_received: u64,
+    /// Opus packets sent.
+    pub audio_packets_sent: u64,
+    /// Audio bytes sent.
+    pub audio_bytes_sent: u64,
+    /// Opus packets received.
+    pub audio_packets_received: u64,
+    /// Audio bytes received.
+    pub audio_bytes_received: u64,
+    /// Remote audio frames decoded.
+    pub audio_frames_decoded: u64,
+}
+
+pub(crate) struct Snapshot<'a> {
+    pub counters: &'a Counters,
+    pub previous: Totals,
+    pub started: Instant,
+    pub state: String,
+    pub rtt_ms: Option<f64>,
+    pub loss_sent: f64,
+    pub jitter_ms: f64,
+    pub remb_bps: Option<u64>,
+    pub keyframe_requests: u64,
+}
+
+impl Snapshot<'_> {
+    /// The stats and the totals to diff against next time.
+    pub(crate) fn build(self) -> (CallStats, Totals) {
+        let c = self.counters;
+        let now = Totals::take(c);
+        let p = self.previous;
+        let secs = match (p.at, now.at) {
+            (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+            _ => 0.0,
+        }
+        .max(1e-3);
+        let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / secs;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let l32 = |a: &AtomicU32| a.load(Ordering::Relaxed);
+        let lost = l(&c.video_packets_lost);
+        let stats = CallStats {
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+            state: self.state,
+            video_codec: "video/VP8".into(),
+            audio_codec: "audio/opus".into(),
+            rtt_ms: self.rtt_ms,
+            loss_sent: self.loss_sent,
+            loss_received: lost as f64 / ((lost + l(&c.video_packets_received)) as f64).max(1.0),
+            jitter_ms: self.jitter_ms,
+            send_kbps: rate(now.video_bytes_sent, p.video_bytes_sent) * 8.0 / 1000.0,
+            recv_kbps: rate(now.video_bytes_received, p.video_bytes_received) * 8.0 / 1000.0,
+            target_kbps: l32(&c.target_kbps),
+            remb_kbps: self.remb_bps.map(|b| b as f64 / 1000.0),
+            fps_sent: rate(now.video_frames_sent, p.video_frames_sent),
+            fps_decoded: rate(now.video_frames_decoded, p.video_frames_decoded),
+            audio_pps_sent: rate(now.audio_packets_sent, p.audio_packets_sent),
+            audio_pps_received: rate(now.audio_packets_received, p.audio_packets_received),
+            send_resolution: [l32(&c.local_width), l32(&c.local_height)],
+            recv_resolution: [l32(&c.remote_width), l32(&c.remote_height)],
+            first_frame_ms: c.first_frame_ms(),
+            totals: StatsTotals {
+                video_frames_sent: now.video_frames_sent,
+                video_bytes_sent: now.video_bytes_sent,
+                keyframes_sent: l(&c.keyframes_sent),
+                video_frames_decoded: now.video_frames_decoded,
+                video_bytes_received: now.video_bytes_received,
+                video_decode_errors: l(&c.video_decode_errors),
+                plis_sent: l(&c.plis_sent),
+                keyframe_requests_received: self.keyframe_requests,
+                audio_packets_sent: now.audio_packets_sent,
+                audio_bytes_sent: now.audio_bytes_sent,
+                audio_packets_received: now.audio_packets_received,
+                audio_bytes_received: now.audio_bytes_received,
+                audio_frames_decoded: l(&c.audio_frames_decoded),
+            },
+        };
+        (stats, now)
+    }
+}

@@ -1,0 +1,449 @@
+//! A real call: the real relay, the headless clinician answering with synthetic media
+//! (`bedside_host::run_with_media`, what `bedsidectl visit host --media synthetic
+//! --auto-admit` runs), and a headless Chromium patient with fake devices on the real
+//! join page (`tests/browser/call.mjs`). Both directions carry VP8 and Opus; after 2 s of
+//! warm-up from the first decoded frame, 10 s are measured.
+
+use bedside_host::{HostConfig, HostEvent, MediaOptions};
+use bedside_media::{CallStats, PeerConfig};
+use bedside_visit::invite;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::browser::{
+    Relay, drive_script, event, missing_tools, random, relay, relay_with_turn, step, steps, token,
+};
+
+/// The headless clinician with synthetic media on loopback; stop it with the sender.
+fn spawn_media_host(
+    relay: &Relay,
+    visit: [u8; 16],
+    secret: [u8; 32],
+) -> (mpsc::UnboundedReceiver<HostEvent>, oneshot::Sender<()>) {
+    let peer = PeerConfig {
+        udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        ..PeerConfig::default()
+    };
+    spawn_media_host_with(relay, visit, secret, peer)
+}
+
+fn spawn_media_host_with(
+    relay: &Relay,
+    visit: [u8; 16],
+    secret: [u8; 32],
+    peer: PeerConfig,
+) -> (mpsc::UnboundedReceiver<HostEvent>, oneshot::Sender<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let cfg = HostConfig {
+        relay_origin: relay.origin.clone(),
+        key: relay.key.clone(),
+        visit,
+        secret: zeroize::Zeroizing::new(secret),
+        auto_admit: true,
+    };
+    let media = MediaOptions { peer };
+    tokio::spawn(async move {
+        let events = tx.clone();
+        let r =
+            bedside_host::run_with_media(cfg, Some(media), move |e| drop(events.send(e)), async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(e) = r {
+            let _ = tx.send(HostEvent::RelayError {
+                code: "host".into(),
+                message: e.to_string(),
+            });
+        }
+    });
+    (rx, stop_tx)
+}
+
+/// Seconds of warm-up after the first decoded frame before measuring (both sides).
+const WARMUP_S: f64 = 2.0;
+
+/// Frames the clinician decoded per second, from its once-a-second stats, over the
+/// seconds after the first decoded frame and the warm-up.
+fn rust_fps(stats: &[CallStats]) -> f64 {
+    let mut after = stats.iter().filter(|s| {
+        s.first_frame_ms
+            .is_some_and(|ms| s.elapsed_s >= ms as f64 / 1000.0 + WARMUP_S)
+    });
+    let (Some(first), Some(last)) = (after.next(), stats.last()) else {
+        return 0.0;
+    };
+    let secs = last.elapsed_s - first.elapsed_s;
+    if secs < 1.0 {
+        return 0.0;
+    }
+    (last.totals.video_frames_decoded - first.totals.video_frames_decoded) as f64 / secs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let (mut host, stop) = spawn_media_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let args = vec![
+        "--seconds".into(),
+        "10".into(),
+        "--warmup".into(),
+        WARMUP_S.to_string(),
+    ];
+    let run = drive_script("call.mjs", link, args, 90).await;
+    let _ = stop.send(());
+    let mut events = vec![];
+    while let Some(e) = host.recv().await {
+        events.push(e);
+    }
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+
+    let stats: Vec<CallStats> = events
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::CallStats { stats, .. } => Some((**stats).clone()),
+            _ => None,
+        })
+        .collect();
+    for s in &stats {
+        println!(
+            "clinician t={:.0}s sent {:.1} fps at {} kbit/s (target {}), decoded {:.1} fps, loss sent {:.3}, remb {:?}",
+            s.elapsed_s,
+            s.fps_sent,
+            s.send_kbps as u32,
+            s.target_kbps,
+            s.fps_decoded,
+            s.loss_sent,
+            s.remb_kbps
+        );
+    }
+    let seen = steps(&run.stdout);
+    let media = step(&seen, "media").expect("a media step");
+    let fps = media["fps"].as_f64().unwrap_or(0.0);
+    let audio_pps = media["audio_pps"].as_f64().unwrap_or(0.0);
+    assert!(fps >= 25.0, "browser decoded {fps:.1} fps: {media}");
+    assert!(
+        (45.0..=55.0).contains(&audio_pps),
+        "browser received {audio_pps:.1} Opus packets/s: {media}"
+    );
+    assert_eq!(media["codec"], "video/VP8", "{media}");
+    assert_eq!(media["width"], 640, "{media}");
+
+    let auth_failures: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, HostEvent::CallAuthFailed { .. }))
+        .collect();
+    assert!(auth_failures.is_empty(), "{auth_failures:?}");
+    let host_sas = events
+        .iter()
+        .find_map(|e| match e {
+            HostEvent::CallAnswered { sas, .. } => Some(sas.clone()),
+            _ => None,
+        })
+        .expect("the host answered the call");
+    assert_eq!(media["sas"].as_str(), Some(host_sas.as_str()), "{media}");
+
+    let fps = rust_fps(&stats);
+    let last = stats.last().expect("stats");
+    println!(
+        "browser: {:.1} fps, {audio_pps:.1} audio pkt/s; clinician: {fps:.1} fps decoded, first frame {:?} ms, {:?}",
+        media["fps"].as_f64().unwrap_or(0.0),
+        last.first_frame_ms,
+        last.recv_resolution
+    );
+    assert!(fps >= 25.0, "the clinician decoded {fps:.1} fps: {last:?}");
+    assert!(
+        last.totals.audio_frames_decoded > 400,
+        "the clinician decoded {} audio frames",
+        last.totals.audio_frames_decoded
+    );
+}
+
+/// A man in the middle between the patient and the relay: forwards every connection's
+/// bytes both ways and, in what the relay sends, changes one hex digit of each DTLS
+/// fingerprint (same length, so WebSocket framing stays valid). Returns its origin.
+async fn fingerprint_swapping_proxy(relay_origin: &str) -> String {
+    let upstream = relay_origin.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    swap_fingerprints(&mut buf[..n]);
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    origin
+}
+
+fn swap_fingerprints(bytes: &mut [u8]) -> usize {
+    const NEEDLE: &[u8] = b"a=fingerprint:sha-256 ";
+    let mut swapped = 0;
+    let mut i = 0;
+    while let Some(p) = bytes[i..].windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+        let at = i + p + NEEDLE.len();
+        if let Some(b) = bytes.get_mut(at) {
+            *b = if *b == b'0' { b'1' } else { b'0' };
+            swapped += 1;
+        }
+        i = at;
+    }
+    swapped
+}
+
+#[test]
+fn the_proxy_changes_each_fingerprint_in_place() {
+    let mut m = br#"{"type":"answer","sdp":"v=0\r\na=fingerprint:sha-256 AB:CD\r\na=fingerprint:sha-256 01:23"}"#.to_vec();
+    let before = m.len();
+    assert_eq!(swap_fingerprints(&mut m), 2);
+    assert_eq!(m.len(), before);
+    let s = String::from_utf8(m).expect("utf-8");
+    assert!(
+        s.contains("sha-256 0B:CD") && s.contains("sha-256 11:23"),
+        "{s}"
+    );
+}
+
+/// A man in the middle swaps the clinician's DTLS fingerprint in the answer: the patient
+/// page refuses the answer (its tag no longer verifies) and no media flows either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let (mut host, stop) = spawn_media_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let proxy = fingerprint_swapping_proxy(&relay.origin).await;
+    let link = invite::link(&proxy, &token(&relay.key, visit), &secret);
+
+    let run = drive_script(
+        "call.mjs",
+        link,
+        vec!["--expect".into(), "refused".into()],
+        90,
+    )
+    .await;
+    let _ = stop.send(());
+    let mut events = vec![];
+    while let Some(e) = host.recv().await {
+        events.push(e);
+    }
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let refused = step(&seen, "refused").expect("a refused step");
+    assert_eq!(refused["call"]["state"], "refused", "{refused}");
+    assert!(
+        refused["call"]["authFailures"].as_u64() >= Some(1),
+        "{refused}"
+    );
+    assert_eq!(refused["frames"], 0, "{refused}");
+    assert_ne!(refused["state"], "connected", "{refused}");
+
+    // The clinician answered (the offer was genuine) but never got media.
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, HostEvent::CallAnswered { .. })),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, HostEvent::FirstRemoteFrame { .. })),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, HostEvent::CallState { state, .. } if state == "connected")),
+        "{events:?}"
+    );
+}
+
+/// coturn on 127.0.0.1 with REST credentials (killed by PID on drop).
+struct Coturn {
+    child: std::process::Child,
+    port: u16,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
+}
+
+async fn coturn() -> Option<Coturn> {
+    if !std::path::Path::new("/usr/bin/turnserver").exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_udp_port();
+    let relay_port = free_udp_port().max(20_000);
+    let secret = data_encoding::HEXLOWER.encode(&random::<16>());
+    let child = std::process::Command::new("/usr/bin/turnserver")
+        .args([
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            &format!("--listening-port={port}"),
+            &format!("--min-port={relay_port}"),
+            &format!("--max-port={}", relay_port.saturating_add(200)),
+            "--use-auth-secret",
+            &format!("--static-auth-secret={secret}"),
+            "--realm=bedside.test",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--allow-loopback-peers",
+            "--no-stdout-log",
+            "--simple-log",
+        ])
+        .arg(format!(
+            "--log-file={}",
+            dir.path().join("turn.log").display()
+        ))
+        .arg(format!(
+            "--pidfile={}",
+            dir.path().join("turn.pid").display()
+        ))
+        .arg(format!("--db={}", dir.path().join("turndb").display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("turnserver starts");
+    // Give it a moment to open its listener.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    Some(Coturn {
+        child,
+        port,
+        secret,
+        _dir: dir,
+    })
+}
+
+/// TURN: the relay hands the patient coturn REST credentials, the clinician uses only
+/// relay candidates (credentials from the same secret): the call connects and carries media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_only_clinician_reaches_the_patient_through_coturn() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let Some(turn) = coturn().await else {
+        println!("skipped: /usr/bin/turnserver (coturn) is missing");
+        return;
+    };
+    let turn_config = bedside_relay::TurnConfig {
+        urls: vec![format!("turn:127.0.0.1:{}?transport=udp", turn.port)],
+        secret: turn.secret.clone(),
+        ttl_secs: 600,
+    };
+    let relay = relay_with_turn(Some(turn_config.clone())).await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let peer = PeerConfig {
+        udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        turn: Some(turn_config.credentials(now)),
+        ice_policy: bedside_media::IcePolicy::Relay,
+        ..PeerConfig::default()
+    };
+    let (mut host, stop) = spawn_media_host_with(&relay, visit, secret, peer);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let args = vec![
+        "--seconds".into(),
+        "4".into(),
+        "--warmup".into(),
+        "1".into(),
+    ];
+    let run = drive_script("call.mjs", link, args, 90).await;
+    let _ = stop.send(());
+    let mut events = vec![];
+    while let Some(e) = host.recv().await {
+        events.push(e);
+    }
+    drop(turn);
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let media = step(&seen, "media").expect("a media step");
+    assert!(media["fps"].as_f64() > Some(10.0), "{media}");
+    assert!(media["audio_pps"].as_f64() > Some(40.0), "{media}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, HostEvent::FirstRemoteFrame { .. })),
+        "the clinician decoded nothing through TURN"
+    );
+    // With the relay-only policy the clinician gathers nothing but coturn relay candidates,
+    // so the media above went through coturn.
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            HostEvent::CallRefused { .. } | HostEvent::CallAuthFailed { .. }
+        )),
+        "{events:?}"
+    );
+}
