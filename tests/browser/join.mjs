@@ -1,10 +1,13 @@
 // The patient side of a visit in a real headless Chromium, driven by playwright-core.
 //
 //   node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid|expired|withdrawn] [--name NAME]
+//        [--reload]
 //
 // Opens LINK, and for `admitted` (the default) passes the device check with the fake
 // camera, types a name, knocks, and waits to be let in. For `invalid` it waits for the
-// page's link-error state. One JSON line per step on stdout ({"step":"admitted"}), a
+// page's link-error state. With --reload, once admitted it reloads the page, knocks
+// again and waits in the lobby; the `admitted` and `rewaiting` steps carry the device
+// ids read back from the page's IndexedDB (`devices`). One JSON line per step on stdout ({"step":"admitted"}), a
 // screenshot per step in SHOTDIR; exit 0 on success, 1 with a message on failure or
 // after 30 s in all.
 
@@ -23,9 +26,11 @@ const TOTAL_MS = 30_000;
 const args = process.argv.slice(2);
 let expect = 'admitted';
 let NAME = "Zoë O'Brien";
+let reload = false;
 const positional = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--expect') expect = args[++i];
+  else if (args[i] === '--reload') reload = true;
   else if (args[i] === '--name') NAME = args[++i];
   else positional.push(args[i]);
 }
@@ -74,6 +79,69 @@ async function state(page, kind) {
   await card.and(page.locator(`[data-state="${kind}"]`)).waitFor({ timeout: left() });
 }
 
+/**
+ * The device keys the page keeps in IndexedDB: each one's id (base64url SHA-256 of the
+ * raw public key, as the page computes it) and whether its private half is extractable.
+ */
+async function storedDevices(page) {
+  return page.evaluate(async () => {
+    const req = (r) =>
+      new Promise((res, rej) => {
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+    const db = await req(indexedDB.open('bedside-join', 1));
+    const pairs = await req(db.transaction('device-keys', 'readonly').objectStore('device-keys').getAll());
+    db.close();
+    const out = [];
+    for (const pair of pairs) {
+      const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', raw));
+      let bin = '';
+      for (const b of digest) bin += String.fromCharCode(b);
+      let exported = false;
+      try {
+        await crypto.subtle.exportKey('pkcs8', pair.privateKey);
+        exported = true;
+      } catch {
+        // expected: the private key is not extractable
+      }
+      out.push({
+        id: btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
+        extractable: pair.privateKey.extractable,
+        exported,
+      });
+    }
+    return out;
+  });
+}
+
+/** From the `ready` card through the device check to a knock; returns the state after it. */
+async function knockFlow(page, prefix = '') {
+  await state(page, 'ready');
+  await step(page, `${prefix}ready`);
+
+  await page.getByTestId('start').click({ timeout: left() });
+  await state(page, 'device_check');
+  current = 'camera';
+  await page.getByTestId('continue').waitFor({ timeout: left() });
+  await page.locator('video.preview').waitFor({ timeout: left() });
+  await step(page, `${prefix}device_check`);
+
+  await page.getByTestId('continue').click({ timeout: left() });
+  await state(page, 'knock_form');
+  await page.getByTestId('name').fill(NAME, { timeout: left() });
+  await step(page, `${prefix}knock_form`);
+
+  await page.getByTestId('knock').click({ timeout: left() });
+  // The host may admit at once: the waiting state can be short-lived.
+  current = `${prefix}waiting`;
+  return page
+    .getByTestId('card')
+    .and(page.locator('[data-state="waiting"], [data-state="admitted"]'))
+    .getAttribute('data-state', { timeout: left() });
+}
+
 try {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -113,33 +181,20 @@ try {
     const by = (await refused.count()) > 0 ? 'relay' : 'page';
     await step(page, expect, { by, status: response?.status() });
   } else {
-    await state(page, 'ready');
-    await step(page, 'ready');
-
-    await page.getByTestId('start').click({ timeout: left() });
-    await state(page, 'device_check');
-    current = 'camera';
-    await page.getByTestId('continue').waitFor({ timeout: left() });
-    await page.locator('video.preview').waitFor({ timeout: left() });
-    await step(page, 'device_check');
-
-    await page.getByTestId('continue').click({ timeout: left() });
-    await state(page, 'knock_form');
-    await page.getByTestId('name').fill(NAME, { timeout: left() });
-    await step(page, 'knock_form');
-
-    await page.getByTestId('knock').click({ timeout: left() });
-    // The host may admit at once: the waiting state can be short-lived.
-    current = 'waiting';
-    const seen = await page
-      .getByTestId('card')
-      .and(page.locator('[data-state="waiting"], [data-state="admitted"]'))
-      .getAttribute('data-state', { timeout: left() });
+    const seen = await knockFlow(page);
     if (seen === 'waiting') await step(page, 'waiting');
     else console.log(JSON.stringify({ step: 'waiting', ms: Date.now() - started, skipped: true }));
 
     await state(page, 'admitted');
-    await step(page, 'admitted');
+    await step(page, 'admitted', { devices: await storedDevices(page) });
+
+    if (reload) {
+      current = 'reload';
+      await page.reload({ timeout: left() });
+      const again = await knockFlow(page, 're');
+      if (again !== 'waiting') throw new Error(`after the reload the page is ${again}, not waiting`);
+      await step(page, 'rewaiting', { devices: await storedDevices(page) });
+    }
   }
   clearTimeout(deadline);
   await cleanup();

@@ -359,3 +359,61 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
     );
     assert!(step(&seen, "ready").is_none());
 }
+
+/// The device key binds the visit: the page keeps a non-extractable key in IndexedDB,
+/// and after a reload the same browser proves the same key, so the relay and the host
+/// see the same device — already bound to the invite, not an extra device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_page_is_the_same_device_and_proves_its_key() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let run = drive(link, &["--reload"]).await;
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let devices = |name: &str| -> Vec<serde_json::Value> {
+        step(&seen, name)
+            .and_then(|s| s["devices"].as_array().cloned())
+            .unwrap_or_else(|| panic!("no {name} step with devices:\n{}", run.stdout))
+    };
+    let (before, after) = (devices("admitted"), devices("rewaiting"));
+    assert_eq!(before.len(), 1, "one key for the visit: {before:?}");
+    assert_eq!(before, after, "the reload kept the key");
+    assert_eq!(before[0]["extractable"], false);
+    assert_eq!(
+        before[0]["exported"], false,
+        "the private key cannot be exported"
+    );
+    let page_id = before[0]["id"].as_str().expect("id").to_owned();
+
+    // The host saw the first knock and the knock after the reload from the same device,
+    // the second not flagged as extra (max devices is 1).
+    let mut knocks = Vec::new();
+    while knocks.len() < 2 {
+        if let HostEvent::Knock {
+            device,
+            extra_device,
+            ..
+        } = event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await
+        {
+            knocks.push((device, extra_device));
+        }
+    }
+    assert_eq!(
+        knocks,
+        vec![(page_id.clone(), false), (page_id, false)],
+        "both knocks come from the page's key"
+    );
+}

@@ -2,7 +2,7 @@
 // Do not edit by hand.
 
 /** The protocol version carried by every `hello`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The largest message anyone accepts, in bytes. */
 export const MAX_MESSAGE = 65536;
@@ -45,7 +45,12 @@ export interface TurnCredentials {
 /** Patient page → relay. */
 export type PatientToRelay =
   /** First message: the protocol version, the invite token and the device id. */
-  | { type: "hello"; v: number; token: string; device_id: string }
+  | { type: "hello"; v: number; token: string; device_id: string; public_key: string }
+  /**
+   * Answer to `challenge`: base64url of the 64-byte ECDSA P-256
+   * signature (`r ‖ s`) over the device proof message.
+   */
+  | { type: "prove"; signature: string }
   /** Knock: base64url of the AES-GCM ciphertext made with the knock key. */
   | { type: "knock"; sealed: string }
   /** The WebRTC offer with its authentication tag. */
@@ -60,7 +65,9 @@ export type PatientToRelay =
 
 /** Relay → patient page. */
 export type RelayToPatient =
-  /** The invite is valid. */
+  /** Prove the device key: sign this nonce (32 bytes, base64url). */
+  | { type: "challenge"; nonce: string }
+  /** The invite is valid and the device proved its key. */
   | { type: "welcome"; clinic_name: string; not_before: number; expires: number }
   /** In the lobby. */
   | { type: "waiting" }

@@ -4,7 +4,9 @@
 //! types for the patient page and the UI, generated from the same
 //! declarations (see [`typescript`] and `generated/protocol.ts`).
 //!
-//! Flow, patient side: `hello` → `welcome` → `knock` → `waiting` … →
+//! Flow, patient side: `hello` (with the device's public key) →
+//! `challenge` → `prove` (ECDSA P-256 over
+//! `bedside_visit::device::proof_message`) → `welcome` → `knock` → `waiting` … →
 //! `admitted` → `offer`/`answer`/`ice`. Clinician side: `hello` →
 //! `challenge` → `auth` (Ed25519 over [`auth_message`]) → `ready`, then
 //! `knock`s arrive and `admit`/`deny`/`message`/`send_back`/`end`/`lock`
@@ -18,7 +20,9 @@ pub mod ts;
 use serde::de::DeserializeOwned;
 
 /// The protocol version carried by every `hello`.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: patient devices prove a key (`hello` carries it, `challenge`
+/// → `prove`).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest message anyone accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -175,8 +179,17 @@ messages! {
             v: u32,
             /// The invite token (the path part of the link, never the secret).
             token: String,
-            /// The device's key fingerprint (1–128 characters of `[A-Za-z0-9_-]`).
+            /// base64url(SHA-256(public key)): 43 characters.
             device_id: String,
+            /// base64url of the 65-byte uncompressed P-256 public key
+            /// (WebCrypto `exportKey("raw")`).
+            public_key: String,
+        },
+        /// Answer to `challenge`: base64url of the 64-byte ECDSA P-256
+        /// signature (`r ‖ s`) over the device proof message.
+        Prove {
+            /// The signature.
+            signature: String,
         },
         /// Knock: base64url of the AES-GCM ciphertext made with the knock key.
         Knock {
@@ -205,7 +218,12 @@ messages! {
 messages! {
     /// Relay → patient page.
     pub enum RelayToPatient {
-        /// The invite is valid.
+        /// Prove the device key: sign this nonce (32 bytes, base64url).
+        Challenge {
+            /// Fresh for every connection.
+            nonce: String,
+        },
+        /// The invite is valid and the device proved its key.
         Welcome {
             /// Shown to the patient.
             clinic_name: String,

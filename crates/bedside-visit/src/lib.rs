@@ -8,5 +8,6 @@
 //! SDP tag.
 
 pub mod auth;
+pub mod device;
 pub mod invite;
 pub mod lobby;

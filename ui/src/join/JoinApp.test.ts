@@ -32,7 +32,7 @@ function setup(opts: { status?: number; body?: unknown; media?: 'ok' | string; a
     link: parseLink(`/j/${TOKEN}`, opts.hash ?? `#${SECRET_B64}`),
     askDob: opts.askDob ?? false,
     socketUrl: 'wss://relay.example.org/ws/patient',
-    storage: null,
+    keyStore: null,
     fetchFn: f.fn,
     WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
     getUserMedia: gum,

@@ -9,6 +9,8 @@
 // - answer tag = HMAC(K_auth, lp("answer") ‖ … ‖ lp(offer tag))
 // - SAS        = HKDF(secret, info = "bedside sas v1" ‖ fpA ‖ 0 ‖ fpB), fingerprints sorted → "123 456"
 // - knock      = nonce(12) ‖ AES-256-GCM(knock key, JSON, aad = "bedside knock v1" ‖ visit)
+// - device proof message = "bedside device proof v1" ‖ visit(16) ‖ nonce(32)
+//   (crates/bedside-visit/src/device.rs), signed with the device key (device.ts)
 // where lp(x) is x prefixed with its length as a 32-bit big-endian integer.
 
 const enc = new TextEncoder();
@@ -146,6 +148,12 @@ export async function sealKnock(
     enc.encode(JSON.stringify(payload)) as BufferSource,
   );
   return concat(nonce, new Uint8Array(ct));
+}
+
+/** What the device key signs to answer the relay's challenge. */
+export function deviceProofMessage(visit: Uint8Array, nonce: Uint8Array): Uint8Array {
+  if (visit.length !== 16 || nonce.length !== 32) throw new Error('bad challenge');
+  return concat(enc.encode('bedside device proof v1'), visit, nonce);
 }
 
 /** base64url without padding (link fragments, protocol fields). */

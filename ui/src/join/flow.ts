@@ -83,6 +83,7 @@ function onRelay(s: State, msg: RelayToPatient): State {
   const invite = inviteOf(s);
   const live = s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted';
   switch (msg.type) {
+    case 'challenge':
     case 'welcome':
     case 'pong':
     case 'answer':

@@ -11,9 +11,11 @@ import { parseLink, socketUrl } from './session';
 const target = document.getElementById('join');
 if (!target) throw new Error('missing #join');
 
-function sessionStore(): Storage | null {
+// The device key's store; reading `indexedDB` can throw where storage is
+// blocked, and the page then keeps the key in memory (device.ts).
+function keyStore(): IDBFactory | null {
   try {
-    return window.sessionStorage;
+    return window.indexedDB ?? null;
   } catch {
     return null;
   }
@@ -29,7 +31,7 @@ export default mount(JoinApp, {
     // data-ask-dob="true" on #join. Off by default.
     askDob: target.dataset.askDob === 'true',
     socketUrl: socketUrl(location),
-    storage: sessionStore(),
+    keyStore: keyStore(),
     getUserMedia: media?.getUserMedia ? (c: MediaStreamConstraints) => media.getUserMedia(c) : null,
   },
 });

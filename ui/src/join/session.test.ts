@@ -4,7 +4,8 @@ import { PROTOCOL_VERSION } from '../../../crates/bedside-protocol/generated/pro
 import { b64url, fromB64url, knockKey } from './crypto';
 import { FakeSocket, fakeFetch } from './fakes';
 import type { Event } from './flow';
-import { checkInvite, deviceId, parseLink, secretFromHash, Session, socketUrl, visitIdFromToken } from './session';
+import { deviceIdentity } from './device';
+import { checkInvite, parseLink, secretFromHash, Session, socketUrl, visitIdFromToken } from './session';
 
 // Made by the Rust code (bedside_visit::invite::sign) with the Ed25519 seed
 // [7; 32]: visit a0a1…af, not before 1_800_000_000, 90 minutes, 2 devices,
@@ -63,15 +64,6 @@ describe('the link', () => {
     expect(socketUrl({ protocol: 'http:', host: 'localhost:8080', hostname: 'localhost' })).toBe('ws://localhost:8080/ws/patient');
     expect(socketUrl({ protocol: 'http:', host: 'evil.example:80', hostname: 'evil.example' })).toBe('wss://evil.example:80/ws/patient');
   });
-
-  it('keeps a random 128-bit device id for the tab', () => {
-    const store = new Map<string, string>();
-    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
-    const a = deviceId(storage);
-    expect(a).toMatch(/^[0-9a-f]{32}$/);
-    expect(deviceId(storage)).toBe(a);
-    expect(deviceId(null)).not.toBe(a);
-  });
 });
 
 describe('the secret never leaves the page', () => {
@@ -85,13 +77,14 @@ describe('the secret never leaves the page', () => {
     });
   });
 
-  it('says hello, knocks sealed on welcome, and sends nothing that holds the secret', async () => {
+  it('says hello with the device key, proves it, knocks sealed on welcome, and sends nothing that holds the secret', async () => {
     const events: Event[] = [];
     const link = parseLink(`/j/${RUST_TOKEN}`, `#${SECRET_B64}`)!;
+    const device = await deviceIdentity(link.visit, null);
     const s = new Session({
       url: 'wss://relay.example.org/ws/patient',
       link: { ...link, secret: link.secret! },
-      device: 'd'.repeat(32),
+      device: Promise.resolve(device),
       knock: { name: 'Ada Lovelace' },
       onEvent: (e) => events.push(e),
       WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
@@ -99,10 +92,26 @@ describe('the secret never leaves the page', () => {
     const ws = FakeSocket.instances[0]!;
     expect(ws.url).toBe('wss://relay.example.org/ws/patient');
     ws.open();
-    expect(ws.frames()).toEqual([{ type: 'hello', v: PROTOCOL_VERSION, token: RUST_TOKEN, device_id: 'd'.repeat(32) }]);
-    ws.receive({ type: 'welcome', clinic_name: 'Riverside', not_before: 1, expires: 2 });
+    await vi.waitFor(() => expect(ws.sent).toHaveLength(1));
+    expect(ws.frames()).toEqual([
+      { type: 'hello', v: PROTOCOL_VERSION, token: RUST_TOKEN, device_id: device.id, public_key: b64url(device.publicKey) },
+    ]);
+    // The relay's challenge is answered with a signature over this visit and nonce.
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    ws.receive({ type: 'challenge', nonce: b64url(nonce) });
     await vi.waitFor(() => expect(ws.sent).toHaveLength(2));
-    const knock = ws.frames()[1]!;
+    const prove = ws.frames()[1]!;
+    expect(prove.type).toBe('prove');
+    const pub = await crypto.subtle.importKey('raw', device.publicKey as BufferSource, { name: 'ECDSA', namedCurve: 'P-256' }, false, [
+      'verify',
+    ]);
+    const message = new Uint8Array([...new TextEncoder().encode('bedside device proof v1'), ...link.visit, ...nonce]);
+    expect(
+      await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pub, fromB64url(prove.signature as string) as BufferSource, message),
+    ).toBe(true);
+    ws.receive({ type: 'welcome', clinic_name: 'Riverside', not_before: 1, expires: 2 });
+    await vi.waitFor(() => expect(ws.sent).toHaveLength(3));
+    const knock = ws.frames()[2]!;
     expect(knock.type).toBe('knock');
 
     // The clinician (who has the secret) can open it; it names the patient and nothing else.
@@ -136,7 +145,7 @@ describe('the secret never leaves the page', () => {
       new Session({
         url: 'wss://h/ws/patient',
         link: { ...link, secret: link.secret! },
-        device: 'e'.repeat(32),
+        device: deviceIdentity(link.visit, null),
         knock: { name: 'A', dob: '1970-01-01' },
         onEvent: (e) => events.push(e),
         WebSocketImpl: FakeSocket as unknown as typeof WebSocket,

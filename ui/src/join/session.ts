@@ -6,13 +6,14 @@
 // browser never sends. It is used here, in the page, to seal the knock; it is
 // never put in a URL, a header or a protocol field.
 //
-// The device id is random per tab for now. Binding the visit to a
-// non-extractable WebCrypto device key kept in IndexedDB (reconnects prove
-// possession) is the next increment.
+// The device is known by its non-extractable WebCrypto key (device.ts):
+// `hello` carries the public key and id, and the relay's `challenge` is
+// answered with a signature (`prove`) before anything else.
 
 import type { PatientToRelay, RelayToPatient } from '../../../crates/bedside-protocol/generated/protocol';
 import { PROTOCOL_VERSION } from '../../../crates/bedside-protocol/generated/protocol';
 import { b64url, fromB64url, sealKnock } from './crypto';
+import type { DeviceIdentity } from './device';
 import { inviteEvent, type Event } from './flow';
 
 /** Token layout (crates/bedside-visit/src/invite.rs): 94 bytes, 126 base64url characters. */
@@ -68,21 +69,6 @@ export function socketUrl(loc: { protocol: string; host: string; hostname: strin
   return `${plain ? 'ws' : 'wss'}://${loc.host}/ws/patient`;
 }
 
-/** A random 128-bit hex id, kept for this tab in sessionStorage. */
-export function deviceId(storage: Pick<Storage, 'getItem' | 'setItem'> | null): string {
-  const key = 'bedside.device';
-  const old = storage?.getItem(key);
-  if (old && /^[0-9a-f]{32}$/.test(old)) return old;
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
-  const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  try {
-    storage?.setItem(key, id);
-  } catch {
-    // Private modes may refuse storage; the id then lasts as long as the page.
-  }
-  return id;
-}
-
 /** `GET /api/invite/<token>` → a flow event. */
 export async function checkInvite(token: string, fetchFn: typeof fetch = fetch): Promise<Event> {
   try {
@@ -112,7 +98,8 @@ export interface KnockDetails {
 export interface SessionOptions {
   url: string;
   link: Link & { secret: Uint8Array };
-  device: string;
+  /** The device key; the socket opens at once, `hello` waits for the key. */
+  device: DeviceIdentity | Promise<DeviceIdentity>;
   knock: KnockDetails;
   onEvent: (e: Event) => void;
   WebSocketImpl?: typeof WebSocket;
@@ -123,13 +110,28 @@ export class Session {
   private ws: WebSocket;
   private ping: ReturnType<typeof setInterval> | undefined;
   private done = false;
+  private device: Promise<DeviceIdentity>;
 
   constructor(private opts: SessionOptions) {
     const Impl = opts.WebSocketImpl ?? WebSocket;
+    this.device = Promise.resolve(opts.device);
+    // A key that cannot be made (no WebCrypto) ends the attempt plainly.
+    this.device.catch(() => {
+      this.done = true;
+      opts.onEvent({ type: 'relay', msg: { type: 'error', code: 'unauthorized', message: '' } });
+    });
     this.ws = new Impl(opts.url);
     this.ws.addEventListener('open', () => {
-      this.send({ type: 'hello', v: PROTOCOL_VERSION, token: opts.link.token, device_id: opts.device });
-      this.ping = setInterval(() => this.send({ type: 'ping' }), 25_000);
+      void this.device.then((d) => {
+        this.send({
+          type: 'hello',
+          v: PROTOCOL_VERSION,
+          token: opts.link.token,
+          device_id: d.id,
+          public_key: b64url(d.publicKey),
+        });
+        this.ping = setInterval(() => this.send({ type: 'ping' }), 25_000);
+      }, () => this.ws.close(1000));
     });
     this.ws.addEventListener('message', (ev: MessageEvent) => void this.onMessage(ev.data));
     this.ws.addEventListener('close', () => {
@@ -156,6 +158,16 @@ export class Session {
       return;
     }
     if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
+    if (msg.type === 'challenge') {
+      try {
+        const d = await this.device;
+        const signature = await d.prove(this.opts.link.visit, fromB64url(msg.nonce));
+        this.send({ type: 'prove', signature: b64url(signature) });
+      } catch {
+        // A malformed nonce: say nothing; the relay times the handshake out.
+      }
+      return;
+    }
     if (msg.type === 'welcome') {
       const { secret, visit } = this.opts.link;
       const knock: KnockDetails = this.opts.knock.dob ? this.opts.knock : { name: this.opts.knock.name };
