@@ -13,6 +13,9 @@
 
 use std::future::Future;
 
+mod sealed;
+pub use sealed::seal_for_patient;
+
 use bedside_protocol::{ClinicianToRelay, PROTOCOL_VERSION, RelayToClinician};
 use bedside_visit::auth;
 use data_encoding::{BASE64URL_NOPAD as B64, HEXLOWER};
@@ -107,6 +110,9 @@ pub enum HostError {
     /// The relay sent something that is not the protocol.
     #[error("the relay sent a message this version does not understand")]
     Protocol,
+    /// No randomness for sealing a message (the system RNG failed).
+    #[error("could not seal the message for the patient")]
+    Sealing,
 }
 
 /// The clinician WebSocket URL for a relay origin.
@@ -365,13 +371,19 @@ pub async fn run(
                     on_event(HostEvent::UnreadableKnock {
                         device: device.clone(),
                     });
-                    let reason =
-                        "This request could not be verified. Please use the link your clinic sent."
-                            .into();
+                    // Sealed with this invite's secret: a page holding another
+                    // secret shows only that a message could not be read.
+                    let sealed = seal_for_patient(
+                        &cfg.secret,
+                        &cfg.visit,
+                        &device,
+                        bedside_visit::sealed::TextKind::Deny,
+                        "This request could not be verified. Please use the link your clinic sent.",
+                    )?;
                     ws.send(send(ClinicianToRelay::Deny {
                         visit,
                         device,
-                        reason,
+                        sealed,
                     }))
                     .await
                     .map_err(|e| HostError::Closed(e.to_string()))?;

@@ -273,10 +273,23 @@ async fn a_knock_sealed_with_another_secret_is_refused() {
             device: device_x.id()
         }
     );
-    assert!(matches!(
-        until(&mut p, |m| matches!(m, RelayToPatient::Denied { .. })).await,
-        RelayToPatient::Denied { .. }
-    ));
+    let RelayToPatient::Denied { sealed } =
+        until(&mut p, |m| matches!(m, RelayToPatient::Denied { .. })).await
+    else {
+        panic!("denied");
+    };
+    // The reason crossed the relay sealed for this device under the host's
+    // invite secret: the forger's secret cannot open it.
+    let sealed = B64.decode(sealed.as_bytes()).expect("b64");
+    let kind = bedside_visit::sealed::TextKind::Deny;
+    let reason =
+        bedside_visit::sealed::open_text(&[0x44; 32], &visit, &device_x.id(), kind, &sealed)
+            .expect("opens with the invite secret");
+    assert!(reason.contains("could not be verified"));
+    assert!(
+        bedside_visit::sealed::open_text(&[0x55; 32], &visit, &device_x.id(), kind, &sealed)
+            .is_err()
+    );
 }
 
 #[tokio::test]

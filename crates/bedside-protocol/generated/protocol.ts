@@ -72,11 +72,11 @@ export type RelayToPatient =
   /** In the lobby. */
   | { type: "waiting" }
   /** A message from the clinician. */
-  | { type: "message"; text: string }
+  | { type: "message"; sealed: string }
   /** Let in: start the call. */
   | { type: "admitted"; turn: TurnCredentials | null }
   /** Turned away. */
-  | { type: "denied"; reason: string }
+  | { type: "denied"; sealed: string }
   /** Moved back to the lobby. */
   | { type: "back_to_lobby" }
   /** The clinician's answer. */
@@ -106,9 +106,9 @@ export type ClinicianToRelay =
   /** Let a device in. */
   | { type: "admit"; visit: string; device: string }
   /** Turn a device away. */
-  | { type: "deny"; visit: string; device: string; reason: string }
+  | { type: "deny"; visit: string; device: string; sealed: string }
   /** Send a message to a device. */
-  | { type: "message"; visit: string; device: string; text: string }
+  | { type: "message"; visit: string; device: string; sealed: string }
   /** Move an admitted device back to the lobby. */
   | { type: "send_back"; visit: string; device: string }
   /** End a device's call. */

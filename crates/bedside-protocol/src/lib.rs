@@ -13,7 +13,9 @@
 //! act on them.
 //!
 //! **Invariant:** nothing here carries PHI in clear: the knock is sealed in
-//! the browser for the clinician alone, and the relay forwards it untouched.
+//! the browser for the clinician alone, clinician messages and deny
+//! reasons are sealed by the clinician app for the patient's device, and
+//! the relay forwards both untouched.
 
 pub mod ts;
 
@@ -21,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 /// The protocol version carried by every `hello`.
 /// Version 2: patient devices prove a key (`hello` carries it, `challenge`
-/// → `prove`).
+/// → `prove`); clinician messages and deny reasons travel sealed.
 pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest message anyone accepts, in bytes.
@@ -236,8 +238,9 @@ messages! {
         Waiting,
         /// A message from the clinician.
         Message {
-            /// Plain text.
-            text: String,
+            /// base64url, sealed by the clinician app for this device
+            /// (`bedside_visit::sealed`, kind `message`); opaque to the relay.
+            sealed: String,
         },
         /// Let in: start the call.
         Admitted {
@@ -246,8 +249,9 @@ messages! {
         },
         /// Turned away.
         Denied {
-            /// The clinician's reason.
-            reason: String,
+            /// The clinician's reason, base64url, sealed for this device
+            /// (`bedside_visit::sealed`, kind `deny`); opaque to the relay.
+            sealed: String,
         },
         /// Moved back to the lobby.
         BackToLobby,
@@ -314,8 +318,8 @@ messages! {
             visit: String,
             /// Device id.
             device: String,
-            /// Shown to the patient.
-            reason: String,
+            /// The reason shown to the patient, sealed for the device (kind `deny`).
+            sealed: String,
         },
         /// Send a message to a device.
         Message {
@@ -323,8 +327,8 @@ messages! {
             visit: String,
             /// Device id.
             device: String,
-            /// Plain text.
-            text: String,
+            /// The text, sealed for the device (kind `message`).
+            sealed: String,
         },
         /// Move an admitted device back to the lobby.
         SendBack {

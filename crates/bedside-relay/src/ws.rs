@@ -38,8 +38,9 @@ use crate::{AppState, ConnectionSlot, Refused, short_visit};
 const QUEUE: usize = 256;
 /// Largest sealed knock, in base64url characters.
 const MAX_SEALED: usize = 16 * 1024;
-/// Largest clinician text (reason, message) in characters.
-const MAX_TEXT: usize = 2000;
+/// Largest sealed clinician text (reason, message) in base64url
+/// characters: 12 KiB sealed, room for 2,000 characters of any script.
+const MAX_SEALED_TEXT: usize = 16 * 1024;
 
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -698,7 +699,12 @@ fn on_clinician(state: &AppState, clinic: usize, m: ClinicianToRelay) -> Vec<Rel
             "visit must be 32 hex digits",
         )]
     };
-    let too_long = || vec![clinician_error(ErrorCode::Malformed, "text too long")];
+    let bad_text = || {
+        vec![clinician_error(
+            ErrorCode::Malformed,
+            "sealed text missing, not base64url or too long",
+        )]
+    };
     let (visit, device, cmd) = match m {
         ClinicianToRelay::Ping => return vec![RelayToClinician::Pong],
         ClinicianToRelay::Hello { .. } | ClinicianToRelay::Auth { .. } => {
@@ -724,29 +730,29 @@ fn on_clinician(state: &AppState, clinic: usize, m: ClinicianToRelay) -> Vec<Rel
         ClinicianToRelay::Deny {
             visit,
             device,
-            reason,
+            sealed,
         } => {
-            if reason.chars().count() > MAX_TEXT {
-                return too_long();
+            if !valid_b64url(&sealed, MAX_SEALED_TEXT) {
+                return bad_text();
             }
             (
                 visit,
                 Some(device.clone()),
-                Command::Lobby(Input::Deny(device, reason)),
+                Command::Lobby(Input::Deny(device, sealed)),
             )
         }
         ClinicianToRelay::Message {
             visit,
             device,
-            text,
+            sealed,
         } => {
-            if text.chars().count() > MAX_TEXT {
-                return too_long();
+            if !valid_b64url(&sealed, MAX_SEALED_TEXT) {
+                return bad_text();
             }
             (
                 visit,
                 Some(device.clone()),
-                Command::Lobby(Input::Message(device, text)),
+                Command::Lobby(Input::Message(device, sealed)),
             )
         }
         ClinicianToRelay::SendBack { visit, device } => (

@@ -11,3 +11,4 @@ pub mod auth;
 pub mod device;
 pub mod invite;
 pub mod lobby;
+pub mod sealed;

@@ -31,14 +31,17 @@ export type State =
   | { kind: 'device_check'; invite: Invite; media: MediaStatus }
   | { kind: 'knock_form'; invite: Invite; askDob: boolean; camera: boolean }
   | { kind: 'connecting'; invite: Invite }
-  | { kind: 'waiting'; invite: Invite; messages: string[]; returned: boolean }
-  | { kind: 'admitted'; invite: Invite; messages: string[] }
-  | { kind: 'denied'; reason: string }
+  | { kind: 'waiting'; invite: Invite; messages: ClinicText[]; returned: boolean }
+  | { kind: 'admitted'; invite: Invite; messages: ClinicText[] }
+  | { kind: 'denied'; reason: ClinicText }
   | { kind: 'expired' }
   | { kind: 'locked' }
   | { kind: 'ended' }
   | { kind: 'left' }
   | { kind: 'error'; failure: FailureKind; invite?: Invite };
+
+/** Clinician text as opened in the page; null when it did not open (shown as a notice). */
+export type ClinicText = string | null;
 
 export type Event =
   | { type: 'invite_ok'; invite: Invite }
@@ -50,6 +53,8 @@ export type Event =
   | { type: 'skip_camera'; askDob: boolean }
   | { type: 'knock_sent' }
   | { type: 'relay'; msg: RelayToPatient }
+  | { type: 'clinic_message'; text: ClinicText }
+  | { type: 'clinic_denied'; reason: ClinicText }
   | { type: 'socket_closed' }
   | { type: 'leave' }
   | { type: 'retry' };
@@ -98,15 +103,15 @@ function onRelay(s: State, msg: RelayToPatient): State {
   switch (msg.type) {
     case 'waiting':
       return s.kind === 'waiting' ? s : { kind: 'waiting', invite, messages: 'messages' in s ? s.messages : [], returned: false };
+    // Sealed texts arrive opened, as clinic_message and clinic_denied.
     case 'message':
-      if (s.kind === 'connecting') return { kind: 'waiting', invite, messages: [msg.text], returned: false };
-      return { ...s, messages: [...s.messages, msg.text] };
+      return s;
     case 'admitted':
       return { kind: 'admitted', invite, messages: 'messages' in s ? s.messages : [] };
     case 'back_to_lobby':
       return { kind: 'waiting', invite, messages: 'messages' in s ? s.messages : [], returned: true };
     case 'denied':
-      return { kind: 'denied', reason: msg.reason };
+      return s;
     case 'expired':
       return { kind: 'expired' };
     case 'locked':
@@ -141,6 +146,12 @@ export function reduce(s: State, e: Event): State {
       return s.kind === 'knock_form' ? { kind: 'connecting', invite: s.invite } : s;
     case 'relay':
       return onRelay(s, e.msg);
+    case 'clinic_message':
+      if (s.kind === 'connecting') return { kind: 'waiting', invite: s.invite, messages: [e.text], returned: false };
+      if (s.kind === 'waiting' || s.kind === 'admitted') return { ...s, messages: [...s.messages, e.text] };
+      return s;
+    case 'clinic_denied':
+      return s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted' ? { kind: 'denied', reason: e.reason } : s;
     case 'socket_closed':
       if (s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted') {
         return { kind: 'error', failure: 'connection', invite: s.invite };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { PROTOCOL_VERSION } from '../../../crates/bedside-protocol/generated/protocol';
-import { b64url, fromB64url, knockKey } from './crypto';
+import { b64url, fromB64url, knockKey, sealText } from './crypto';
 import { FakeSocket, fakeFetch } from './fakes';
 import type { Event } from './flow';
 import { deviceIdentity } from './device';
@@ -128,8 +128,22 @@ describe('the secret never leaves the page', () => {
     expect(ws.url).not.toContain(SECRET_B64);
 
     ws.receive({ type: 'waiting' });
-    ws.receive({ type: 'message', text: '5 more minutes' });
-    expect(events.map((e) => (e.type === 'relay' ? e.msg.type : e.type))).toEqual(['welcome', 'waiting', 'message']);
+    ws.receive({ type: 'message', sealed: b64url(await sealText(SECRET, link.visit, device.id, 'message', '5 more minutes')) });
+    // Sealed for another device: does not open.
+    ws.receive({ type: 'message', sealed: b64url(await sealText(SECRET, link.visit, 'other-device', 'message', 'x')) });
+    ws.receive({ type: 'pong' });
+    await vi.waitFor(() => expect(events).toHaveLength(5));
+    expect(events.map((e) => (e.type === 'relay' ? e.msg.type : e.type))).toEqual([
+      'welcome',
+      'waiting',
+      'clinic_message',
+      'clinic_message',
+      'pong',
+    ]);
+    expect(events.filter((e) => e.type === 'clinic_message')).toEqual([
+      { type: 'clinic_message', text: '5 more minutes' },
+      { type: 'clinic_message', text: null },
+    ]);
 
     s.leave();
     expect(ws.frames().at(-1)).toEqual({ type: 'leave' });
@@ -138,7 +152,7 @@ describe('the secret never leaves the page', () => {
     expect(events.some((e) => e.type === 'socket_closed')).toBe(false);
   });
 
-  it('reports a lost connection, but not after a final answer', () => {
+  it('reports a lost connection, but not after a final answer', async () => {
     const events: Event[] = [];
     const link = parseLink(`/j/${RUST_TOKEN}`, `#${SECRET_B64}`)!;
     const mk = () =>
@@ -152,11 +166,12 @@ describe('the secret never leaves the page', () => {
       });
     mk();
     FakeSocket.instances[0]!.close();
-    expect(events).toEqual([{ type: 'socket_closed' }]);
+    await vi.waitFor(() => expect(events).toEqual([{ type: 'socket_closed' }]));
     mk();
     const ws = FakeSocket.instances[1]!;
-    ws.receive({ type: 'denied', reason: 'Wrong day' });
+    ws.receive({ type: 'denied', sealed: 'AAAA' });
     ws.close();
-    expect(events.at(-1)).toEqual({ type: 'relay', msg: { type: 'denied', reason: 'Wrong day' } });
+    await vi.waitFor(() => expect(events.at(-1)).toEqual({ type: 'clinic_denied', reason: null }));
+    expect(events.filter((e) => e.type === 'socket_closed')).toHaveLength(1);
   });
 });

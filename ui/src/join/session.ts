@@ -12,7 +12,7 @@
 
 import type { PatientToRelay, RelayToPatient } from '../../../crates/bedside-protocol/generated/protocol';
 import { PROTOCOL_VERSION } from '../../../crates/bedside-protocol/generated/protocol';
-import { b64url, fromB64url, sealKnock } from './crypto';
+import { b64url, fromB64url, openText, sealKnock } from './crypto';
 import type { DeviceIdentity } from './device';
 import { inviteEvent, type Event } from './flow';
 
@@ -111,6 +111,7 @@ export class Session {
   private ping: ReturnType<typeof setInterval> | undefined;
   private done = false;
   private device: Promise<DeviceIdentity>;
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private opts: SessionOptions) {
     const Impl = opts.WebSocketImpl ?? WebSocket;
@@ -133,10 +134,17 @@ export class Session {
         this.ping = setInterval(() => this.send({ type: 'ping' }), 25_000);
       }, () => this.ws.close(1000));
     });
-    this.ws.addEventListener('message', (ev: MessageEvent) => void this.onMessage(ev.data));
+    // One frame at a time, in order: opening a sealed message is async and
+    // must not be overtaken by the frame after it.
+    this.ws.addEventListener('message', (ev: MessageEvent) => {
+      this.queue = this.queue.then(() => this.onMessage(ev.data)).catch(() => undefined);
+    });
     this.ws.addEventListener('close', () => {
       this.stopPing();
-      if (!this.done) opts.onEvent({ type: 'socket_closed' });
+      // After the frames before it: a close that follows `denied` is no loss.
+      this.queue = this.queue.then(() => {
+        if (!this.done) opts.onEvent({ type: 'socket_closed' });
+      });
     });
   }
 
@@ -168,6 +176,12 @@ export class Session {
       }
       return;
     }
+    if (msg.type === 'message' || msg.type === 'denied') {
+      if (msg.type === 'denied') this.done = true;
+      const text = await this.open(msg.type === 'message' ? 'message' : 'deny', msg.sealed);
+      this.opts.onEvent(msg.type === 'message' ? { type: 'clinic_message', text } : { type: 'clinic_denied', reason: text });
+      return;
+    }
     if (msg.type === 'welcome') {
       const { secret, visit } = this.opts.link;
       const knock: KnockDetails = this.opts.knock.dob ? this.opts.knock : { name: this.opts.knock.name };
@@ -176,6 +190,20 @@ export class Session {
     }
     if (['denied', 'expired', 'locked', 'ended', 'error'].includes(msg.type)) this.done = true;
     this.opts.onEvent({ type: 'relay', msg });
+  }
+
+  /**
+   * Opens clinician text sealed for this device. Text that does not open
+   * (altered, or sealed for another link) is dropped: null, and the page
+   * says only that a message could not be shown — nothing is logged.
+   */
+  private async open(kind: 'message' | 'deny', sealed: string): Promise<string | null> {
+    try {
+      const d = await this.device;
+      return await openText(this.opts.link.secret, this.opts.link.visit, d.id, kind, fromB64url(sealed));
+    } catch {
+      return null;
+    }
   }
 
   /** The patient leaves the waiting room. */

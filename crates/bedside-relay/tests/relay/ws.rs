@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
+use bedside_visit::sealed::{TextKind, open_text, seal_text};
+
 use crate::common::{Fixture, dev, device_key, hex, keypair};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -297,22 +299,56 @@ async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
         })
     ));
 
-    // The second admitter lets the patient in.
+    // Clear text is refused: messages cross the relay sealed.
     send(
         &mut c2,
         &ClinicianToRelay::Message {
             visit: hex(&visit),
             device: dev("phone-1"),
-            text: "5 more minutes".into(),
+            sealed: "5 more minutes".into(),
         },
     )
     .await;
-    assert_eq!(
-        recv(&mut p).await,
-        Some(RelayToPatient::Message {
-            text: "5 more minutes".into()
+    assert!(matches!(
+        recv(&mut c2).await,
+        Some(RelayToClinician::Error {
+            code: ErrorCode::Malformed,
+            ..
         })
+    ));
+    // A sealed message reaches the patient untouched, and opens there.
+    let secret = [0x42; 32];
+    let sealed = seal_text(
+        &secret,
+        &visit,
+        &dev("phone-1"),
+        TextKind::Message,
+        [1; 12],
+        "5 more minutes",
+    )
+    .expect("seal");
+    send(
+        &mut c2,
+        &ClinicianToRelay::Message {
+            visit: hex(&visit),
+            device: dev("phone-1"),
+            sealed: BASE64URL_NOPAD.encode(&sealed),
+        },
+    )
+    .await;
+    let Some(RelayToPatient::Message { sealed: got }) = recv(&mut p).await else {
+        panic!("expected the message");
+    };
+    let got = BASE64URL_NOPAD.decode(got.as_bytes()).expect("b64");
+    assert_eq!(got, sealed);
+    assert_eq!(
+        open_text(&secret, &visit, &dev("phone-1"), TextKind::Message, &got)
+            .expect("opens")
+            .as_str(),
+        "5 more minutes"
     );
+
+    // The second admitter lets the patient in.
     send(
         &mut c2,
         &ClinicianToRelay::Admit {
@@ -407,14 +443,14 @@ async fn deny_reason_reaches_the_patient() {
         &ClinicianToRelay::Deny {
             visit: hex(&visit),
             device: dev("laptop"),
-            reason: "Please call the front desk.".into(),
+            sealed: "c2VhbGVkLXJlYXNvbg".into(),
         },
     )
     .await;
     assert_eq!(
         recv(&mut p).await,
         Some(RelayToPatient::Denied {
-            reason: "Please call the front desk.".into()
+            sealed: "c2VhbGVkLXJlYXNvbg".into()
         })
     );
     assert_eq!(
