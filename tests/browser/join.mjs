@@ -1,13 +1,14 @@
 // The patient side of a visit in a real headless Chromium, driven by playwright-core.
 //
 //   node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid|expired|withdrawn] [--name NAME]
-//        [--reload]
+//        [--reload] [--dob YYYY-MM-DD]
 //
 // Opens LINK, and for `admitted` (the default) passes the device check with the fake
 // camera, types a name, knocks, and waits to be let in. For `invalid` it waits for the
 // page's link-error state. With --reload, once admitted it reloads the page, knocks
 // again and waits in the lobby; the `admitted` and `rewaiting` steps carry the device
-// ids read back from the page's IndexedDB (`devices`). One JSON line per step on stdout ({"step":"admitted"}), a
+// ids read back from the page's IndexedDB (`devices`). With --dob the knock form must
+// ask for the date of birth (the invite's signed flag) and gets it; without, it must not. One JSON line per step on stdout ({"step":"admitted"}), a
 // screenshot per step in SHOTDIR; exit 0 on success, 1 with a message on failure or
 // after 30 s in all.
 
@@ -27,10 +28,12 @@ const args = process.argv.slice(2);
 let expect = 'admitted';
 let NAME = "Zoë O'Brien";
 let reload = false;
+let DOB = null;
 const positional = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--expect') expect = args[++i];
   else if (args[i] === '--reload') reload = true;
+  else if (args[i] === '--dob') DOB = args[++i];
   else if (args[i] === '--name') NAME = args[++i];
   else positional.push(args[i]);
 }
@@ -131,7 +134,11 @@ async function knockFlow(page, prefix = '') {
   await page.getByTestId('continue').click({ timeout: left() });
   await state(page, 'knock_form');
   await page.getByTestId('name').fill(NAME, { timeout: left() });
-  await step(page, `${prefix}knock_form`);
+  const dobField = page.getByLabel('Date of birth');
+  const asked = (await dobField.count()) > 0;
+  if (asked !== (DOB !== null)) throw new Error(`the knock form ${asked ? 'asks' : 'does not ask'} for the date of birth`);
+  if (DOB !== null) await dobField.fill(DOB, { timeout: left() });
+  await step(page, `${prefix}knock_form`, { dob_asked: asked });
 
   await page.getByTestId('knock').click({ timeout: left() });
   // The host may admit at once: the waiting state can be short-lived.

@@ -100,6 +100,10 @@ fn now() -> u32 {
 }
 
 fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
+    token_asking_dob(key, visit, false)
+}
+
+fn token_asking_dob(key: &Ed25519KeyPair, visit: [u8; 16], dob: bool) -> String {
     invite::sign(
         key,
         &Claims {
@@ -109,6 +113,7 @@ fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
             lifetime_min: 60,
             max_devices: 1,
             token_id: 1,
+            knock_requires_dob: dob,
         },
     )
 }
@@ -321,6 +326,7 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
             lifetime_min: 60,
             max_devices: 1,
             token_id: 2,
+            knock_requires_dob: false,
         },
     );
     let run = drive(
@@ -416,4 +422,44 @@ async fn a_reloaded_page_is_the_same_device_and_proves_its_key() {
         vec![(page_id.clone(), false), (page_id, false)],
         "both knocks come from the page's key"
     );
+}
+
+/// Policy asks for the date of birth: the flag signed into the token makes the page ask
+/// (and require) it, and the host opens it from the sealed knock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_gives_the_date_of_birth_when_the_invite_asks() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(
+        &relay.origin,
+        &token_asking_dob(&relay.key, visit, true),
+        &secret,
+    );
+    let run = drive(link, &["--name", PATIENT, "--dob", "1980-02-03"]).await;
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    assert_eq!(
+        step(&seen, "knock_form").map(|s| s["dob_asked"].clone()),
+        Some(true.into())
+    );
+    match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock { name, dob, .. } => {
+            assert_eq!(
+                (name.as_str(), dob.as_deref()),
+                (PATIENT, Some("1980-02-03"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -37,6 +37,8 @@ pub struct Policy {
     pub invite_max_lifetime_hours: u32,
     /// Devices a link admits without extra, flagged admission.
     pub invite_max_devices: u8,
+    /// The knock asks for the date of birth (signed into each invite token).
+    pub knock_requires_dob: bool,
 }
 
 impl Default for Policy {
@@ -49,6 +51,7 @@ impl Default for Policy {
             invite_lead_minutes: 15,
             invite_max_lifetime_hours: 24,
             invite_max_devices: 1,
+            knock_requires_dob: false,
         }
     }
 }
@@ -85,6 +88,10 @@ impl Policy {
                 i64::from(d.invite_max_devices),
             ))
             .unwrap_or(d.invite_max_devices),
+            knock_requires_dob: e
+                .get("KnockRequiresDateOfBirth")
+                .as_bool()
+                .unwrap_or(d.knock_requires_dob),
         }
     }
 
@@ -160,8 +167,9 @@ mod policy_tests {
     fn managed_policy_reaches_the_core() {
         let p = Policy::from_effective(&managed(json!({
             "PasswordMinLength": 16, "IdleLockMinutes": 3, "TotpRequired": false,
-            "InviteMaxLifetimeHours": 2, "InviteMaxDevices": 2
+            "InviteMaxLifetimeHours": 2, "InviteMaxDevices": 2, "KnockRequiresDateOfBirth": true
         })));
+        assert!(p.knock_requires_dob);
         assert_eq!(p.min_password_length, 16);
         assert_eq!(p.idle_lock_secs(), 180);
         assert!(!p.totp_required);

@@ -67,6 +67,7 @@ fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
             lifetime_min: 60,
             max_devices: 1,
             token_id: 7,
+            knock_requires_dob: false,
         },
     )
 }

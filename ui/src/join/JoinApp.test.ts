@@ -1,15 +1,15 @@
-import { render, screen, waitFor } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { b64url, sealText } from './crypto';
+import { b64url, fromB64url, knockKey, sealText } from './crypto';
 import { FakeSocket, fakeFetch } from './fakes';
 import { t } from './i18n';
 import JoinApp from './JoinApp.svelte';
 import { parseLink } from './session';
 
 const TOKEN =
-  'AaChoqOkpaanqKmqq6ytrq_-gWtJ0gAAWgLerb7vG1ZBvLxSTke_EOz_-AJLDGK3frnC3vvxxxu1kp0uWlvhBTB2EH9IYbE2Mgmj_FukWkoJcUTf5JqEpnK6Mu_gBw';
+  'AqChoqOkpaanqKmqq6ytrq_-gWtJ0gAAWgLerb7vAZLBemMi1Nk80QFNWuqLP7WVig0z1Zn4jzJB8heWTshrytU5gThRmFiPDJbt_CLZ2p4Qa4JE4GrIW_Cr-szZ2gI';
 const SECRET = new Uint8Array(32).map((_, i) => 255 - i);
 const SECRET_B64 = b64url(SECRET);
 const INVITE = { clinic_name: 'Riverside Practice', not_before: 1_800_000_000, expires: 1_800_005_400 };
@@ -104,6 +104,21 @@ describe('JoinApp', () => {
     await user.type(screen.getByLabelText(t.knock.name), 'Ada');
     await user.click(screen.getByRole('button', { name: t.knock.submit }));
     expect(screen.getByText(t.knock.dobRequired)).toBeTruthy();
+    expect(FakeSocket.instances).toHaveLength(0);
+
+    // Given, the date of birth goes into the sealed knock.
+    await fireEvent.input(screen.getByLabelText(t.knock.dob), { target: { value: '1980-02-03' } });
+    await user.click(screen.getByRole('button', { name: t.knock.submit }));
+    const ws = FakeSocket.instances[0]!;
+    ws.open();
+    ws.receive({ type: 'welcome', ...INVITE });
+    await waitFor(() => expect(ws.frames().map((m) => m.type)).toEqual(['hello', 'knock']));
+    const sealed = fromB64url(ws.frames()[1]!.sealed as string);
+    const key = await crypto.subtle.importKey('raw', (await knockKey(SECRET)) as BufferSource, 'AES-GCM', false, ['decrypt']);
+    const visit = parseLink(`/j/${TOKEN}`, '')!.visit;
+    const aad = new Uint8Array([...new TextEncoder().encode('bedside knock v1'), ...visit]);
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.slice(0, 12), additionalData: aad }, key, sealed.slice(12));
+    expect(JSON.parse(new TextDecoder().decode(plain))).toEqual({ name: 'Ada', dob: '1980-02-03' });
   });
 
   it('reports a missing camera', async () => {

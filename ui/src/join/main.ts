@@ -23,13 +23,15 @@ function keyStore(): IDBFactory | null {
 
 const media = navigator.mediaDevices;
 
+const link = parseLink(location.pathname, location.hash);
+
 export default mount(JoinApp, {
   target,
   props: {
-    link: parseLink(location.pathname, location.hash),
-    // Clinic policy may ask for the date of birth; the page is told so by
-    // data-ask-dob="true" on #join. Off by default.
-    askDob: target.dataset.askDob === 'true',
+    link,
+    // Clinic policy may ask for the date of birth: a flag the clinic signed
+    // into the token, so the relay cannot turn it on or off.
+    askDob: link?.askDob ?? false,
     socketUrl: socketUrl(location),
     keyStore: keyStore(),
     getUserMedia: media?.getUserMedia ? (c: MediaStreamConstraints) => media.getUserMedia(c) : null,

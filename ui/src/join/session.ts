@@ -16,9 +16,12 @@ import { b64url, fromB64url, openText, sealKnock } from './crypto';
 import type { DeviceIdentity } from './device';
 import { inviteEvent, type Event } from './flow';
 
-/** Token layout (crates/bedside-visit/src/invite.rs): 94 bytes, 126 base64url characters. */
-const TOKEN_CHARS = 126;
-const TOKEN_BYTES = 94;
+/** Token layout (crates/bedside-visit/src/invite.rs): version 2, 95 bytes, 127 base64url characters. */
+const TOKEN_CHARS = 127;
+const TOKEN_BYTES = 95;
+const TOKEN_VERSION = 2;
+/** Byte 30: flags; bit 0 = the knock asks for the date of birth. */
+const FLAG_DOB = 0x01;
 
 /** What the page learns from its own address. */
 export interface Link {
@@ -27,14 +30,23 @@ export interface Link {
   visit: Uint8Array;
   /** The 32-byte invite secret from the fragment, or null when missing or damaged. */
   secret: Uint8Array | null;
+  /** The clinic's policy asks for the date of birth (a flag signed into the token). */
+  askDob: boolean;
 }
 
-/** Bytes 1..17 of a version-1 token: the visit id. Throws on anything else. */
-export function visitIdFromToken(token: string): Uint8Array {
+/** The parts of a version-2 token the page uses. Throws on anything else. */
+export function tokenFields(token: string): { visit: Uint8Array; askDob: boolean } {
   if (token.length !== TOKEN_CHARS) throw new Error('not a token');
   const bytes = fromB64url(token);
-  if (bytes.length !== TOKEN_BYTES || bytes[0] !== 1) throw new Error('not a token');
-  return bytes.slice(1, 17);
+  if (bytes.length !== TOKEN_BYTES || bytes[0] !== TOKEN_VERSION) throw new Error('not a token');
+  // Unknown flags: not a token this page understands (the relay refuses them too).
+  if ((bytes[30]! & ~FLAG_DOB) !== 0) throw new Error('not a token');
+  return { visit: bytes.slice(1, 17), askDob: (bytes[30]! & FLAG_DOB) !== 0 };
+}
+
+/** Bytes 1..17 of a token: the visit id. Throws on anything that is not a token. */
+export function visitIdFromToken(token: string): Uint8Array {
+  return tokenFields(token).visit;
 }
 
 /** The 43-character base64url secret of 32 bytes, or null. */
@@ -55,7 +67,8 @@ export function parseLink(pathname: string, hash: string): Link | null {
   if (!m) return null;
   const token = m[1]!;
   try {
-    return { token, visit: visitIdFromToken(token), secret: secretFromHash(hash) };
+    const { visit, askDob } = tokenFields(token);
+    return { token, visit, secret: secretFromHash(hash), askDob };
   } catch {
     return null;
   }
@@ -183,6 +196,8 @@ export class Session {
       return;
     }
     if (msg.type === 'welcome') {
+      // Never ahead of our own hello (which waits for the device key).
+      await this.device;
       const { secret, visit } = this.opts.link;
       const knock: KnockDetails = this.opts.knock.dob ? this.opts.knock : { name: this.opts.knock.name };
       const sealed = await sealKnock(secret, visit, knock);

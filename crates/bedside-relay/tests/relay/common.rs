@@ -75,6 +75,7 @@ impl Fixture {
             lifetime_min: 60,
             max_devices: 1,
             token_id,
+            knock_requires_dob: false,
         }
     }
 
