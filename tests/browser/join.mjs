@@ -38,12 +38,13 @@ for (let i = 0; i < args.length; i++) {
   else positional.push(args[i]);
 }
 const [link, shotDir] = positional;
+// --expect denied: knock, then wait to be turned away; the step carries the reason shown.
 const REFUSALS = {
   invalid: 'This link is not valid',
   expired: 'This link has expired',
   withdrawn: 'This link was withdrawn by your clinic',
 };
-if (!link || !shotDir || !['admitted', ...Object.keys(REFUSALS)].includes(expect)) {
+if (!link || !shotDir || !['admitted', 'denied', ...Object.keys(REFUSALS)].includes(expect)) {
   console.error('usage: node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid|expired|withdrawn] [--name NAME]');
   process.exit(2);
 }
@@ -141,11 +142,11 @@ async function knockFlow(page, prefix = '') {
   await step(page, `${prefix}knock_form`, { dob_asked: asked });
 
   await page.getByTestId('knock').click({ timeout: left() });
-  // The host may admit at once: the waiting state can be short-lived.
+  // The clinician may answer at once: the waiting state can be short-lived.
   current = `${prefix}waiting`;
   return page
     .getByTestId('card')
-    .and(page.locator('[data-state="waiting"], [data-state="admitted"]'))
+    .and(page.locator('[data-state="waiting"], [data-state="admitted"], [data-state="denied"]'))
     .getAttribute('data-state', { timeout: left() });
 }
 
@@ -187,9 +188,14 @@ try {
     await refused.or(pageError).first().waitFor({ timeout: left() });
     const by = (await refused.count()) > 0 ? 'relay' : 'page';
     await step(page, expect, { by, status: response?.status() });
+  } else if (expect === 'denied') {
+    await knockFlow(page);
+    await state(page, 'denied');
+    const reason = await page.getByTestId('reason').textContent({ timeout: left() });
+    await step(page, 'denied', { reason });
   } else {
     const seen = await knockFlow(page);
-    if (seen === 'waiting') await step(page, 'waiting');
+    if (seen === 'waiting') await step(page, 'waiting', { devices: await storedDevices(page) });
     else console.log(JSON.stringify({ step: 'waiting', ms: Date.now() - started, skipped: true }));
 
     await state(page, 'admitted');

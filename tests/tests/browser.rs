@@ -463,3 +463,181 @@ async fn a_browser_gives_the_date_of_birth_when_the_invite_asks() {
         other => panic!("{other:?}"),
     }
 }
+
+type ClinicianWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A clinician connection driven by hand (the headless host only auto-admits): it
+/// proves the clinic key, watches the visit, and sends what the test decides.
+struct Clinician {
+    ws: ClinicianWs,
+    visit: [u8; 16],
+}
+
+impl Clinician {
+    async fn connect(relay: &Relay, visit: [u8; 16]) -> Self {
+        use bedside_protocol::{ClinicianToRelay, PROTOCOL_VERSION, RelayToClinician};
+        let url = format!("{}/ws/clinician", relay.origin.replace("http://", "ws://"));
+        let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("clinician connects");
+        let mut c = Self { ws, visit };
+        c.send(ClinicianToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            public_key: B64.encode(&invite::public_key(&relay.key)),
+        })
+        .await;
+        let RelayToClinician::Challenge { nonce } = c.next().await else {
+            panic!("challenge");
+        };
+        let nonce = B64.decode(nonce.as_bytes()).expect("b64");
+        let sig = relay.key.sign(&bedside_protocol::auth_message(&nonce));
+        c.send(ClinicianToRelay::Auth {
+            signature: B64.encode(sig.as_ref()),
+        })
+        .await;
+        assert!(matches!(c.next().await, RelayToClinician::Ready { .. }));
+        c.send(ClinicianToRelay::Watch {
+            visit: data_encoding::HEXLOWER.encode(&visit),
+        })
+        .await;
+        c
+    }
+
+    async fn send(&mut self, m: bedside_protocol::ClinicianToRelay) {
+        use futures_util::SinkExt as _;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                bedside_protocol::encode(&m),
+            ))
+            .await
+            .expect("send");
+    }
+
+    async fn next(&mut self) -> bedside_protocol::RelayToClinician {
+        use futures_util::StreamExt as _;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
+                .await
+                .expect("relay message in time")
+                .expect("open")
+                .expect("frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = frame {
+                return bedside_protocol::decode(t.as_bytes()).expect("protocol");
+            }
+        }
+    }
+
+    /// The next knock: device id and the extra-device flag.
+    async fn knock(&mut self) -> (String, bool) {
+        loop {
+            if let bedside_protocol::RelayToClinician::Knock {
+                device,
+                extra_device,
+                ..
+            } = self.next().await
+            {
+                return (device, extra_device);
+            }
+        }
+    }
+
+    async fn admit(&mut self, device: &str) {
+        self.send(bedside_protocol::ClinicianToRelay::Admit {
+            visit: data_encoding::HEXLOWER.encode(&self.visit),
+            device: device.to_owned(),
+        })
+        .await;
+    }
+
+    async fn deny(&mut self, device: &str, secret: &[u8; 32], reason: &str) {
+        let sealed = bedside_host::seal_for_patient(
+            secret,
+            &self.visit,
+            device,
+            bedside_visit::sealed::TextKind::Deny,
+            reason,
+        )
+        .expect("seal");
+        assert!(!sealed.contains(reason), "the reason travels sealed");
+        self.send(bedside_protocol::ClinicianToRelay::Deny {
+            visit: data_encoding::HEXLOWER.encode(&self.visit),
+            device: device.to_owned(),
+            sealed,
+        })
+        .await;
+    }
+}
+
+/// Denied with a reason: it crosses the relay sealed for the device, and the page opens
+/// and shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_patient_is_denied_and_sees_the_sealed_reason() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut clinician = Clinician::connect(&relay, visit).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    const REASON: &str = "Your appointment is on Thursday — please call us";
+    let page = tokio::spawn(drive(link, &["--expect", "denied"]));
+    let (device, extra) = clinician.knock().await;
+    assert!(!extra);
+    clinician.deny(&device, &secret, REASON).await;
+    let run = page.await.expect("driver");
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let shown = step(&seen, "denied").expect("a denied step");
+    assert!(
+        shown["reason"].as_str().is_some_and(|r| r.contains(REASON)),
+        "{}",
+        run.stdout
+    );
+}
+
+/// With max devices 1, a second browser on the same link is flagged as an extra device
+/// and waits until the clinician admits it explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_browser_is_an_extra_device_until_admitted() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut clinician = Clinician::connect(&relay, visit).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let first = tokio::spawn(drive(link.clone(), &[]));
+    let (device_a, extra) = clinician.knock().await;
+    assert!(!extra, "the first device is within the invite's limit");
+    clinician.admit(&device_a).await;
+    let run = first.await.expect("driver");
+    assert!(run.ok, "first browser:\n{}{}", run.stdout, run.stderr);
+
+    // A second browser profile: another device key, beyond the limit.
+    let second = tokio::spawn(drive(link, &[]));
+    let (device_b, extra) = clinician.knock().await;
+    assert_ne!(device_b, device_a);
+    assert!(extra, "the second device is flagged");
+    // Not admitted yet: give the page time to show the waiting room, then admit.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !second.is_finished(),
+        "the extra device waits for admission"
+    );
+    clinician.admit(&device_b).await;
+    let run = second.await.expect("driver");
+    assert!(run.ok, "second browser:\n{}{}", run.stdout, run.stderr);
+    let seen = steps(&run.stdout);
+    assert!(step(&seen, "waiting").is_some_and(|s| s.get("skipped").is_none()));
+    assert!(step(&seen, "admitted").is_some());
+}
