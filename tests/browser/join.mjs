@@ -1,14 +1,16 @@
 // The patient side of a visit in a real headless Chromium, driven by playwright-core.
 //
 //   node tests/browser/join.mjs LINK SHOTDIR [--expect admitted|invalid|expired|withdrawn] [--name NAME]
-//        [--reload] [--dob YYYY-MM-DD]
+//        [--reload] [--dob YYYY-MM-DD] [--restart]
 //
 // Opens LINK, and for `admitted` (the default) passes the device check with the fake
 // camera, types a name, knocks, and waits to be let in. For `invalid` it waits for the
 // page's link-error state. With --reload, once admitted it reloads the page, knocks
 // again and waits in the lobby; the `admitted` and `rewaiting` steps carry the device
 // ids read back from the page's IndexedDB (`devices`). With --dob the knock form must
-// ask for the date of birth (the invite's signed flag) and gets it; without, it must not. One JSON line per step on stdout ({"step":"admitted"}), a
+// ask for the date of birth (the invite's signed flag) and gets it; without, it must not.
+// With --restart, once admitted it waits (without any click) for the page to lose the relay,
+// reconnect, knock again and be admitted again: the `readmitted` step lists the states seen. One JSON line per step on stdout ({"step":"admitted"}), a
 // screenshot per step in SHOTDIR; exit 0 on success, 1 with a message on failure or
 // after 30 s in all.
 
@@ -29,11 +31,13 @@ let expect = 'admitted';
 let NAME = "Zoë O'Brien";
 let reload = false;
 let DOB = null;
+let restart = false;
 const positional = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--expect') expect = args[++i];
   else if (args[i] === '--reload') reload = true;
   else if (args[i] === '--dob') DOB = args[++i];
+  else if (args[i] === '--restart') restart = true;
   else if (args[i] === '--name') NAME = args[++i];
   else positional.push(args[i]);
 }
@@ -200,6 +204,27 @@ try {
 
     await state(page, 'admitted');
     await step(page, 'admitted', { devices: await storedDevices(page) });
+
+    if (restart) {
+      current = 'restart';
+      // Record every state the card passes through from now on.
+      await page.evaluate(() => {
+        const card = document.querySelector('[data-testid="card"]');
+        window.__states = [];
+        new MutationObserver(() => window.__states.push(card.getAttribute('data-state'))).observe(card, {
+          attributes: true,
+          attributeFilter: ['data-state'],
+        });
+      });
+      console.log(JSON.stringify({ step: 'watching', ms: Date.now() - started }));
+      await page.waitForFunction(
+        () => window.__states.includes('waiting') && window.__states.at(-1) === 'admitted',
+        null,
+        { timeout: left() },
+      );
+      const states = await page.evaluate(() => window.__states);
+      await step(page, 'readmitted', { states, devices: await storedDevices(page) });
+    }
 
     if (reload) {
       current = 'reload';

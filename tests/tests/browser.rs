@@ -641,3 +641,123 @@ async fn a_second_browser_is_an_extra_device_until_admitted() {
     assert!(step(&seen, "waiting").is_some_and(|s| s.get("skipped").is_none()));
     assert!(step(&seen, "admitted").is_some());
 }
+
+/// The relay restarts while the patient is in: the page loses the connection, re-opens it
+/// by itself, proves the same device key and knocks again, and the new host admits it.
+/// A link withdrawn before the restart stays withdrawn after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_relay_restart_the_page_reconnects_and_revocations_survive() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
+    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = Config::new(
+        dir.path().to_path_buf(),
+        vec![ClinicConfig {
+            name: "Riverside Practice".into(),
+            public_key: B64.encode(&invite::public_key(&key)),
+        }],
+    );
+    config.join_page_dir = Some(join_page_dir());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first_relay = tokio::spawn(bedside_relay::serve(
+        listener,
+        AppState::new(&config, Arc::new(SystemClock)).expect("state"),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let relay = Relay {
+        origin: format!("http://{addr}"),
+        key: Arc::new(key),
+        _dir: dir,
+    };
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+
+    // Another link, withdrawn before the restart.
+    let withdrawn_visit = random::<16>();
+    let withdrawn = token(&relay.key, withdrawn_visit);
+    bedside_host::revoke(&relay.origin, &relay.key, &withdrawn_visit, 1)
+        .await
+        .expect("revoke");
+
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    let page = tokio::spawn(drive(link, &["--name", PATIENT, "--restart"]));
+    let first_device = match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock { device, .. } => device,
+        other => panic!("{other:?}"),
+    };
+    event(
+        &mut host,
+        |e| matches!(e, HostEvent::DeviceState { state, .. } if state == "admitted"),
+    )
+    .await;
+    // Give the page a moment to start watching, then restart the relay on the same port.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = stop.send(());
+    first_relay
+        .await
+        .expect("join")
+        .expect("first relay stops cleanly");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("same port");
+    tokio::spawn(bedside_relay::serve(
+        listener,
+        AppState::new(&config, Arc::new(SystemClock)).expect("state after restart"),
+        std::future::pending(),
+    ));
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+
+    let run = page.await.expect("driver");
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let again = step(&seen, "readmitted").expect("a readmitted step");
+    let states: Vec<&str> = again["states"]
+        .as_array()
+        .expect("states")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        !states.contains(&"error") && states.contains(&"waiting"),
+        "the page went back to the lobby by itself: {states:?}"
+    );
+    // The new relay and host saw the same device, proved by the same key.
+    match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock { device, .. } => assert_eq!(device, first_device),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        again["devices"][0]["id"].as_str(),
+        Some(first_device.as_str())
+    );
+
+    let run = drive(
+        invite::link(&relay.origin, &withdrawn, &random::<32>()),
+        &["--expect", "withdrawn"],
+    )
+    .await;
+    assert!(run.ok, "withdrawn:\n{}{}", run.stdout, run.stderr);
+    let seen = steps(&run.stdout);
+    let shown = step(&seen, "withdrawn").expect("a withdrawn step");
+    assert_eq!(
+        (shown["by"].as_str(), shown["status"].as_u64()),
+        (Some("relay"), Some(410))
+    );
+}

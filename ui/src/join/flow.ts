@@ -56,6 +56,8 @@ export type Event =
   | { type: 'clinic_message'; text: ClinicText }
   | { type: 'clinic_denied'; reason: ClinicText }
   | { type: 'socket_closed' }
+  /** The connection dropped; the session is re-opening it (the page keeps its state). */
+  | { type: 'reconnecting' }
   | { type: 'leave' }
   | { type: 'retry' };
 
@@ -152,6 +154,8 @@ export function reduce(s: State, e: Event): State {
       return s;
     case 'clinic_denied':
       return s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted' ? { kind: 'denied', reason: e.reason } : s;
+    case 'reconnecting':
+      return s;
     case 'socket_closed':
       if (s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted') {
         return { kind: 'error', failure: 'connection', invite: s.invite };

@@ -179,6 +179,7 @@ describe('the secret never leaves the page', () => {
         knock: { name: 'A', dob: '1970-01-01' },
         onEvent: (e) => events.push(e),
         WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+        retryDelays: [],
       });
     mk();
     FakeSocket.instances[0]!.close();
@@ -189,5 +190,62 @@ describe('the secret never leaves the page', () => {
     ws.close();
     await vi.waitFor(() => expect(events.at(-1)).toEqual({ type: 'clinic_denied', reason: null }));
     expect(events.filter((e) => e.type === 'socket_closed')).toHaveLength(1);
+  });
+
+  it('re-opens a lost connection, proves the same key and knocks again; never after a final answer', async () => {
+    const events: Event[] = [];
+    const link = parseLink(`/j/${RUST_TOKEN}`, `#${SECRET_B64}`)!;
+    const device = await deviceIdentity(link.visit, null);
+    const s = new Session({
+      url: 'wss://h/ws/patient',
+      link: { ...link, secret: link.secret! },
+      device,
+      knock: { name: 'A' },
+      onEvent: (e) => events.push(e),
+      WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      retryDelays: [10, 10],
+    });
+    const first = FakeSocket.instances[0]!;
+    first.open();
+    first.receive({ type: 'welcome', clinic_name: 'R', not_before: 1, expires: 2 });
+    await vi.waitFor(() => expect(first.frames().map((f) => f.type)).toEqual(['hello', 'knock']));
+    // The relay restarts.
+    first.close(1001);
+    await vi.waitFor(() => expect(FakeSocket.instances).toHaveLength(2));
+    expect(events.some((e) => e.type === 'reconnecting')).toBe(true);
+    expect(events.some((e) => e.type === 'socket_closed')).toBe(false);
+    const second = FakeSocket.instances[1]!;
+    second.open();
+    await vi.waitFor(() => expect(second.frames()).toHaveLength(1));
+    expect(second.frames()[0]).toMatchObject({ type: 'hello', device_id: device.id });
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    second.receive({ type: 'challenge', nonce: b64url(nonce) });
+    second.receive({ type: 'welcome', clinic_name: 'R', not_before: 1, expires: 2 });
+    await vi.waitFor(() => expect(second.frames().map((f) => f.type)).toEqual(['hello', 'prove', 'knock']));
+
+    // A withdrawn link (an error frame) is final: no further attempt.
+    second.receive({ type: 'error', code: 'invalid_invite', message: 'withdrawn' });
+    second.close(1008);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(FakeSocket.instances).toHaveLength(2);
+    s.leave();
+  });
+
+  it('gives up after its last retry', async () => {
+    const events: Event[] = [];
+    const link = parseLink(`/j/${RUST_TOKEN}`, `#${SECRET_B64}`)!;
+    new Session({
+      url: 'wss://h/ws/patient',
+      link: { ...link, secret: link.secret! },
+      device: deviceIdentity(link.visit, null),
+      knock: { name: 'A' },
+      onEvent: (e) => events.push(e),
+      WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      retryDelays: [5],
+    });
+    FakeSocket.instances[0]!.close();
+    await vi.waitFor(() => expect(FakeSocket.instances).toHaveLength(2));
+    FakeSocket.instances[1]!.close();
+    await vi.waitFor(() => expect(events.map((e) => e.type)).toEqual(['reconnecting', 'socket_closed']));
   });
 });

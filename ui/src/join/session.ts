@@ -116,49 +116,85 @@ export interface SessionOptions {
   knock: KnockDetails;
   onEvent: (e: Event) => void;
   WebSocketImpl?: typeof WebSocket;
+  /** Waits before reconnecting after a lost connection; default RETRY_DELAYS, [] = never. */
+  retryDelays?: number[];
 }
 
-/** One connection to the waiting room: hello, then the sealed knock on welcome. */
+/** Waits before each reconnection attempt after a connection is lost (ms). */
+export const RETRY_DELAYS = [500, 1000, 2000, 4000, 8000];
+
+/**
+ * The waiting room over the relay: hello (with the device key), the proof,
+ * then the sealed knock on every welcome. A connection lost without a final
+ * answer (the relay restarting, a network change) is re-opened after
+ * `retryDelays`: the device proves the same key and knocks again, so the
+ * clinician sees the same device back. A final answer (denied, expired,
+ * locked, ended, an error frame such as a withdrawn link) is never retried.
+ */
 export class Session {
-  private ws: WebSocket;
+  private ws!: WebSocket;
   private ping: ReturnType<typeof setInterval> | undefined;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private attempt = 0;
   private done = false;
   private device: Promise<DeviceIdentity>;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private opts: SessionOptions) {
-    const Impl = opts.WebSocketImpl ?? WebSocket;
     this.device = Promise.resolve(opts.device);
     // A key that cannot be made (no WebCrypto) ends the attempt plainly.
     this.device.catch(() => {
       this.done = true;
       opts.onEvent({ type: 'relay', msg: { type: 'error', code: 'unauthorized', message: '' } });
     });
-    this.ws = new Impl(opts.url);
-    this.ws.addEventListener('open', () => {
+    this.connect();
+  }
+
+  private connect(): void {
+    const Impl = this.opts.WebSocketImpl ?? WebSocket;
+    const ws = new Impl(this.opts.url);
+    this.ws = ws;
+    ws.addEventListener('open', () => {
       void this.device.then((d) => {
+        if (this.ws !== ws) return;
         this.send({
           type: 'hello',
           v: PROTOCOL_VERSION,
-          token: opts.link.token,
+          token: this.opts.link.token,
           device_id: d.id,
           public_key: b64url(d.publicKey),
         });
+        this.stopPing();
         this.ping = setInterval(() => this.send({ type: 'ping' }), 25_000);
-      }, () => this.ws.close(1000));
+      }, () => ws.close(1000));
     });
     // One frame at a time, in order: opening a sealed message is async and
     // must not be overtaken by the frame after it.
-    this.ws.addEventListener('message', (ev: MessageEvent) => {
+    ws.addEventListener('message', (ev: MessageEvent) => {
+      if (this.ws !== ws) return;
       this.queue = this.queue.then(() => this.onMessage(ev.data)).catch(() => undefined);
     });
-    this.ws.addEventListener('close', () => {
+    ws.addEventListener('close', () => {
+      if (this.ws !== ws) return;
       this.stopPing();
       // After the frames before it: a close that follows `denied` is no loss.
-      this.queue = this.queue.then(() => {
-        if (!this.done) opts.onEvent({ type: 'socket_closed' });
-      });
+      this.queue = this.queue.then(() => this.lost());
     });
+  }
+
+  private lost(): void {
+    if (this.done) return;
+    const delays = this.opts.retryDelays ?? RETRY_DELAYS;
+    const wait = delays[this.attempt];
+    if (wait === undefined) {
+      this.opts.onEvent({ type: 'socket_closed' });
+      return;
+    }
+    this.attempt += 1;
+    this.opts.onEvent({ type: 'reconnecting' });
+    this.retry = setTimeout(() => {
+      if (!this.done) this.connect();
+    }, wait);
   }
 
   private send(m: PatientToRelay): void {
@@ -196,6 +232,7 @@ export class Session {
       return;
     }
     if (msg.type === 'welcome') {
+      this.attempt = 0;
       // Never ahead of our own hello (which waits for the device key).
       await this.device;
       const { secret, visit } = this.opts.link;
@@ -225,6 +262,7 @@ export class Session {
   leave(): void {
     this.send({ type: 'leave' });
     this.done = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
     this.stopPing();
     this.ws.close(1000);
   }
