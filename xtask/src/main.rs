@@ -3,6 +3,7 @@
 mod apt;
 mod bench;
 mod desktop;
+mod fuzz;
 mod keychain;
 mod packages;
 mod parse;
@@ -32,7 +33,9 @@ Commands:
                             setup --for test, then fmt, clippy, cargo test (in a throwaway
                             Secret Service), the UI tests; ends with `N passed, N failed`
   bench TARGET [-- ARGS]    setup, then run a benchmark. Targets:
-{targets}  fmt                       cargo fmt --all
+{targets}  fuzz [TARGET] [--secs N]  run the cargo-fuzz targets (protocol_decode, invite_token,
+                            sdp_identity), each N seconds (default 60); needs cargo-fuzz
+  fmt                       cargo fmt --all
 
 Environment: {SKIP_PACKAGES_VAR}=1 skips the system package check (non-Debian systems).
 ",
@@ -118,6 +121,7 @@ fn run() -> Result<ExitCode> {
             flags.done()?;
             bench::bench(&ws, target.as_deref(), passthrough)
         }
+        "fuzz" => fuzz_command(&ws, flags),
         "fmt" => {
             flags.done()?;
             no_passthrough("fmt")?;
@@ -129,6 +133,18 @@ fn run() -> Result<ExitCode> {
         }
         other => Err(usage_error(&format!("unknown command `{other}`"))),
     }
+}
+
+fn fuzz_command(ws: &Workspace, mut flags: Flags) -> Result<ExitCode> {
+    let secs = match flags.value("--secs")? {
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| usage_error("--secs takes a number of seconds"))?,
+        None => 60,
+    };
+    let target = flags.positional();
+    flags.done()?;
+    fuzz::fuzz(ws, target.as_deref(), secs)
 }
 
 fn usage_error(msg: &str) -> anyhow::Error {
