@@ -106,6 +106,10 @@ pub(crate) fn now() -> u32 {
 }
 
 pub(crate) fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
+    token_asking_dob(key, visit, false)
+}
+
+fn token_asking_dob(key: &Ed25519KeyPair, visit: [u8; 16], dob: bool) -> String {
     invite::sign(
         key,
         &Claims {
@@ -115,6 +119,7 @@ pub(crate) fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
             lifetime_min: 60,
             max_devices: 1,
             token_id: 1,
+            knock_requires_dob: dob,
         },
     )
 }
@@ -178,9 +183,16 @@ async fn drive(link: String, extra: &'static [&'static str]) -> Run {
     .await
 }
 
-/// One Chromium at a time: the call tests measure frame rates, and several browsers
-/// encoding and decoding video at once on a small machine starve each other.
-static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// One browser test at a time: the call tests measure frame rates, and several browsers
+/// encoding and decoding video at once on a small machine starve each other. A test holds
+/// it from its start, so no clinician or host waits on a knock while another test's
+/// browser runs.
+pub(crate) static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Takes the browser slot for the rest of the test.
+pub(crate) async fn one_browser() -> tokio::sync::MutexGuard<'static, ()> {
+    BROWSER.lock().await
+}
 
 /// Runs `tests/browser/SCRIPT LINK SHOTDIR EXTRA...`, killed after `kill_after_s`.
 pub(crate) async fn drive_script(
@@ -189,7 +201,6 @@ pub(crate) async fn drive_script(
     extra: Vec<String>,
     kill_after_s: u64,
 ) -> Run {
-    let _one_browser = BROWSER.lock().await;
     let shot_dir = tempfile::Builder::new()
         .prefix("bedside-browser-shots-")
         .tempdir()
@@ -251,6 +262,7 @@ async fn a_browser_patient_knocks_and_is_admitted_by_the_host() {
         println!("skipped: {why}");
         return;
     }
+    let _browser = one_browser().await;
     let started = Instant::now();
     let relay = relay().await;
     let visit = random::<16>();
@@ -305,6 +317,7 @@ async fn a_browser_shows_a_forged_link_as_invalid() {
         println!("skipped: {why}");
         return;
     }
+    let _browser = one_browser().await;
     let relay = relay().await;
     let visit = random::<16>();
     let mut forged = token(&relay.key, visit).into_bytes();
@@ -340,6 +353,7 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
         println!("skipped: {why}");
         return;
     }
+    let _browser = one_browser().await;
     let relay = relay().await;
     let visit = random::<16>();
     let expired = invite::sign(
@@ -351,6 +365,7 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
             lifetime_min: 60,
             max_devices: 1,
             token_id: 2,
+            knock_requires_dob: false,
         },
     );
     let run = drive(
@@ -388,4 +403,405 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
         run.stdout
     );
     assert!(step(&seen, "ready").is_none());
+}
+
+/// The device key binds the visit: the page keeps a non-extractable key in IndexedDB,
+/// and after a reload the same browser proves the same key, so the relay and the host
+/// see the same device — already bound to the invite, not an extra device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_page_is_the_same_device_and_proves_its_key() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let _browser = one_browser().await;
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let run = drive(link, &["--reload"]).await;
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let devices = |name: &str| -> Vec<serde_json::Value> {
+        step(&seen, name)
+            .and_then(|s| s["devices"].as_array().cloned())
+            .unwrap_or_else(|| panic!("no {name} step with devices:\n{}", run.stdout))
+    };
+    let (before, after) = (devices("admitted"), devices("rewaiting"));
+    assert_eq!(before.len(), 1, "one key for the visit: {before:?}");
+    assert_eq!(before, after, "the reload kept the key");
+    assert_eq!(before[0]["extractable"], false);
+    assert_eq!(
+        before[0]["exported"], false,
+        "the private key cannot be exported"
+    );
+    let page_id = before[0]["id"].as_str().expect("id").to_owned();
+
+    // The host saw the first knock and the knock after the reload from the same device,
+    // the second not flagged as extra (max devices is 1).
+    let mut knocks = Vec::new();
+    while knocks.len() < 2 {
+        if let HostEvent::Knock {
+            device,
+            extra_device,
+            ..
+        } = event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await
+        {
+            knocks.push((device, extra_device));
+        }
+    }
+    assert_eq!(
+        knocks,
+        vec![(page_id.clone(), false), (page_id, false)],
+        "both knocks come from the page's key"
+    );
+}
+
+/// Policy asks for the date of birth: the flag signed into the token makes the page ask
+/// (and require) it, and the host opens it from the sealed knock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_gives_the_date_of_birth_when_the_invite_asks() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let _browser = one_browser().await;
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(
+        &relay.origin,
+        &token_asking_dob(&relay.key, visit, true),
+        &secret,
+    );
+    let run = drive(link, &["--name", PATIENT, "--dob", "1980-02-03"]).await;
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    assert_eq!(
+        step(&seen, "knock_form").map(|s| s["dob_asked"].clone()),
+        Some(true.into())
+    );
+    match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock { name, dob, .. } => {
+            assert_eq!(
+                (name.as_str(), dob.as_deref()),
+                (PATIENT, Some("1980-02-03"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+type ClinicianWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A clinician connection driven by hand (the headless host only auto-admits): it
+/// proves the clinic key, watches the visit, and sends what the test decides.
+struct Clinician {
+    ws: ClinicianWs,
+    visit: [u8; 16],
+}
+
+impl Clinician {
+    async fn connect(relay: &Relay, visit: [u8; 16]) -> Self {
+        use bedside_protocol::{ClinicianToRelay, PROTOCOL_VERSION, RelayToClinician};
+        let url = format!("{}/ws/clinician", relay.origin.replace("http://", "ws://"));
+        let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("clinician connects");
+        let mut c = Self { ws, visit };
+        c.send(ClinicianToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            public_key: B64.encode(&invite::public_key(&relay.key)),
+        })
+        .await;
+        let RelayToClinician::Challenge { nonce } = c.next().await else {
+            panic!("challenge");
+        };
+        let nonce = B64.decode(nonce.as_bytes()).expect("b64");
+        let sig = relay.key.sign(&bedside_protocol::auth_message(&nonce));
+        c.send(ClinicianToRelay::Auth {
+            signature: B64.encode(sig.as_ref()),
+        })
+        .await;
+        assert!(matches!(c.next().await, RelayToClinician::Ready { .. }));
+        c.send(ClinicianToRelay::Watch {
+            visit: data_encoding::HEXLOWER.encode(&visit),
+        })
+        .await;
+        c
+    }
+
+    async fn send(&mut self, m: bedside_protocol::ClinicianToRelay) {
+        use futures_util::SinkExt as _;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                bedside_protocol::encode(&m),
+            ))
+            .await
+            .expect("send");
+    }
+
+    async fn next(&mut self) -> bedside_protocol::RelayToClinician {
+        use futures_util::StreamExt as _;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
+                .await
+                .expect("relay message in time")
+                .expect("open")
+                .expect("frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = frame {
+                return bedside_protocol::decode(t.as_bytes()).expect("protocol");
+            }
+        }
+    }
+
+    /// The next knock: device id and the extra-device flag.
+    async fn knock(&mut self) -> (String, bool) {
+        loop {
+            if let bedside_protocol::RelayToClinician::Knock {
+                device,
+                extra_device,
+                ..
+            } = self.next().await
+            {
+                return (device, extra_device);
+            }
+        }
+    }
+
+    async fn admit(&mut self, device: &str) {
+        self.send(bedside_protocol::ClinicianToRelay::Admit {
+            visit: data_encoding::HEXLOWER.encode(&self.visit),
+            device: device.to_owned(),
+        })
+        .await;
+    }
+
+    async fn deny(&mut self, device: &str, secret: &[u8; 32], reason: &str) {
+        let sealed = bedside_host::seal_for_patient(
+            secret,
+            &self.visit,
+            device,
+            bedside_visit::sealed::TextKind::Deny,
+            reason,
+        )
+        .expect("seal");
+        assert!(!sealed.contains(reason), "the reason travels sealed");
+        self.send(bedside_protocol::ClinicianToRelay::Deny {
+            visit: data_encoding::HEXLOWER.encode(&self.visit),
+            device: device.to_owned(),
+            sealed,
+        })
+        .await;
+    }
+}
+
+/// Denied with a reason: it crosses the relay sealed for the device, and the page opens
+/// and shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_patient_is_denied_and_sees_the_sealed_reason() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let _browser = one_browser().await;
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut clinician = Clinician::connect(&relay, visit).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    const REASON: &str = "Your appointment is on Thursday — please call us";
+    let page = tokio::spawn(drive(link, &["--expect", "denied"]));
+    let (device, extra) = clinician.knock().await;
+    assert!(!extra);
+    clinician.deny(&device, &secret, REASON).await;
+    let run = page.await.expect("driver");
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let shown = step(&seen, "denied").expect("a denied step");
+    assert!(
+        shown["reason"].as_str().is_some_and(|r| r.contains(REASON)),
+        "{}",
+        run.stdout
+    );
+}
+
+/// With max devices 1, a second browser on the same link is flagged as an extra device
+/// and waits until the clinician admits it explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_browser_is_an_extra_device_until_admitted() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let _browser = one_browser().await;
+    let relay = relay().await;
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut clinician = Clinician::connect(&relay, visit).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+
+    let first = tokio::spawn(drive(link.clone(), &[]));
+    let (device_a, extra) = clinician.knock().await;
+    assert!(!extra, "the first device is within the invite's limit");
+    clinician.admit(&device_a).await;
+    let run = first.await.expect("driver");
+    assert!(run.ok, "first browser:\n{}{}", run.stdout, run.stderr);
+
+    // A second browser profile: another device key, beyond the limit.
+    let second = tokio::spawn(drive(link, &[]));
+    let (device_b, extra) = clinician.knock().await;
+    assert_ne!(device_b, device_a);
+    assert!(extra, "the second device is flagged");
+    // Not admitted yet: give the page time to show the waiting room, then admit.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !second.is_finished(),
+        "the extra device waits for admission"
+    );
+    clinician.admit(&device_b).await;
+    let run = second.await.expect("driver");
+    assert!(run.ok, "second browser:\n{}{}", run.stdout, run.stderr);
+    let seen = steps(&run.stdout);
+    assert!(step(&seen, "waiting").is_some_and(|s| s.get("skipped").is_none()));
+    assert!(step(&seen, "admitted").is_some());
+}
+
+/// The relay restarts while the patient is in: the page loses the connection, re-opens it
+/// by itself, proves the same device key and knocks again, and the new host admits it.
+/// A link withdrawn before the restart stays withdrawn after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_relay_restart_the_page_reconnects_and_revocations_survive() {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return;
+    }
+    let _browser = one_browser().await;
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
+    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = Config::new(
+        dir.path().to_path_buf(),
+        vec![ClinicConfig {
+            name: "Riverside Practice".into(),
+            public_key: B64.encode(&invite::public_key(&key)),
+        }],
+    );
+    config.join_page_dir = Some(join_page_dir());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first_relay = tokio::spawn(bedside_relay::serve(
+        listener,
+        AppState::new(&config, Arc::new(SystemClock)).expect("state"),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let relay = Relay {
+        origin: format!("http://{addr}"),
+        key: Arc::new(key),
+        _dir: dir,
+    };
+    let visit = random::<16>();
+    let secret = random::<32>();
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+
+    // Another link, withdrawn before the restart.
+    let withdrawn_visit = random::<16>();
+    let withdrawn = token(&relay.key, withdrawn_visit);
+    bedside_host::revoke(&relay.origin, &relay.key, &withdrawn_visit, 1)
+        .await
+        .expect("revoke");
+
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    let page = tokio::spawn(drive(link, &["--name", PATIENT, "--restart"]));
+    let first_device = match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock { device, .. } => device,
+        other => panic!("{other:?}"),
+    };
+    event(
+        &mut host,
+        |e| matches!(e, HostEvent::DeviceState { state, .. } if state == "admitted"),
+    )
+    .await;
+    // Give the page a moment to start watching, then restart the relay on the same port.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = stop.send(());
+    first_relay
+        .await
+        .expect("join")
+        .expect("first relay stops cleanly");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("same port");
+    tokio::spawn(bedside_relay::serve(
+        listener,
+        AppState::new(&config, Arc::new(SystemClock)).expect("state after restart"),
+        std::future::pending(),
+    ));
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+
+    let run = page.await.expect("driver");
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let again = step(&seen, "readmitted").expect("a readmitted step");
+    let states: Vec<&str> = again["states"]
+        .as_array()
+        .expect("states")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        !states.contains(&"error") && states.contains(&"waiting"),
+        "the page went back to the lobby by itself: {states:?}"
+    );
+    // The new relay and host saw the same device, proved by the same key.
+    match event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock { device, .. } => assert_eq!(device, first_device),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        again["devices"][0]["id"].as_str(),
+        Some(first_device.as_str())
+    );
+
+    let run = drive(
+        invite::link(&relay.origin, &withdrawn, &random::<32>()),
+        &["--expect", "withdrawn"],
+    )
+    .await;
+    assert!(run.ok, "withdrawn:\n{}{}", run.stdout, run.stderr);
+    let seen = steps(&run.stdout);
+    let shown = step(&seen, "withdrawn").expect("a withdrawn step");
+    assert_eq!(
+        (shown["by"].as_str(), shown["status"].as_u64()),
+        (Some("relay"), Some(410))
+    );
 }

@@ -239,6 +239,8 @@ fn totp_now(secret_base32: &str) -> String {
 
 #[test]
 fn clinician_first_run_patient_appointment_invite_lock_unlock() {
+    // The patient's Chromium shares the machine with the browser tests: one at a time.
+    let _browser = crate::browser::BROWSER.blocking_lock();
     let bin = std::env::var_os("BEDSIDE_DESKTOP_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("debug/bedside-desktop"));

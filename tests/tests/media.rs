@@ -11,7 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::browser::{
-    Relay, drive_script, event, missing_tools, random, relay, relay_with_turn, step, steps, token,
+    Relay, drive_script, event, missing_tools, one_browser, random, relay, relay_with_turn, step,
+    steps, token,
 };
 
 /// The headless clinician with synthetic media on loopback; stop it with the sender.
@@ -86,6 +87,7 @@ async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds
         println!("skipped: {why}");
         return;
     }
+    let _browser = one_browser().await;
     let relay = relay().await;
     let visit = random::<16>();
     let secret = random::<32>();
@@ -247,6 +249,7 @@ async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
         println!("skipped: {why}");
         return;
     }
+    let _browser = one_browser().await;
     let relay = relay().await;
     let visit = random::<16>();
     let secret = random::<32>();
@@ -383,6 +386,7 @@ async fn a_relay_only_clinician_reaches_the_patient_through_coturn() {
         println!("skipped: {why}");
         return;
     }
+    let _browser = one_browser().await;
     let Some(turn) = coturn().await else {
         println!("skipped: /usr/bin/turnserver (coturn) is missing");
         return;

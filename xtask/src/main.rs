@@ -4,6 +4,7 @@ mod apt;
 mod bench;
 mod bundle;
 mod desktop;
+mod fuzz;
 mod keychain;
 mod packages;
 mod parse;
@@ -38,6 +39,8 @@ Commands:
                             and the relay binary with its systemd unit; --install-test (root)
                             installs the .deb, starts it under Xvfb with a managed policy,
                             and removes it
+{targets}  fuzz [TARGET] [--secs N]  run the cargo-fuzz targets (protocol_decode, invite_token,
+                            sdp_identity), each N seconds (default 60); needs cargo-fuzz
   fmt                       cargo fmt --all
 
 Environment: {SKIP_PACKAGES_VAR}=1 skips the system package check (non-Debian systems).
@@ -134,6 +137,7 @@ fn run() -> Result<ExitCode> {
             no_passthrough("bundle")?;
             bundle::bundle(&ws, &opts)
         }
+        "fuzz" => fuzz_command(&ws, flags),
         "fmt" => {
             flags.done()?;
             no_passthrough("fmt")?;
@@ -145,6 +149,18 @@ fn run() -> Result<ExitCode> {
         }
         other => Err(usage_error(&format!("unknown command `{other}`"))),
     }
+}
+
+fn fuzz_command(ws: &Workspace, mut flags: Flags) -> Result<ExitCode> {
+    let secs = match flags.value("--secs")? {
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| usage_error("--secs takes a number of seconds"))?,
+        None => 60,
+    };
+    let target = flags.positional();
+    flags.done()?;
+    fuzz::fuzz(ws, target.as_deref(), secs)
 }
 
 fn usage_error(msg: &str) -> anyhow::Error {

@@ -168,6 +168,7 @@ pub fn create(
         lifetime_min: u16::try_from((expires - not_before).div_euclid(60)).unwrap_or(u16::MAX),
         max_devices: policy.invite_max_devices,
         token_id,
+        knock_requires_dob: policy.knock_requires_dob,
     };
     let token = invite::sign(&key, &claims);
     u.store().add_invite(&NewInvite {

@@ -45,6 +45,8 @@ pub struct Policy {
     pub allowed_relay_origins: Option<Vec<String>>,
     /// Versions older than this refuse to start visits (`MinimumVersion`).
     pub minimum_version: Option<String>,
+    /// The knock asks for the date of birth (signed into each invite token).
+    pub knock_requires_dob: bool,
 }
 
 impl Default for Policy {
@@ -60,6 +62,7 @@ impl Default for Policy {
             escrow_public_key: None,
             allowed_relay_origins: None,
             minimum_version: None,
+            knock_requires_dob: false,
         }
     }
 }
@@ -150,6 +153,10 @@ impl Policy {
                     .filter_map(|v| v.as_str().map(str::to_owned))
                     .collect()
             }),
+            knock_requires_dob: e
+                .get("KnockRequiresDateOfBirth")
+                .as_bool()
+                .unwrap_or(d.knock_requires_dob),
         }
     }
 
@@ -264,8 +271,9 @@ mod policy_tests {
     fn managed_policy_reaches_the_core() {
         let p = Policy::from_effective(&managed(json!({
             "PasswordMinLength": 16, "IdleLockMinutes": 3, "TotpRequired": false,
-            "InviteMaxLifetimeHours": 2, "InviteMaxDevices": 2
+            "InviteMaxLifetimeHours": 2, "InviteMaxDevices": 2, "KnockRequiresDateOfBirth": true
         })));
+        assert!(p.knock_requires_dob);
         assert_eq!(p.min_password_length, 16);
         assert_eq!(p.idle_lock_secs(), 180);
         assert!(!p.totp_required);

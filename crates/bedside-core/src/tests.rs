@@ -18,6 +18,10 @@ struct Env {
 }
 
 fn env() -> Env {
+    env_with(Policy::default())
+}
+
+fn env_with(policy: Policy) -> Env {
     let dir = tempfile::tempdir().expect("tmp");
     let keychain = Arc::new(MemoryKeychain::new());
     let clock = ManualClock::at(T0);
@@ -25,7 +29,7 @@ fn env() -> Env {
         dir.path(),
         keychain.clone(),
         Arc::new(clock.clone()),
-        Policy::default(),
+        policy,
         KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
     );
     Env {
@@ -611,6 +615,7 @@ fn invites_are_signed_stored_regenerated_and_revoked() {
     let claims = bedside_visit::invite::verify(token, [pk.as_slice()], first.not_before as u64)
         .expect("valid");
     assert_eq!(claims.max_devices, 1);
+    assert!(!claims.knock_requires_dob, "off by default");
     assert!(
         bedside_visit::invite::verify(token, [pk.as_slice()], first.not_before as u64 - 1).is_err()
     );
@@ -911,4 +916,53 @@ fn desk_patients_schedule_notes_invites_audit_settings() {
         core.list_patients().expect_err("locked").code(),
         "not_signed_in"
     );
+}
+
+/// Policy `KnockRequiresDateOfBirth` reaches the patient page through the
+/// signed token: the page reads the flag from the token it was given.
+#[test]
+fn the_date_of_birth_policy_is_signed_into_the_invite() {
+    use bedside_store::{NewAppointment, NewPatient};
+    let env = env_with(Policy {
+        knock_requires_dob: true,
+        ..Policy::default()
+    });
+    let totp = enrolled(&env, "dr.dob");
+    let mut u = env
+        .profiles
+        .sign_in(None, &pw(PW), Some(&totp.code_at(now(&env))), false)
+        .expect("in");
+    let p = u
+        .store()
+        .add_patient(&NewPatient {
+            name: "Dob Patient".into(),
+            dob: chrono::NaiveDate::from_ymd_opt(1980, 2, 3),
+            ..Default::default()
+        })
+        .expect("patient");
+    let start = chrono::DateTime::from_timestamp(T0 + 3 * 3600, 0).expect("time");
+    let a = u
+        .store()
+        .add_appointment(
+            &NewAppointment {
+                patient: p,
+                start,
+                tz: "Europe/London".into(),
+                duration_min: 20,
+                reason: None,
+            },
+            false,
+        )
+        .expect("appointment");
+    let link =
+        invites::create(&env.profiles, &mut u, a, "https://relay.example.org").expect("invite");
+    assert!(link.link.len() <= 200, "{} characters", link.link.len());
+    let token = link
+        .link
+        .split("/j/")
+        .nth(1)
+        .and_then(|t| t.split('#').next())
+        .expect("token");
+    let claims = bedside_visit::invite::peek(token).expect("token");
+    assert!(claims.knock_requires_dob);
 }

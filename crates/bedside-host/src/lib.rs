@@ -15,6 +15,9 @@ pub mod call;
 
 use std::future::Future;
 
+mod sealed;
+pub use sealed::seal_for_patient;
+
 use bedside_protocol::{ClinicianToRelay, PROTOCOL_VERSION, RelayToClinician};
 use bedside_visit::auth;
 use data_encoding::{BASE64URL_NOPAD as B64, HEXLOWER};
@@ -160,6 +163,9 @@ pub enum HostError {
     /// The relay sent something that is not the protocol.
     #[error("the relay sent a message this version does not understand")]
     Protocol,
+    /// No randomness for sealing a message (the system RNG failed).
+    #[error("could not seal the message for the patient")]
+    Sealing,
 }
 
 /// The clinician WebSocket URL for a relay origin.
@@ -341,218 +347,17 @@ pub async fn run(
     on_event: impl FnMut(HostEvent),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
-    run_with_media(cfg, None, on_event, shutdown).await
+    run_loop(cfg, None, None, on_event, shutdown).await
 }
 
 /// [`run`], answering admitted devices' call offers with `media` (see [`call`]).
 pub async fn run_with_media(
     cfg: HostConfig,
     media: Option<MediaOptions>,
-    mut on_event: impl FnMut(HostEvent),
+    on_event: impl FnMut(HostEvent),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
-    let mut calls =
-        media.map(|m| call::CallHost::new(&cfg.secret, cfg.visit, HEXLOWER.encode(&cfg.visit), m));
-    let url = clinician_url(&cfg.relay_origin)?;
-    let connector = url.starts_with("wss://").then(tls);
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, false, connector)
-            .await
-            .map_err(|e| HostError::Connect(e.to_string()))?;
-    let visit_hex = HEXLOWER.encode(&cfg.visit);
-    let send = |m: ClinicianToRelay| Message::text(bedside_protocol::encode(&m));
-    let public_key = B64.encode(&bedside_visit::invite::public_key(&cfg.key));
-    ws.send(send(ClinicianToRelay::Hello {
-        v: PROTOCOL_VERSION,
-        public_key,
-    }))
-    .await
-    .map_err(|e| HostError::Closed(e.to_string()))?;
-    let mut admitted_one = false;
-    tokio::pin!(shutdown);
-    loop {
-        let frame = tokio::select! {
-            f = ws.next() => f,
-            Some(e) = call::next_event(&mut calls) => {
-                if let Some(c) = &calls {
-                    let out = c.translate(e);
-                    out.events.into_iter().for_each(&mut on_event);
-                    for m in out.send {
-                        ws.send(send(m)).await.map_err(|e| HostError::Closed(e.to_string()))?;
-                    }
-                }
-                continue;
-            }
-            () = &mut shutdown => {
-                if let Some(c) = calls.as_mut() {
-                    c.close().await;
-                }
-                let _ = ws.close(None).await;
-                return Ok(());
-            }
-        };
-        let bytes = match frame {
-            None => return Ok(()),
-            Some(Err(e)) => return Err(HostError::Closed(e.to_string())),
-            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-            Some(Ok(Message::Close(c))) => {
-                return match c {
-                    Some(c) if !c.reason.is_empty() => Err(HostError::Closed(c.reason.to_string())),
-                    _ => Ok(()),
-                };
-            }
-            Some(Ok(_)) => continue,
-        };
-        let msg: RelayToClinician =
-            bedside_protocol::decode(&bytes).map_err(|_| HostError::Protocol)?;
-        match msg {
-            RelayToClinician::Challenge { nonce } => {
-                let nonce = B64
-                    .decode(nonce.as_bytes())
-                    .map_err(|_| HostError::Protocol)?;
-                let sig = cfg.key.sign(&bedside_protocol::auth_message(&nonce));
-                ws.send(send(ClinicianToRelay::Auth {
-                    signature: B64.encode(sig.as_ref()),
-                }))
-                .await
-                .map_err(|e| HostError::Closed(e.to_string()))?;
-            }
-            RelayToClinician::Ready { clinic_name } => {
-                on_event(HostEvent::Ready { clinic_name });
-                ws.send(send(ClinicianToRelay::Watch {
-                    visit: visit_hex.clone(),
-                }))
-                .await
-                .map_err(|e| HostError::Closed(e.to_string()))?;
-            }
-            RelayToClinician::Knock {
-                visit,
-                device,
-                sealed,
-                extra_device,
-                waiting_since,
-            } if visit == visit_hex => {
-                let opened = B64
-                    .decode(sealed.as_bytes())
-                    .ok()
-                    .and_then(|b| auth::open_knock(&cfg.secret, &cfg.visit, &b).ok())
-                    .and_then(|plain| serde_json::from_slice::<KnockBody>(&plain).ok());
-                let Some(body) = opened else {
-                    // Not sealed with this invite's secret: not our patient.
-                    tracing::info!(visit = &visit_hex[..8], "unreadable knock refused");
-                    on_event(HostEvent::UnreadableKnock {
-                        device: device.clone(),
-                    });
-                    let reason =
-                        "This request could not be verified. Please use the link your clinic sent."
-                            .into();
-                    ws.send(send(ClinicianToRelay::Deny {
-                        visit,
-                        device,
-                        reason,
-                    }))
-                    .await
-                    .map_err(|e| HostError::Closed(e.to_string()))?;
-                    continue;
-                };
-                on_event(HostEvent::Knock {
-                    device: device.clone(),
-                    name: body.name,
-                    dob: body.dob,
-                    extra_device,
-                    waiting_since,
-                });
-                if cfg.auto_admit && !admitted_one && !extra_device {
-                    admitted_one = true;
-                    on_event(HostEvent::Admitting {
-                        device: device.clone(),
-                    });
-                    ws.send(send(ClinicianToRelay::Admit { visit, device }))
-                        .await
-                        .map_err(|e| HostError::Closed(e.to_string()))?;
-                }
-            }
-            RelayToClinician::DeviceState {
-                visit,
-                device,
-                state,
-            } if visit == visit_hex => {
-                if let Some(c) = calls.as_mut() {
-                    c.device_state(&device, state.as_str()).await;
-                }
-                on_event(HostEvent::DeviceState {
-                    device,
-                    state: state.as_str().to_owned(),
-                });
-            }
-            RelayToClinician::Offer {
-                visit,
-                device,
-                sdp,
-                tag,
-            } if visit == visit_hex => {
-                if let Some(c) = calls.as_mut() {
-                    let out = c.offer(device, &sdp, &tag).await;
-                    out.events.into_iter().for_each(&mut on_event);
-                    for m in out.send {
-                        ws.send(send(m))
-                            .await
-                            .map_err(|e| HostError::Closed(e.to_string()))?;
-                    }
-                }
-            }
-            RelayToClinician::Ice {
-                visit,
-                device,
-                candidate,
-            } if visit == visit_hex => {
-                if let Some(c) = calls.as_mut() {
-                    c.remote_candidate(&device, &candidate).await;
-                }
-            }
-            RelayToClinician::Error { code, message } => {
-                let code = code.as_str().to_owned();
-                if code == "unauthorized" {
-                    return Err(HostError::Unauthorized(message));
-                }
-                on_event(HostEvent::RelayError { code, message });
-            }
-            _ => {}
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct KnockBody {
-    name: String,
-    #[serde(default)]
-    dob: Option<String>,
-}
-
-/// What the caller of [`run_with_control`] asks the host to do for a device
-/// of the watched visit (the desktop app's waiting-room buttons).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HostCommand {
-    /// Let the device in.
-    Admit {
-        /// Device id.
-        device: String,
-    },
-    /// Turn it away; `reason` is shown to the patient.
-    Deny {
-        /// Device id.
-        device: String,
-        /// Shown to the patient.
-        reason: String,
-    },
-    /// A short message shown in the patient's waiting room ("5 more minutes").
-    Message {
-        /// Device id.
-        device: String,
-        /// Plain text.
-        text: String,
-    },
+    run_loop(cfg, media, None, on_event, shutdown).await
 }
 
 /// Like [`run`], but the caller decides: each [`HostCommand`] received on
@@ -560,11 +365,30 @@ pub enum HostCommand {
 /// ignored. Knocks that do not open with the invite secret are still denied
 /// here, without asking.
 pub async fn run_with_control(
-    cfg: HostConfig,
-    mut on_event: impl FnMut(HostEvent),
-    mut control: tokio::sync::mpsc::UnboundedReceiver<HostCommand>,
+    mut cfg: HostConfig,
+    on_event: impl FnMut(HostEvent),
+    control: tokio::sync::mpsc::UnboundedReceiver<HostCommand>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
+    cfg.auto_admit = false;
+    run_loop(cfg, None, Some(control), on_event, shutdown).await
+}
+
+/// How often the host pings the relay, well inside the relay's idle timeout.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The one clinician loop behind [`run`], [`run_with_media`] and
+/// [`run_with_control`]: authenticate, watch the visit, open knocks, follow
+/// the caller's commands, answer call offers, keep the connection alive.
+async fn run_loop(
+    cfg: HostConfig,
+    media: Option<MediaOptions>,
+    mut control: Option<tokio::sync::mpsc::UnboundedReceiver<HostCommand>>,
+    mut on_event: impl FnMut(HostEvent),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), HostError> {
+    let mut calls =
+        media.map(|m| call::CallHost::new(&cfg.secret, cfg.visit, HEXLOWER.encode(&cfg.visit), m));
     let url = clinician_url(&cfg.relay_origin)?;
     let connector = url.starts_with("wss://").then(tls);
     let (mut ws, _) =
@@ -581,29 +405,40 @@ pub async fn run_with_control(
     }))
     .await
     .map_err(closed)?;
+    let mut admitted_one = false;
+    let mut keep_alive =
+        tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     tokio::pin!(shutdown);
-    let mut control_open = true;
     loop {
         let frame = tokio::select! {
             f = ws.next() => f,
-            c = control.recv(), if control_open => {
+            c = async { control.as_mut()?.recv().await }, if control.is_some() => {
                 let Some(c) = c else {
-                    control_open = false;
+                    control = None;
                     continue;
                 };
-                let visit = visit_hex.clone();
-                let m = match c {
-                    HostCommand::Admit { device } => {
-                        on_event(HostEvent::Admitting { device: device.clone() });
-                        ClinicianToRelay::Admit { visit, device }
-                    }
-                    HostCommand::Deny { device, reason } => ClinicianToRelay::Deny { visit, device, reason },
-                    HostCommand::Message { device, text } => ClinicianToRelay::Message { visit, device, text },
-                };
+                let m = command_message(&cfg, &visit_hex, c, &mut on_event)?;
                 ws.send(send(m)).await.map_err(closed)?;
                 continue;
             }
+            Some(e) = call::next_event(&mut calls) => {
+                if let Some(c) = &calls {
+                    let out = c.translate(e);
+                    out.events.into_iter().for_each(&mut on_event);
+                    for m in out.send {
+                        ws.send(send(m)).await.map_err(closed)?;
+                    }
+                }
+                continue;
+            }
+            _ = keep_alive.tick() => {
+                ws.send(send(ClinicianToRelay::Ping)).await.map_err(closed)?;
+                continue;
+            }
             () = &mut shutdown => {
+                if let Some(c) = calls.as_mut() {
+                    c.close().await;
+                }
                 let _ = ws.close(None).await;
                 return Ok(());
             }
@@ -653,39 +488,81 @@ pub async fn run_with_control(
                     .and_then(|b| auth::open_knock(&cfg.secret, &cfg.visit, &b).ok())
                     .and_then(|plain| serde_json::from_slice::<KnockBody>(&plain).ok());
                 let Some(body) = opened else {
+                    // Not sealed with this invite's secret: not our patient.
                     tracing::info!(visit = &visit_hex[..8], "unreadable knock refused");
                     on_event(HostEvent::UnreadableKnock {
                         device: device.clone(),
                     });
-                    let reason =
-                        "This request could not be verified. Please use the link your clinic sent."
-                            .into();
+                    // Sealed with this invite's secret: a page holding another
+                    // secret shows only that a message could not be read.
+                    let sealed = seal_for_patient(
+                        &cfg.secret,
+                        &cfg.visit,
+                        &device,
+                        bedside_visit::sealed::TextKind::Deny,
+                        "This request could not be verified. Please use the link your clinic sent.",
+                    )?;
                     ws.send(send(ClinicianToRelay::Deny {
                         visit,
                         device,
-                        reason,
+                        sealed,
                     }))
                     .await
                     .map_err(closed)?;
                     continue;
                 };
                 on_event(HostEvent::Knock {
-                    device,
+                    device: device.clone(),
                     name: body.name,
                     dob: body.dob,
                     extra_device,
                     waiting_since,
                 });
+                if cfg.auto_admit && !admitted_one && !extra_device {
+                    admitted_one = true;
+                    on_event(HostEvent::Admitting {
+                        device: device.clone(),
+                    });
+                    ws.send(send(ClinicianToRelay::Admit { visit, device }))
+                        .await
+                        .map_err(closed)?;
+                }
             }
             RelayToClinician::DeviceState {
                 visit,
                 device,
                 state,
             } if visit == visit_hex => {
+                if let Some(c) = calls.as_mut() {
+                    c.device_state(&device, state.as_str()).await;
+                }
                 on_event(HostEvent::DeviceState {
                     device,
                     state: state.as_str().to_owned(),
                 });
+            }
+            RelayToClinician::Offer {
+                visit,
+                device,
+                sdp,
+                tag,
+            } if visit == visit_hex => {
+                if let Some(c) = calls.as_mut() {
+                    let out = c.offer(device, &sdp, &tag).await;
+                    out.events.into_iter().for_each(&mut on_event);
+                    for m in out.send {
+                        ws.send(send(m)).await.map_err(closed)?;
+                    }
+                }
+            }
+            RelayToClinician::Ice {
+                visit,
+                device,
+                candidate,
+            } if visit == visit_hex => {
+                if let Some(c) = calls.as_mut() {
+                    c.remote_candidate(&device, &candidate).await;
+                }
             }
             RelayToClinician::Error { code, message } => {
                 let code = code.as_str().to_owned();
@@ -697,4 +574,75 @@ pub async fn run_with_control(
             _ => {}
         }
     }
+}
+
+/// The relay message for a caller's command; deny reasons and messages are
+/// sealed for the patient with the invite secret.
+fn command_message(
+    cfg: &HostConfig,
+    visit_hex: &str,
+    c: HostCommand,
+    on_event: &mut impl FnMut(HostEvent),
+) -> Result<ClinicianToRelay, HostError> {
+    use bedside_visit::sealed::TextKind;
+    let visit = visit_hex.to_owned();
+    Ok(match c {
+        HostCommand::Admit { device } => {
+            on_event(HostEvent::Admitting {
+                device: device.clone(),
+            });
+            ClinicianToRelay::Admit { visit, device }
+        }
+        HostCommand::Deny { device, reason } => {
+            let sealed =
+                seal_for_patient(&cfg.secret, &cfg.visit, &device, TextKind::Deny, &reason)?;
+            ClinicianToRelay::Deny {
+                visit,
+                device,
+                sealed,
+            }
+        }
+        HostCommand::Message { device, text } => {
+            let sealed =
+                seal_for_patient(&cfg.secret, &cfg.visit, &device, TextKind::Message, &text)?;
+            ClinicianToRelay::Message {
+                visit,
+                device,
+                sealed,
+            }
+        }
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct KnockBody {
+    name: String,
+    #[serde(default)]
+    dob: Option<String>,
+}
+
+/// What the caller of [`run_with_control`] asks the host to do for a device
+/// of the watched visit (the desktop app's waiting-room buttons).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostCommand {
+    /// Let the device in.
+    Admit {
+        /// Device id.
+        device: String,
+    },
+    /// Turn it away; `reason` is shown to the patient.
+    Deny {
+        /// Device id.
+        device: String,
+        /// Shown to the patient.
+        reason: String,
+    },
+    /// A short message shown in the patient's waiting room ("5 more minutes").
+    Message {
+        /// Device id.
+        device: String,
+        /// Plain text.
+        text: String,
+    },
 }

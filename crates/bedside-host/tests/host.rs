@@ -7,6 +7,7 @@ use bedside_host::{HostConfig, HostEvent};
 use bedside_protocol::{PatientToRelay, RelayToPatient};
 use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
 use bedside_visit::auth;
+use bedside_visit::device::DeviceKey;
 use bedside_visit::invite::{self, Claims, VisitId};
 use data_encoding::BASE64URL_NOPAD as B64;
 use futures_util::{SinkExt, StreamExt};
@@ -66,6 +67,7 @@ fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
             lifetime_min: 60,
             max_devices: 1,
             token_id: 7,
+            knock_requires_dob: false,
         },
     )
 }
@@ -73,20 +75,42 @@ fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn patient(origin: &str, token: String, device: &str) -> Ws {
+/// Connects, says hello with `device`'s key and proves it; the relay's
+/// next message (`welcome` or an error) is left for the caller.
+async fn patient(origin: &str, token: String, device: &DeviceKey) -> Ws {
     let url = format!("{}/ws/patient", origin.replace("http://", "ws://"));
     let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
         .await
         .expect("patient connects");
+    let visit = invite::peek(&token).expect("token").visit.0;
     send(
         &mut ws,
         PatientToRelay::Hello {
             v: bedside_protocol::PROTOCOL_VERSION,
             token,
-            device_id: device.into(),
+            device_id: device.id(),
+            public_key: B64.encode(device.public_key()),
         },
     )
     .await;
+    match next(&mut ws).await {
+        RelayToPatient::Challenge { nonce } => {
+            let nonce: [u8; 32] = B64
+                .decode(nonce.as_bytes())
+                .expect("b64")
+                .try_into()
+                .expect("32 bytes");
+            let sig = device.prove(&visit, &nonce).expect("sign");
+            send(
+                &mut ws,
+                PatientToRelay::Prove {
+                    signature: B64.encode(&sig),
+                },
+            )
+            .await;
+        }
+        other => panic!("expected a device challenge, got {other:?}"),
+    }
     ws
 }
 
@@ -187,7 +211,8 @@ async fn host_opens_the_knock_and_auto_admits() {
             clinic_name: "Riverside Practice".into()
         }
     );
-    let mut p = patient(&relay.origin, token(&relay.key, visit), "device-a").await;
+    let device_a = DeviceKey::generate().expect("key");
+    let mut p = patient(&relay.origin, token(&relay.key, visit), &device_a).await;
     assert!(matches!(next(&mut p).await, RelayToPatient::Welcome { .. }));
     let sealed = auth::seal_knock(
         &secret,
@@ -212,7 +237,12 @@ async fn host_opens_the_knock_and_auto_admits() {
         } => {
             assert_eq!(
                 (device.as_str(), name.as_str(), dob.as_deref(), extra_device),
-                ("device-a", "Zoë O'Brien", Some("1980-02-03"), false)
+                (
+                    device_a.id().as_str(),
+                    "Zoë O'Brien",
+                    Some("1980-02-03"),
+                    false
+                )
             );
         }
         other => panic!("{other:?}"),
@@ -226,7 +256,7 @@ async fn host_opens_the_knock_and_auto_admits() {
     assert_eq!(
         state,
         HostEvent::DeviceState {
-            device: "device-a".into(),
+            device: device_a.id(),
             state: "admitted".into()
         }
     );
@@ -238,7 +268,8 @@ async fn a_knock_sealed_with_another_secret_is_refused() {
     let visit = [0x33; 16];
     let mut host = spawn_host(&relay, visit, [0x44; 32]);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
-    let mut p = patient(&relay.origin, token(&relay.key, visit), "device-x").await;
+    let device_x = DeviceKey::generate().expect("key");
+    let mut p = patient(&relay.origin, token(&relay.key, visit), &device_x).await;
     assert!(matches!(next(&mut p).await, RelayToPatient::Welcome { .. }));
     let forged = auth::seal_knock(&[0x55; 32], &visit, [1; 12], b"{\"name\":\"Mallory\"}");
     send(
@@ -255,13 +286,26 @@ async fn a_knock_sealed_with_another_secret_is_refused() {
         ))
         .await,
         HostEvent::UnreadableKnock {
-            device: "device-x".into()
+            device: device_x.id()
         }
     );
-    assert!(matches!(
-        until(&mut p, |m| matches!(m, RelayToPatient::Denied { .. })).await,
-        RelayToPatient::Denied { .. }
-    ));
+    let RelayToPatient::Denied { sealed } =
+        until(&mut p, |m| matches!(m, RelayToPatient::Denied { .. })).await
+    else {
+        panic!("denied");
+    };
+    // The reason crossed the relay sealed for this device under the host's
+    // invite secret: the forger's secret cannot open it.
+    let sealed = B64.decode(sealed.as_bytes()).expect("b64");
+    let kind = bedside_visit::sealed::TextKind::Deny;
+    let reason =
+        bedside_visit::sealed::open_text(&[0x44; 32], &visit, &device_x.id(), kind, &sealed)
+            .expect("opens with the invite secret");
+    assert!(reason.contains("could not be verified"));
+    assert!(
+        bedside_visit::sealed::open_text(&[0x55; 32], &visit, &device_x.id(), kind, &sealed)
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -318,21 +362,24 @@ async fn revocation_reaches_the_relay_and_the_link_stops_working() {
             let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
                 .await
                 .expect("connect");
+            let d = DeviceKey::generate().expect("key");
             send(
                 &mut ws,
                 PatientToRelay::Hello {
                     v: bedside_protocol::PROTOCOL_VERSION,
                     token: t,
-                    device_id: "d".into(),
+                    device_id: d.id(),
+                    public_key: B64.encode(d.public_key()),
                 },
             )
             .await;
             next(&mut ws).await
         }
     };
+    // A live link: the relay goes on to the device challenge.
     assert!(matches!(
         page(t.clone()).await,
-        RelayToPatient::Welcome { .. }
+        RelayToPatient::Challenge { .. }
     ));
     bedside_host::revoke(&relay.origin, &relay.key, &visit, 7)
         .await
@@ -380,7 +427,9 @@ async fn an_offer_with_a_forged_tag_is_refused_and_not_answered() {
         Some(bedside_host::MediaOptions::default()),
     );
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
-    let mut p = patient(&relay.origin, token(&relay.key, visit), "device-m").await;
+    let device_m = DeviceKey::generate().expect("key");
+    let device_id = device_m.id();
+    let mut p = patient(&relay.origin, token(&relay.key, visit), &device_m).await;
     assert!(matches!(next(&mut p).await, RelayToPatient::Welcome { .. }));
     let sealed = auth::seal_knock(&secret, &visit, [9; 12], b"{\"name\":\"Pat\"}");
     send(
@@ -399,7 +448,7 @@ async fn an_offer_with_a_forged_tag_is_refused_and_not_answered() {
 
     let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\na=fingerprint:sha-256 AB:CD:EF\r\n";
     let id = auth::sdp_identity(sdp).expect("identity");
-    let forged = auth::offer_tag(&auth::sdp_auth_key(&[0x78; 32]), &visit, "device-m", &id);
+    let forged = auth::offer_tag(&auth::sdp_auth_key(&[0x78; 32]), &visit, &device_id, &id);
     send(
         &mut p,
         PatientToRelay::Offer {
@@ -417,7 +466,7 @@ async fn an_offer_with_a_forged_tag_is_refused_and_not_answered() {
     .await
     {
         HostEvent::CallAuthFailed { device, message } => {
-            assert_eq!(device, "device-m");
+            assert_eq!(device, device_id);
             assert!(message.contains("could not be authenticated"), "{message}");
         }
         other => panic!("{other:?}"),

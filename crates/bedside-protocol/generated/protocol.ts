@@ -2,7 +2,7 @@
 // Do not edit by hand.
 
 /** The protocol version carried by every `hello`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The largest message anyone accepts, in bytes. */
 export const MAX_MESSAGE = 65536;
@@ -45,7 +45,12 @@ export interface TurnCredentials {
 /** Patient page → relay. */
 export type PatientToRelay =
   /** First message: the protocol version, the invite token and the device id. */
-  | { type: "hello"; v: number; token: string; device_id: string }
+  | { type: "hello"; v: number; token: string; device_id: string; public_key: string }
+  /**
+   * Answer to `challenge`: base64url of the 64-byte ECDSA P-256
+   * signature (`r ‖ s`) over the device proof message.
+   */
+  | { type: "prove"; signature: string }
   /** Knock: base64url of the AES-GCM ciphertext made with the knock key. */
   | { type: "knock"; sealed: string }
   /** The WebRTC offer with its authentication tag. */
@@ -60,16 +65,18 @@ export type PatientToRelay =
 
 /** Relay → patient page. */
 export type RelayToPatient =
-  /** The invite is valid. */
+  /** Prove the device key: sign this nonce (32 bytes, base64url). */
+  | { type: "challenge"; nonce: string }
+  /** The invite is valid and the device proved its key. */
   | { type: "welcome"; clinic_name: string; not_before: number; expires: number }
   /** In the lobby. */
   | { type: "waiting" }
   /** A message from the clinician. */
-  | { type: "message"; text: string }
+  | { type: "message"; sealed: string }
   /** Let in: start the call. */
   | { type: "admitted"; turn: TurnCredentials | null }
   /** Turned away. */
-  | { type: "denied"; reason: string }
+  | { type: "denied"; sealed: string }
   /** Moved back to the lobby. */
   | { type: "back_to_lobby" }
   /** The clinician's answer. */
@@ -99,9 +106,9 @@ export type ClinicianToRelay =
   /** Let a device in. */
   | { type: "admit"; visit: string; device: string }
   /** Turn a device away. */
-  | { type: "deny"; visit: string; device: string; reason: string }
+  | { type: "deny"; visit: string; device: string; sealed: string }
   /** Send a message to a device. */
-  | { type: "message"; visit: string; device: string; text: string }
+  | { type: "message"; visit: string; device: string; sealed: string }
   /** Move an admitted device back to the lobby. */
   | { type: "send_back"; visit: string; device: string }
   /** End a device's call. */

@@ -4,21 +4,27 @@
 //! types for the patient page and the UI, generated from the same
 //! declarations (see [`typescript`] and `generated/protocol.ts`).
 //!
-//! Flow, patient side: `hello` → `welcome` → `knock` → `waiting` … →
+//! Flow, patient side: `hello` (with the device's public key) →
+//! `challenge` → `prove` (ECDSA P-256 over
+//! `bedside_visit::device::proof_message`) → `welcome` → `knock` → `waiting` … →
 //! `admitted` → `offer`/`answer`/`ice`. Clinician side: `hello` →
 //! `challenge` → `auth` (Ed25519 over [`auth_message`]) → `ready`, then
 //! `knock`s arrive and `admit`/`deny`/`message`/`send_back`/`end`/`lock`
 //! act on them.
 //!
 //! **Invariant:** nothing here carries PHI in clear: the knock is sealed in
-//! the browser for the clinician alone, and the relay forwards it untouched.
+//! the browser for the clinician alone, clinician messages and deny
+//! reasons are sealed by the clinician app for the patient's device, and
+//! the relay forwards both untouched.
 
 pub mod ts;
 
 use serde::de::DeserializeOwned;
 
 /// The protocol version carried by every `hello`.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: patient devices prove a key (`hello` carries it, `challenge`
+/// → `prove`); clinician messages and deny reasons travel sealed.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest message anyone accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -175,8 +181,17 @@ messages! {
             v: u32,
             /// The invite token (the path part of the link, never the secret).
             token: String,
-            /// The device's key fingerprint (1–128 characters of `[A-Za-z0-9_-]`).
+            /// base64url(SHA-256(public key)): 43 characters.
             device_id: String,
+            /// base64url of the 65-byte uncompressed P-256 public key
+            /// (WebCrypto `exportKey("raw")`).
+            public_key: String,
+        },
+        /// Answer to `challenge`: base64url of the 64-byte ECDSA P-256
+        /// signature (`r ‖ s`) over the device proof message.
+        Prove {
+            /// The signature.
+            signature: String,
         },
         /// Knock: base64url of the AES-GCM ciphertext made with the knock key.
         Knock {
@@ -205,7 +220,12 @@ messages! {
 messages! {
     /// Relay → patient page.
     pub enum RelayToPatient {
-        /// The invite is valid.
+        /// Prove the device key: sign this nonce (32 bytes, base64url).
+        Challenge {
+            /// Fresh for every connection.
+            nonce: String,
+        },
+        /// The invite is valid and the device proved its key.
         Welcome {
             /// Shown to the patient.
             clinic_name: String,
@@ -218,8 +238,9 @@ messages! {
         Waiting,
         /// A message from the clinician.
         Message {
-            /// Plain text.
-            text: String,
+            /// base64url, sealed by the clinician app for this device
+            /// (`bedside_visit::sealed`, kind `message`); opaque to the relay.
+            sealed: String,
         },
         /// Let in: start the call.
         Admitted {
@@ -228,8 +249,9 @@ messages! {
         },
         /// Turned away.
         Denied {
-            /// The clinician's reason.
-            reason: String,
+            /// The clinician's reason, base64url, sealed for this device
+            /// (`bedside_visit::sealed`, kind `deny`); opaque to the relay.
+            sealed: String,
         },
         /// Moved back to the lobby.
         BackToLobby,
@@ -296,8 +318,8 @@ messages! {
             visit: String,
             /// Device id.
             device: String,
-            /// Shown to the patient.
-            reason: String,
+            /// The reason shown to the patient, sealed for the device (kind `deny`).
+            sealed: String,
         },
         /// Send a message to a device.
         Message {
@@ -305,8 +327,8 @@ messages! {
             visit: String,
             /// Device id.
             device: String,
-            /// Plain text.
-            text: String,
+            /// The text, sealed for the device (kind `message`).
+            sealed: String,
         },
         /// Move an admitted device back to the lobby.
         SendBack {

@@ -69,14 +69,25 @@ fn typescript_matches_serde_for_every_variant() {
 #[test]
 fn wire_examples() {
     let m: PatientToRelay =
-        decode(br#"{"type":"hello","v":1,"token":"abc","device_id":"d1"}"#).expect("hello");
+        decode(br#"{"type":"hello","v":2,"token":"abc","device_id":"d1","public_key":"BA"}"#)
+            .expect("hello");
     assert_eq!(
         m,
         PatientToRelay::Hello {
-            v: 1,
+            v: 2,
             token: "abc".into(),
-            device_id: "d1".into()
+            device_id: "d1".into(),
+            public_key: "BA".into(),
         }
+    );
+    assert_eq!(
+        decode::<PatientToRelay>(br#"{"type":"hello","v":2,"token":"abc","device_id":"d1"}"#),
+        Err(ProtocolError::Malformed),
+        "a hello without the device key is refused"
+    );
+    assert_eq!(
+        encode(&RelayToPatient::Challenge { nonce: "AA".into() }),
+        r#"{"type":"challenge","nonce":"AA"}"#
     );
     assert_eq!(
         decode::<PatientToRelay>(br#"{"type":"leave"}"#),

@@ -79,12 +79,14 @@ fn patient_message(
 ) -> Out<RelayToPatient> {
     match e {
         PatientEvent::Waiting => Out::Send(RelayToPatient::Waiting),
-        PatientEvent::Message(text) => Out::Send(RelayToPatient::Message { text }),
+        // Both texts are sealed by the clinician app for the device; the
+        // lobby carries them as opaque strings.
+        PatientEvent::Message(sealed) => Out::Send(RelayToPatient::Message { sealed }),
         // TURN credentials only after admission.
         PatientEvent::Admitted => Out::Send(RelayToPatient::Admitted {
             turn: turn.map(|t| t.credentials(now)),
         }),
-        PatientEvent::Denied(reason) => Out::Close(RelayToPatient::Denied { reason }),
+        PatientEvent::Denied(sealed) => Out::Close(RelayToPatient::Denied { sealed }),
         PatientEvent::BackToLobby => Out::Send(RelayToPatient::BackToLobby),
         PatientEvent::Expired => Out::Close(RelayToPatient::Expired),
         PatientEvent::Locked => Out::Send(RelayToPatient::Locked),

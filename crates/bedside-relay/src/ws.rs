@@ -4,8 +4,9 @@
 //! whatever the hub queued for it. Anything oversized, malformed or unknown
 //! gets an `error` frame and a close; nothing from the network can panic it.
 //!
-//! Patient: `hello{v, token, device_id}` within the handshake timeout →
-//! `welcome` → `knock` … Clinician: `hello{v, public_key}` → `challenge{nonce}`
+//! Patient: `hello{v, token, device_id, public_key}` within the handshake
+//! timeout → `challenge{nonce}` → `prove{signature}` (see
+//! [`bedside_visit::device`]) → `welcome` → `knock` … Clinician: `hello{v, public_key}` → `challenge{nonce}`
 //! → `auth{signature}` over `"bedside relay auth v1" ‖ nonce` → `ready`.
 
 use std::collections::VecDeque;
@@ -22,6 +23,7 @@ use bedside_protocol::{
     ClinicianToRelay, ErrorCode, MAX_MESSAGE, Message, PROTOCOL_VERSION, PatientToRelay,
     ProtocolError, RelayToClinician, RelayToPatient, decode, encode,
 };
+use bedside_visit::device;
 use bedside_visit::lobby::{Input, LobbyError};
 use data_encoding::BASE64URL_NOPAD;
 use ring::signature::{ED25519, UnparsedPublicKey};
@@ -36,8 +38,9 @@ use crate::{AppState, ConnectionSlot, Refused, short_visit};
 const QUEUE: usize = 256;
 /// Largest sealed knock, in base64url characters.
 const MAX_SEALED: usize = 16 * 1024;
-/// Largest clinician text (reason, message) in characters.
-const MAX_TEXT: usize = 2000;
+/// Largest sealed clinician text (reason, message) in base64url
+/// characters: 12 KiB sealed, room for 2,000 characters of any script.
+const MAX_SEALED_TEXT: usize = 16 * 1024;
 
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -172,9 +175,71 @@ fn clinician_error(code: ErrorCode, message: impl Into<String>) -> RelayToClinic
 }
 
 fn valid_device(d: &str) -> bool {
-    (1..=128).contains(&d.len())
+    d.len() == device::DEVICE_ID_LEN
         && d.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `challenge` → `prove`: the device signs a fresh nonce bound to this
+/// visit with the key whose hash is its id. A fresh nonce per connection
+/// makes an old signature worthless; the id being the key's hash means
+/// another key cannot claim a known device. False when refused (the socket
+/// is then closed).
+async fn prove_device(
+    state: &AppState,
+    socket: &mut WebSocket,
+    visit: &[u8; 16],
+    device_id: &str,
+    public_key: &[u8],
+) -> bool {
+    let handshake = Duration::from_secs(state.limits().handshake_timeout_secs);
+    let mut nonce = [0u8; 32];
+    if !state.random(&mut nonce) {
+        let m = patient_error(ErrorCode::Busy, "Please try again in a moment.");
+        finish(socket, &m, CLOSE_AGAIN_LATER).await;
+        return false;
+    }
+    let challenge = RelayToPatient::Challenge {
+        nonce: BASE64URL_NOPAD.encode(&nonce),
+    };
+    if !send(socket, &challenge).await {
+        return false;
+    }
+    let signature = match timeout(handshake, next::<PatientToRelay>(socket)).await {
+        Ok(Incoming::Msg(PatientToRelay::Prove { signature })) => signature,
+        Ok(Incoming::Closed) => return false,
+        Ok(Incoming::Bad(e)) => {
+            state.metrics().protocol_error();
+            let m = patient_error(e.code(), e.to_string());
+            finish(socket, &m, close_code(&e)).await;
+            return false;
+        }
+        Ok(Incoming::Msg(_)) | Err(_) => {
+            state.metrics().protocol_error();
+            let m = patient_error(
+                ErrorCode::Unauthorized,
+                "This device could not be verified.",
+            );
+            finish(socket, &m, CLOSE_POLICY).await;
+            return false;
+        }
+    };
+    let proved = BASE64URL_NOPAD
+        .decode(signature.as_bytes())
+        .ok()
+        .is_some_and(|sig| {
+            device::verify_proof(public_key, device_id, visit, &nonce, &sig).is_ok()
+        });
+    if !proved {
+        state.metrics().protocol_error();
+        tracing::warn!(visit = %short_visit(visit), "patient refused: device proof failed");
+        let m = patient_error(
+            ErrorCode::Unauthorized,
+            "This device could not be verified.",
+        );
+        finish(socket, &m, CLOSE_POLICY).await;
+    }
+    proved
 }
 
 fn valid_b64url(s: &str, max: usize) -> bool {
@@ -225,11 +290,12 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
             return finish(&mut socket, &m, CLOSE_POLICY).await;
         }
     };
-    let (token, device) = match first {
+    let (token, device, public_key) = match first {
         Incoming::Msg(PatientToRelay::Hello {
             v,
             token,
             device_id,
+            public_key,
         }) => {
             if v != PROTOCOL_VERSION {
                 let m = patient_error(
@@ -238,7 +304,7 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
                 );
                 return finish(&mut socket, &m, CLOSE_POLICY).await;
             }
-            (token, device_id)
+            (token, device_id, public_key)
         }
         Incoming::Msg(_) => {
             state.metrics().protocol_error();
@@ -252,11 +318,15 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
         }
         Incoming::Closed => return,
     };
-    if !valid_device(&device) {
+    let public_key = BASE64URL_NOPAD
+        .decode(public_key.as_bytes())
+        .ok()
+        .filter(|k| k.len() == device::PUBLIC_KEY_LEN);
+    let Some(public_key) = public_key.filter(|_| valid_device(&device)) else {
         state.metrics().protocol_error();
         let m = patient_error(ErrorCode::Malformed, "The device id is not valid.");
         return finish(&mut socket, &m, CLOSE_POLICY).await;
-    }
+    };
     let (claims, clinic) = match state.check_token(&token) {
         Ok(c) => c,
         Err(r) => {
@@ -264,6 +334,9 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
             return finish(&mut socket, &m, CLOSE_POLICY).await;
         }
     };
+    if !prove_device(&state, &mut socket, &claims.visit.0, &device, &public_key).await {
+        return;
+    }
     let key: VisitKey = (clinic, claims.visit.0);
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let joined = state.hub().map(|mut hub| {
@@ -431,7 +504,7 @@ fn on_patient(
             PatientAction::Leave
         }
         PatientToRelay::Ping => PatientAction::Reply(RelayToPatient::Pong),
-        PatientToRelay::Hello { .. } => {
+        PatientToRelay::Hello { .. } | PatientToRelay::Prove { .. } => {
             PatientAction::Reply(patient_error(ErrorCode::BadState, "Already connected."))
         }
         // A message type added to the protocol but not yet handled here.
@@ -626,7 +699,12 @@ fn on_clinician(state: &AppState, clinic: usize, m: ClinicianToRelay) -> Vec<Rel
             "visit must be 32 hex digits",
         )]
     };
-    let too_long = || vec![clinician_error(ErrorCode::Malformed, "text too long")];
+    let bad_text = || {
+        vec![clinician_error(
+            ErrorCode::Malformed,
+            "sealed text missing, not base64url or too long",
+        )]
+    };
     let (visit, device, cmd) = match m {
         ClinicianToRelay::Ping => return vec![RelayToClinician::Pong],
         ClinicianToRelay::Hello { .. } | ClinicianToRelay::Auth { .. } => {
@@ -652,29 +730,29 @@ fn on_clinician(state: &AppState, clinic: usize, m: ClinicianToRelay) -> Vec<Rel
         ClinicianToRelay::Deny {
             visit,
             device,
-            reason,
+            sealed,
         } => {
-            if reason.chars().count() > MAX_TEXT {
-                return too_long();
+            if !valid_b64url(&sealed, MAX_SEALED_TEXT) {
+                return bad_text();
             }
             (
                 visit,
                 Some(device.clone()),
-                Command::Lobby(Input::Deny(device, reason)),
+                Command::Lobby(Input::Deny(device, sealed)),
             )
         }
         ClinicianToRelay::Message {
             visit,
             device,
-            text,
+            sealed,
         } => {
-            if text.chars().count() > MAX_TEXT {
-                return too_long();
+            if !valid_b64url(&sealed, MAX_SEALED_TEXT) {
+                return bad_text();
             }
             (
                 visit,
                 Some(device.clone()),
-                Command::Lobby(Input::Message(device, text)),
+                Command::Lobby(Input::Message(device, sealed)),
             )
         }
         ClinicianToRelay::SendBack { visit, device } => (

@@ -1,26 +1,31 @@
 //! Invite tokens: a compact payload signed with the clinic's Ed25519 key.
 //!
-//! Layout (version 1, 94 bytes, base64url without padding = 126 characters):
+//! Layout (version 2, 95 bytes, base64url without padding = 127 characters):
 //!
 //! | bytes  | field                                   |
 //! |--------|-----------------------------------------|
-//! | 0      | version (1)                             |
+//! | 0      | version (2)                             |
 //! | 1..17  | visit id (128-bit random)               |
 //! | 17..19 | key id (first 2 bytes of SHA-256(pk))   |
 //! | 19..23 | not before, Unix seconds (u32 BE)       |
 //! | 23..25 | lifetime in minutes after not-before    |
 //! | 25     | max devices                             |
 //! | 26..30 | token id (u32 random)                   |
-//! | 30..94 | Ed25519 over `"bedside invite v1" ‖ bytes[0..30]` |
+//! | 30     | flags: bit 0 = the knock asks for the date of birth; other bits must be 0 |
+//! | 31..95 | Ed25519 over `"bedside invite v1" ‖ bytes[0..31]` |
 //!
-//! The link is `https://<relay>/j/<token>#<secret>`: with a 43-character
-//! secret the whole link is the origin plus 173 characters.
+//! Version 1 (no flags byte) is no longer issued or accepted: it never left
+//! development. The link is `https://<relay>/j/<token>#<secret>`: with a
+//! 43-character secret the whole link is the origin plus 174 characters,
+//! ≤ 200 for origins up to 26 characters (`https://relay.example.org`).
 
 use data_encoding::BASE64URL_NOPAD as B64;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
-const VERSION: u8 = 1;
-const BODY: usize = 30;
+const VERSION: u8 = 2;
+const BODY: usize = 31;
+/// Flag bit: the knock asks for the date of birth.
+const FLAG_DOB: u8 = 0x01;
 const SIG: usize = 64;
 /// Token length in bytes.
 pub const TOKEN_BYTES: usize = BODY + SIG;
@@ -79,6 +84,8 @@ pub struct Claims {
     pub max_devices: u8,
     /// Identifies this token (for revocation).
     pub token_id: u32,
+    /// The knock asks for the date of birth (policy `KnockRequiresDateOfBirth`).
+    pub knock_requires_dob: bool,
 }
 
 impl Claims {
@@ -96,11 +103,14 @@ impl Claims {
         b[23..25].copy_from_slice(&self.lifetime_min.to_be_bytes());
         b[25] = self.max_devices;
         b[26..30].copy_from_slice(&self.token_id.to_be_bytes());
+        b[30] = if self.knock_requires_dob { FLAG_DOB } else { 0 };
         b
     }
 
     fn parse_body(b: &[u8]) -> Result<Self, InviteError> {
-        if b.len() != BODY || b[0] != VERSION {
+        // Unknown flag bits are refused, not ignored: a later meaning must
+        // not be silently dropped by an older relay or page.
+        if b.len() != BODY || b[0] != VERSION || b[30] & !FLAG_DOB != 0 {
             return Err(InviteError::Malformed);
         }
         let mut visit = [0u8; 16];
@@ -112,6 +122,7 @@ impl Claims {
             lifetime_min: u16::from_be_bytes([b[23], b[24]]),
             max_devices: b[25],
             token_id: u32::from_be_bytes([b[26], b[27], b[28], b[29]]),
+            knock_requires_dob: b[30] & FLAG_DOB != 0,
         })
     }
 }
@@ -211,7 +222,63 @@ mod tests {
             lifetime_min: 120,
             max_devices: 2,
             token_id: 0xDEAD_BEEF,
+            knock_requires_dob: false,
         }
+    }
+
+    /// The token the join page's tests parse (ui/src/join/session.test.ts):
+    /// Ed25519 is deterministic, so this pins the layout across languages.
+    #[test]
+    fn the_token_the_page_tests_parse() {
+        let k = Ed25519KeyPair::from_seed_unchecked(&[7; 32]).expect("seed");
+        let visit: [u8; 16] = core::array::from_fn(|i| 0xA0 + i as u8);
+        let t = sign(
+            &k,
+            &Claims {
+                visit: VisitId(visit),
+                key_id: key_id(&public_key(&k)),
+                not_before: 1_800_000_000,
+                lifetime_min: 90,
+                max_devices: 2,
+                token_id: 0xDEAD_BEEF,
+                knock_requires_dob: true,
+            },
+        );
+        println!("{t}");
+        assert_eq!(t, include_str!("../testdata/page-token.txt").trim_end());
+    }
+
+    #[test]
+    fn the_dob_flag_is_signed_and_unknown_flags_are_refused() {
+        let k = keypair();
+        let pk = public_key(&k);
+        let c = Claims {
+            knock_requires_dob: true,
+            ..claims(&pk)
+        };
+        let t = sign(&k, &c);
+        assert_eq!(t.len(), TOKEN_CHARS);
+        let got = verify(&t, [pk.as_slice()], 1_800_000_000).expect("valid");
+        assert!(got.knock_requires_dob);
+        assert!(
+            !peek(&sign(&k, &claims(&pk)))
+                .expect("peek")
+                .knock_requires_dob
+        );
+        // Clearing the flag breaks the signature; an unknown bit is malformed.
+        let mut raw = B64.decode(t.as_bytes()).expect("b64");
+        raw[30] = 0;
+        assert_eq!(
+            verify(&B64.encode(&raw), [pk.as_slice()], 1_800_000_000),
+            Err(InviteError::Forged)
+        );
+        raw[30] = 0x03;
+        assert_eq!(peek(&B64.encode(&raw)), Err(InviteError::Malformed));
+        // A version-1 token (94 bytes) is not a token any more.
+        assert_eq!(
+            peek(&B64.encode(&raw[..TOKEN_BYTES - 1])),
+            Err(InviteError::Malformed)
+        );
     }
 
     #[test]
@@ -311,6 +378,7 @@ mod tests {
             raw[17..19].copy_from_slice(&id);
             raw[19..23].copy_from_slice(&1_000u32.to_be_bytes());
             raw[23..25].copy_from_slice(&u16::MAX.to_be_bytes());
+            raw[30] &= FLAG_DOB;
             if verify(&B64.encode(&raw), [pk.as_slice()], 2_000).is_ok() {
                 accepted += 1;
             }

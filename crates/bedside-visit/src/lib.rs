@@ -8,5 +8,7 @@
 //! SDP tag.
 
 pub mod auth;
+pub mod device;
 pub mod invite;
 pub mod lobby;
+pub mod sealed;

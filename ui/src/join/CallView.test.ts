@@ -11,7 +11,7 @@ import JoinApp from './JoinApp.svelte';
 import { parseLink } from './session';
 
 const TOKEN =
-  'AaChoqOkpaanqKmqq6ytrq_-gWtJ0gAAWgLerb7vG1ZBvLxSTke_EOz_-AJLDGK3frnC3vvxxxu1kp0uWlvhBTB2EH9IYbE2Mgmj_FukWkoJcUTf5JqEpnK6Mu_gBw';
+  'AqChoqOkpaanqKmqq6ytrq_-gWtJ0gAAWgLerb7vAZLBemMi1Nk80QFNWuqLP7WVig0z1Zn4jzJB8heWTshrytU5gThRmFiPDJbt_CLZ2p4Qa4JE4GrIW_Cr-szZ2gI';
 const SECRET = new Uint8Array(32).map((_, i) => 255 - i);
 const INVITE = { clinic_name: 'Riverside Practice', not_before: 1_800_000_000, expires: 1_800_005_400 };
 const TURN = { urls: ['turn:127.0.0.1:3478'], username: '1900000000:x', credential: 'cw==' };
@@ -29,7 +29,7 @@ async function admitted() {
   render(JoinApp, {
     link,
     socketUrl: 'wss://relay.example.org/ws/patient',
-    storage: null,
+    keyStore: null,
     fetchFn: fakeFetch(200, INVITE).fn,
     WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
     getUserMedia: async () => stream as unknown as MediaStream,

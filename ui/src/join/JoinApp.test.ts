@@ -1,16 +1,17 @@
-import { render, screen, waitFor } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { b64url } from './crypto';
+import { b64url, fromB64url, knockKey, sealText } from './crypto';
 import { FakeSocket, fakeFetch } from './fakes';
 import { t } from './i18n';
 import JoinApp from './JoinApp.svelte';
 import { parseLink } from './session';
 
 const TOKEN =
-  'AaChoqOkpaanqKmqq6ytrq_-gWtJ0gAAWgLerb7vG1ZBvLxSTke_EOz_-AJLDGK3frnC3vvxxxu1kp0uWlvhBTB2EH9IYbE2Mgmj_FukWkoJcUTf5JqEpnK6Mu_gBw';
-const SECRET_B64 = b64url(new Uint8Array(32).map((_, i) => 255 - i));
+  'AqChoqOkpaanqKmqq6ytrq_-gWtJ0gAAWgLerb7vAZLBemMi1Nk80QFNWuqLP7WVig0z1Zn4jzJB8heWTshrytU5gThRmFiPDJbt_CLZ2p4Qa4JE4GrIW_Cr-szZ2gI';
+const SECRET = new Uint8Array(32).map((_, i) => 255 - i);
+const SECRET_B64 = b64url(SECRET);
 const INVITE = { clinic_name: 'Riverside Practice', not_before: 1_800_000_000, expires: 1_800_005_400 };
 
 class FakeStream {
@@ -32,7 +33,7 @@ function setup(opts: { status?: number; body?: unknown; media?: 'ok' | string; a
     link: parseLink(`/j/${TOKEN}`, opts.hash ?? `#${SECRET_B64}`),
     askDob: opts.askDob ?? false,
     socketUrl: 'wss://relay.example.org/ws/patient',
-    storage: null,
+    keyStore: null,
     fetchFn: f.fn,
     WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
     getUserMedia: gum,
@@ -68,15 +69,26 @@ describe('JoinApp', () => {
     await waitFor(() => expect(ws.frames().map((m) => m.type)).toEqual(['hello', 'knock']));
     ws.receive({ type: 'waiting' });
     expect(await screen.findByRole('heading', { name: t.waiting.title })).toBeTruthy();
-    ws.receive({ type: 'message', text: 'Five more minutes, please.' });
+    // Clinician text arrives sealed for this device and opens in the page.
+    const device = ws.frames()[0]!.device_id as string;
+    const visit = parseLink(`/j/${TOKEN}`, '')!.visit;
+    const sealed = async (kind: 'message' | 'deny', text: string, secret = SECRET) =>
+      b64url(await sealText(secret, visit, device, kind, text));
+    ws.receive({ type: 'message', sealed: await sealed('message', 'Five more minutes, please.') });
     expect((await screen.findByTestId('messages')).textContent).toContain('Five more minutes, please.');
+    // Sealed for another link (or altered): dropped, with a plain notice.
+    ws.receive({ type: 'message', sealed: await sealed('message', 'Injected', new Uint8Array(32)) });
+    await waitFor(() => expect(screen.getByTestId('messages').textContent).toContain(t.waiting.unreadable));
+    expect(screen.getByTestId('messages').textContent).not.toContain('Injected');
+    // A deny reason sealed as a message does not open as a reason.
+    expect(await sealed('message', 'x')).not.toBe(await sealed('deny', 'x'));
 
     // Every URL the page asked for, and every frame it sent, is free of the secret.
     const urls = [...f.urls, ...FakeSocket.instances.map((s) => s.url)];
     expect(urls).toEqual([`/api/invite/${TOKEN}`, 'wss://relay.example.org/ws/patient']);
     for (const s of [...urls, ...ws.sent]) expect(s).not.toContain(SECRET_B64);
 
-    ws.receive({ type: 'denied', reason: 'Please call the front desk.' });
+    ws.receive({ type: 'denied', sealed: await sealed('deny', 'Please call the front desk.') });
     expect((await screen.findByTestId('reason')).textContent).toContain('Please call the front desk.');
     expect(stream.stopped).toBe(1);
   });
@@ -92,6 +104,21 @@ describe('JoinApp', () => {
     await user.type(screen.getByLabelText(t.knock.name), 'Ada');
     await user.click(screen.getByRole('button', { name: t.knock.submit }));
     expect(screen.getByText(t.knock.dobRequired)).toBeTruthy();
+    expect(FakeSocket.instances).toHaveLength(0);
+
+    // Given, the date of birth goes into the sealed knock.
+    await fireEvent.input(screen.getByLabelText(t.knock.dob), { target: { value: '1980-02-03' } });
+    await user.click(screen.getByRole('button', { name: t.knock.submit }));
+    const ws = FakeSocket.instances[0]!;
+    ws.open();
+    ws.receive({ type: 'welcome', ...INVITE });
+    await waitFor(() => expect(ws.frames().map((m) => m.type)).toEqual(['hello', 'knock']));
+    const sealed = fromB64url(ws.frames()[1]!.sealed as string);
+    const key = await crypto.subtle.importKey('raw', (await knockKey(SECRET)) as BufferSource, 'AES-GCM', false, ['decrypt']);
+    const visit = parseLink(`/j/${TOKEN}`, '')!.visit;
+    const aad = new Uint8Array([...new TextEncoder().encode('bedside knock v1'), ...visit]);
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.slice(0, 12), additionalData: aad }, key, sealed.slice(12));
+    expect(JSON.parse(new TextDecoder().decode(plain))).toEqual({ name: 'Ada', dob: '1980-02-03' });
   });
 
   it('reports a missing camera', async () => {

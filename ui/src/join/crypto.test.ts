@@ -1,6 +1,8 @@
 // The browser's call-auth code against the vectors the Rust core is pinned to.
 import { describe, expect, it } from 'vitest';
 import vectorsText from '../../../crates/bedside-visit/testdata/auth-vectors.txt?raw';
+import messageVectorsText from '../../../crates/bedside-visit/testdata/message-vectors.txt?raw';
+import { openText, sealText, textKey } from './crypto';
 import { b64url, fromB64url, knockKey, offerTag, sas, sdpAuthKey, sdpIdentity, sealKnock, verifyAnswer, answerTag } from './crypto';
 
 const vectors: Record<string, string> = Object.fromEntries(
@@ -58,5 +60,32 @@ describe('base64url', () => {
     const b = Uint8Array.from({ length: 33 }, (_, i) => i * 7);
     expect(fromB64url(b64url(b))).toEqual(b);
     expect(() => fromB64url('ab+/')).toThrow();
+  });
+});
+
+describe('clinician text matches the Rust core byte for byte', () => {
+  const mv: Record<string, string> = Object.fromEntries(
+    messageVectorsText
+      .trim()
+      .split('\n')
+      .map((l: string) => l.split('=') as [string, string]),
+  );
+  const device = 'eelNQogy0MHLrK-nXch_-OfZgyMVOaRLivtM6TzZW3c';
+  const unhex = (s: string) => Uint8Array.from(s.match(/../g)!, (h) => parseInt(h, 16));
+
+  it('derives the same key and seals the same bytes', async () => {
+    expect(hex(await textKey(secret))).toBe(mv.key);
+    expect(hex(await sealText(secret, visit, device, 'message', '5 more minutes — Zoë', new Uint8Array(12).fill(7)))).toBe(mv.message);
+    expect(hex(await sealText(secret, visit, device, 'deny', 'Wrong day, please call us', new Uint8Array(12).fill(8)))).toBe(mv.deny);
+  });
+
+  it('opens the pinned texts only for the right visit, device and kind', async () => {
+    expect(await openText(secret, visit, device, 'message', unhex(mv.message!))).toBe('5 more minutes — Zoë');
+    expect(await openText(secret, visit, device, 'deny', unhex(mv.deny!))).toBe('Wrong day, please call us');
+    await expect(openText(secret, visit, device, 'deny', unhex(mv.message!))).rejects.toThrow();
+    await expect(openText(secret, visit, 'other', 'message', unhex(mv.message!))).rejects.toThrow();
+    await expect(openText(secret, new Uint8Array(16), device, 'message', unhex(mv.message!))).rejects.toThrow();
+    await expect(openText(new Uint8Array(32), visit, device, 'message', unhex(mv.message!))).rejects.toThrow();
+    await expect(openText(secret, visit, device, 'message', new Uint8Array(27))).rejects.toThrow();
   });
 });

@@ -9,6 +9,10 @@
 // - answer tag = HMAC(K_auth, lp("answer") ‖ … ‖ lp(offer tag))
 // - SAS        = HKDF(secret, info = "bedside sas v1" ‖ fpA ‖ 0 ‖ fpB), fingerprints sorted → "123 456"
 // - knock      = nonce(12) ‖ AES-256-GCM(knock key, JSON, aad = "bedside knock v1" ‖ visit)
+// - clinician text = nonce(12) ‖ AES-256-GCM(HKDF(secret, "bedside clinician-message v1"), UTF-8,
+//   aad = visit ‖ lp(device id) ‖ lp(kind)), kind "message" or "deny" (crates/bedside-visit/src/sealed.rs)
+// - device proof message = "bedside device proof v1" ‖ visit(16) ‖ nonce(32)
+//   (crates/bedside-visit/src/device.rs), signed with the device key (device.ts)
 // where lp(x) is x prefixed with its length as a 32-bit big-endian integer.
 
 const enc = new TextEncoder();
@@ -146,6 +150,51 @@ export async function sealKnock(
     enc.encode(JSON.stringify(payload)) as BufferSource,
   );
   return concat(nonce, new Uint8Array(ct));
+}
+
+export const textKey = (secret: Uint8Array) => hkdf32(secret, enc.encode('bedside clinician-message v1'));
+
+/** Which clinician text; bound into the associated data. */
+export type TextKind = 'message' | 'deny';
+
+function textAad(visit: Uint8Array, device: string, kind: TextKind): Uint8Array {
+  return concat(visit, lengthPrefixed([enc.encode(device), enc.encode(kind)]));
+}
+
+/** Seals clinician text as the clinician app does (for tests; the page only opens). */
+export async function sealText(
+  secret: Uint8Array,
+  visit: Uint8Array,
+  device: string,
+  kind: TextKind,
+  text: string,
+  nonce: Uint8Array = globalThis.crypto.getRandomValues(new Uint8Array(12)),
+): Promise<Uint8Array> {
+  const k = await subtle().importKey('raw', (await textKey(secret)) as BufferSource, 'AES-GCM', false, ['encrypt']);
+  const ct = await subtle().encrypt(
+    { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: textAad(visit, device, kind) as BufferSource },
+    k,
+    enc.encode(text) as BufferSource,
+  );
+  return concat(nonce, new Uint8Array(ct));
+}
+
+/** Opens clinician text sealed for this device; throws when it does not open. */
+export async function openText(secret: Uint8Array, visit: Uint8Array, device: string, kind: TextKind, sealed: Uint8Array): Promise<string> {
+  if (sealed.length < 28) throw new Error('sealed-too-short');
+  const k = await subtle().importKey('raw', (await textKey(secret)) as BufferSource, 'AES-GCM', false, ['decrypt']);
+  const plain = await subtle().decrypt(
+    { name: 'AES-GCM', iv: sealed.slice(0, 12) as BufferSource, additionalData: textAad(visit, device, kind) as BufferSource },
+    k,
+    sealed.slice(12) as BufferSource,
+  );
+  return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+}
+
+/** What the device key signs to answer the relay's challenge. */
+export function deviceProofMessage(visit: Uint8Array, nonce: Uint8Array): Uint8Array {
+  if (visit.length !== 16 || nonce.length !== 32) throw new Error('bad challenge');
+  return concat(enc.encode('bedside device proof v1'), visit, nonce);
 }
 
 /** base64url without padding (link fragments, protocol fields). */

@@ -109,16 +109,16 @@ describe('join flow: the waiting room', () => {
     expect(s).toEqual(connecting);
     s = reduce(s, relay({ type: 'waiting' }));
     expect(s).toEqual(waiting);
-    s = reduce(s, relay({ type: 'message', text: '5 more minutes' }));
+    s = reduce(s, { type: 'clinic_message', text: '5 more minutes' });
     s = reduce(s, relay({ type: 'pong' }));
-    s = reduce(s, relay({ type: 'message', text: 'Almost ready' }));
+    s = reduce(s, { type: 'clinic_message', text: 'Almost ready' });
     expect(s).toEqual({ ...waiting, messages: ['5 more minutes', 'Almost ready'] });
     s = reduce(s, relay({ type: 'admitted', turn: null }));
     expect(s).toEqual({ ...admitted, messages: ['5 more minutes', 'Almost ready'] });
     s = reduce(s, relay({ type: 'back_to_lobby' }));
     expect(s).toEqual({ ...waiting, messages: ['5 more minutes', 'Almost ready'], returned: true });
     s = reduce(s, relay({ type: 'admitted', turn: null }));
-    s = reduce(s, relay({ type: 'message', text: 'Hello' }));
+    s = reduce(s, { type: 'clinic_message', text: 'Hello' });
     expect(s.kind === 'admitted' && s.messages.at(-1)).toBe('Hello');
     s = reduce(s, relay({ type: 'ended' }));
     expect(s).toEqual({ kind: 'ended' });
@@ -127,11 +127,19 @@ describe('join flow: the waiting room', () => {
   });
 
   it('a message before the lobby confirmation puts the patient in the waiting room', () => {
-    expect(reduce(connecting, relay({ type: 'message', text: 'Hi' }))).toEqual({ ...waiting, messages: ['Hi'] });
+    expect(reduce(connecting, { type: 'clinic_message', text: 'Hi' })).toEqual({ ...waiting, messages: ['Hi'] });
+  });
+
+  it('keeps a message that did not open as a notice, and ignores sealed frames themselves', () => {
+    expect(reduce(waiting, { type: 'clinic_message', text: null })).toEqual({ ...waiting, messages: [null] });
+    expect(reduce(waiting, relay({ type: 'message', sealed: 'AAAA' }))).toEqual(waiting);
+    expect(reduce(waiting, relay({ type: 'denied', sealed: 'AAAA' }))).toEqual(waiting);
+    expect(reduce(waiting, { type: 'clinic_denied', reason: null })).toEqual({ kind: 'denied', reason: null });
+    expect(reduce(ready, { type: 'clinic_message', text: 'x' })).toEqual(ready);
   });
 
   it.each([
-    [relay({ type: 'denied', reason: 'Please call the front desk' }), { kind: 'denied', reason: 'Please call the front desk' }],
+    [{ type: 'clinic_denied', reason: 'Please call the front desk' }, { kind: 'denied', reason: 'Please call the front desk' }],
     [relay({ type: 'expired' }), { kind: 'expired' }],
     [relay({ type: 'locked' }), { kind: 'locked' }],
     [relay({ type: 'ended' }), { kind: 'ended' }],

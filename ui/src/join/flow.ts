@@ -31,14 +31,17 @@ export type State =
   | { kind: 'device_check'; invite: Invite; media: MediaStatus }
   | { kind: 'knock_form'; invite: Invite; askDob: boolean; camera: boolean }
   | { kind: 'connecting'; invite: Invite }
-  | { kind: 'waiting'; invite: Invite; messages: string[]; returned: boolean }
-  | { kind: 'admitted'; invite: Invite; messages: string[] }
-  | { kind: 'denied'; reason: string }
+  | { kind: 'waiting'; invite: Invite; messages: ClinicText[]; returned: boolean }
+  | { kind: 'admitted'; invite: Invite; messages: ClinicText[] }
+  | { kind: 'denied'; reason: ClinicText }
   | { kind: 'expired' }
   | { kind: 'locked' }
   | { kind: 'ended' }
   | { kind: 'left' }
   | { kind: 'error'; failure: FailureKind; invite?: Invite };
+
+/** Clinician text as opened in the page; null when it did not open (shown as a notice). */
+export type ClinicText = string | null;
 
 export type Event =
   | { type: 'invite_ok'; invite: Invite }
@@ -50,7 +53,11 @@ export type Event =
   | { type: 'skip_camera'; askDob: boolean }
   | { type: 'knock_sent' }
   | { type: 'relay'; msg: RelayToPatient }
+  | { type: 'clinic_message'; text: ClinicText }
+  | { type: 'clinic_denied'; reason: ClinicText }
   | { type: 'socket_closed' }
+  /** The connection dropped; the session is re-opening it (the page keeps its state). */
+  | { type: 'reconnecting' }
   | { type: 'leave' }
   | { type: 'retry' };
 
@@ -83,6 +90,7 @@ function onRelay(s: State, msg: RelayToPatient): State {
   const invite = inviteOf(s);
   const live = s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted';
   switch (msg.type) {
+    case 'challenge':
     case 'welcome':
     case 'pong':
     case 'answer':
@@ -97,15 +105,15 @@ function onRelay(s: State, msg: RelayToPatient): State {
   switch (msg.type) {
     case 'waiting':
       return s.kind === 'waiting' ? s : { kind: 'waiting', invite, messages: 'messages' in s ? s.messages : [], returned: false };
+    // Sealed texts arrive opened, as clinic_message and clinic_denied.
     case 'message':
-      if (s.kind === 'connecting') return { kind: 'waiting', invite, messages: [msg.text], returned: false };
-      return { ...s, messages: [...s.messages, msg.text] };
+      return s;
     case 'admitted':
       return { kind: 'admitted', invite, messages: 'messages' in s ? s.messages : [] };
     case 'back_to_lobby':
       return { kind: 'waiting', invite, messages: 'messages' in s ? s.messages : [], returned: true };
     case 'denied':
-      return { kind: 'denied', reason: msg.reason };
+      return s;
     case 'expired':
       return { kind: 'expired' };
     case 'locked':
@@ -140,6 +148,14 @@ export function reduce(s: State, e: Event): State {
       return s.kind === 'knock_form' ? { kind: 'connecting', invite: s.invite } : s;
     case 'relay':
       return onRelay(s, e.msg);
+    case 'clinic_message':
+      if (s.kind === 'connecting') return { kind: 'waiting', invite: s.invite, messages: [e.text], returned: false };
+      if (s.kind === 'waiting' || s.kind === 'admitted') return { ...s, messages: [...s.messages, e.text] };
+      return s;
+    case 'clinic_denied':
+      return s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted' ? { kind: 'denied', reason: e.reason } : s;
+    case 'reconnecting':
+      return s;
     case 'socket_closed':
       if (s.kind === 'connecting' || s.kind === 'waiting' || s.kind === 'admitted') {
         return { kind: 'error', failure: 'connection', invite: s.invite };

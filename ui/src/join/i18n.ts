@@ -54,6 +54,7 @@ export const t = {
     body: 'Your clinic knows you are here and will let you in soon. Please keep this page open.',
     returned: 'Your clinic moved you back to the waiting room. Please keep this page open.',
     messagesTitle: 'Messages from your clinic',
+    unreadable: 'A message from your clinic could not be shown on this device.',
     leave: 'Leave the waiting room',
   },
   admitted: {
@@ -63,6 +64,7 @@ export const t = {
   denied: {
     title: 'Your clinic could not let you in',
     reason: (r: string) => `Reason given: ${r}`,
+    unreadable: 'Your clinic gave a reason, but it could not be shown on this device.',
     help: 'If you think this is a mistake, please call your clinic.',
   },
   expired: { title: 'This visit has ended', body: 'The link has expired. Ask your clinic for a new one if you still need a visit.' },

@@ -11,9 +11,11 @@ import { parseLink, socketUrl } from './session';
 const target = document.getElementById('join');
 if (!target) throw new Error('missing #join');
 
-function sessionStore(): Storage | null {
+// The device key's store; reading `indexedDB` can throw where storage is
+// blocked, and the page then keeps the key in memory (device.ts).
+function keyStore(): IDBFactory | null {
   try {
-    return window.sessionStorage;
+    return window.indexedDB ?? null;
   } catch {
     return null;
   }
@@ -21,15 +23,17 @@ function sessionStore(): Storage | null {
 
 const media = navigator.mediaDevices;
 
+const link = parseLink(location.pathname, location.hash);
+
 export default mount(JoinApp, {
   target,
   props: {
-    link: parseLink(location.pathname, location.hash),
-    // Clinic policy may ask for the date of birth; the page is told so by
-    // data-ask-dob="true" on #join. Off by default.
-    askDob: target.dataset.askDob === 'true',
+    link,
+    // Clinic policy may ask for the date of birth: a flag the clinic signed
+    // into the token, so the relay cannot turn it on or off.
+    askDob: link?.askDob ?? false,
     socketUrl: socketUrl(location),
-    storage: sessionStore(),
+    keyStore: keyStore(),
     getUserMedia: media?.getUserMedia ? (c: MediaStreamConstraints) => media.getUserMedia(c) : null,
   },
 });

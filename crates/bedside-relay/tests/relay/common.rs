@@ -75,6 +75,7 @@ impl Fixture {
             lifetime_min: 60,
             max_devices: 1,
             token_id,
+            knock_requires_dob: false,
         }
     }
 
@@ -85,4 +86,25 @@ impl Fixture {
 
 pub fn hex(visit: &[u8; 16]) -> String {
     data_encoding::HEXLOWER.encode(visit)
+}
+
+/// The device key of a test label ("phone-1"), the same for every call
+/// with that label in this test binary.
+pub fn device_key(label: &str) -> Arc<bedside_visit::device::DeviceKey> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KEYS: OnceLock<Mutex<HashMap<String, Arc<bedside_visit::device::DeviceKey>>>> =
+        OnceLock::new();
+    let mut keys = KEYS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    keys.entry(label.to_owned())
+        .or_insert_with(|| Arc::new(bedside_visit::device::DeviceKey::generate().expect("key")))
+        .clone()
+}
+
+/// The device id of a test label.
+pub fn dev(label: &str) -> String {
+    device_key(label).id()
 }

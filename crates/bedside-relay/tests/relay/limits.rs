@@ -13,7 +13,7 @@ use bedside_protocol::{
 use data_encoding::BASE64URL_NOPAD;
 use tower::ServiceExt as _;
 
-use crate::common::{Fixture, NOT_BEFORE, hex};
+use crate::common::{Fixture, NOT_BEFORE, dev, hex};
 use crate::ws::{SEALED, connect, knock, patient, ready_clinician, recv, recv_until, send, start};
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn logs_hold_no_tokens_full_visit_ids_knocks_or_addresses() {
         &mut c,
         &ClinicianToRelay::Admit {
             visit: hex(&visit),
-            device: "device-fingerprint".into(),
+            device: dev("device-fingerprint"),
         },
     )
     .await;
@@ -223,7 +223,7 @@ async fn logs_hold_no_tokens_full_visit_ids_knocks_or_addresses() {
         &hex(&visit),
         SEALED,
         "127.0.0.1",
-        "device-fingerprint",
+        &dev("device-fingerprint"),
         &f.public_key_b64(),
     ] {
         assert!(

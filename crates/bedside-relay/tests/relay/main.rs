@@ -3,6 +3,7 @@
 //! 127.0.0.1 with tokio-tungstenite as the patient and the clinician.
 
 mod common;
+mod flood;
 mod http;
 mod limits;
 mod tls;

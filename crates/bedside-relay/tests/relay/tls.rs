@@ -68,10 +68,12 @@ async fn serves_https_and_wss_with_rustls_on_ring() {
     let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/ws/patient", s)
         .await
         .expect("wss upgrade");
+    let key = crate::common::device_key("d");
     ws.send(Ws::text(encode(&PatientToRelay::Hello {
         v: PROTOCOL_VERSION,
         token: f.token([9; 16], 1),
-        device_id: "d".into(),
+        device_id: key.id(),
+        public_key: data_encoding::BASE64URL_NOPAD.encode(key.public_key()),
     })))
     .await
     .expect("send");
@@ -80,7 +82,7 @@ async fn serves_https_and_wss_with_rustls_on_ring() {
     };
     assert!(matches!(
         decode::<RelayToPatient>(t.as_bytes()),
-        Ok(RelayToPatient::Welcome { .. })
+        Ok(RelayToPatient::Challenge { .. })
     ));
 }
 

@@ -17,7 +17,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::common::{Fixture, hex, keypair};
+use bedside_visit::sealed::{TextKind, open_text, seal_text};
+
+use crate::common::{Fixture, dev, device_key, hex, keypair};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -104,17 +106,50 @@ pub async fn ready_clinician(addr: SocketAddr, key: &Ed25519KeyPair) -> Socket {
     s
 }
 
-pub async fn patient(addr: SocketAddr, token: &str, device: &str) -> Socket {
+/// Sends `hello` for the device key of `label` and answers the challenge
+/// with `prove` (signature made by `signer`, normally the same key).
+pub async fn hello_and_prove(
+    addr: SocketAddr,
+    token: &str,
+    label: &str,
+    signer: &bedside_visit::device::DeviceKey,
+) -> Socket {
+    let key = device_key(label);
     let mut s = connect(addr, "/ws/patient").await;
     send(
         &mut s,
         &PatientToRelay::Hello {
             v: PROTOCOL_VERSION,
             token: token.into(),
-            device_id: device.into(),
+            device_id: key.id(),
+            public_key: BASE64URL_NOPAD.encode(key.public_key()),
         },
     )
     .await;
+    let Some(RelayToPatient::Challenge { nonce }) = recv(&mut s).await else {
+        panic!("expected a device challenge");
+    };
+    let nonce: [u8; 32] = BASE64URL_NOPAD
+        .decode(nonce.as_bytes())
+        .expect("b64")
+        .try_into()
+        .expect("32 bytes");
+    let visit = bedside_visit::invite::peek(token).expect("token").visit.0;
+    let sig = signer.prove(&visit, &nonce).expect("sign");
+    send(
+        &mut s,
+        &PatientToRelay::Prove {
+            signature: BASE64URL_NOPAD.encode(&sig),
+        },
+    )
+    .await;
+    s
+}
+
+/// A patient device (by test label) that has proved its key and been welcomed.
+pub async fn patient(addr: SocketAddr, token: &str, label: &str) -> Socket {
+    let key = device_key(label);
+    let mut s = hello_and_prove(addr, token, label, &key).await;
     match recv::<RelayToPatient>(&mut s).await {
         Some(RelayToPatient::Welcome { clinic_name, .. }) => {
             assert_eq!(clinic_name, "Riverside <Practice>");
@@ -240,7 +275,7 @@ async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
             k,
             RelayToClinician::Knock {
                 visit: hex(&visit),
-                device: "phone-1".into(),
+                device: dev("phone-1"),
                 sealed: SEALED.into(),
                 extra_device: false,
                 waiting_since: crate::common::NOW,
@@ -264,27 +299,61 @@ async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
         })
     ));
 
-    // The second admitter lets the patient in.
+    // Clear text is refused: messages cross the relay sealed.
     send(
         &mut c2,
         &ClinicianToRelay::Message {
             visit: hex(&visit),
-            device: "phone-1".into(),
-            text: "5 more minutes".into(),
+            device: dev("phone-1"),
+            sealed: "5 more minutes".into(),
         },
     )
     .await;
-    assert_eq!(
-        recv(&mut p).await,
-        Some(RelayToPatient::Message {
-            text: "5 more minutes".into()
+    assert!(matches!(
+        recv(&mut c2).await,
+        Some(RelayToClinician::Error {
+            code: ErrorCode::Malformed,
+            ..
         })
+    ));
+    // A sealed message reaches the patient untouched, and opens there.
+    let secret = [0x42; 32];
+    let sealed = seal_text(
+        &secret,
+        &visit,
+        &dev("phone-1"),
+        TextKind::Message,
+        [1; 12],
+        "5 more minutes",
+    )
+    .expect("seal");
+    send(
+        &mut c2,
+        &ClinicianToRelay::Message {
+            visit: hex(&visit),
+            device: dev("phone-1"),
+            sealed: BASE64URL_NOPAD.encode(&sealed),
+        },
+    )
+    .await;
+    let Some(RelayToPatient::Message { sealed: got }) = recv(&mut p).await else {
+        panic!("expected the message");
+    };
+    let got = BASE64URL_NOPAD.decode(got.as_bytes()).expect("b64");
+    assert_eq!(got, sealed);
+    assert_eq!(
+        open_text(&secret, &visit, &dev("phone-1"), TextKind::Message, &got)
+            .expect("opens")
+            .as_str(),
+        "5 more minutes"
     );
+
+    // The second admitter lets the patient in.
     send(
         &mut c2,
         &ClinicianToRelay::Admit {
             visit: hex(&visit),
-            device: "phone-1".into(),
+            device: dev("phone-1"),
         },
     )
     .await;
@@ -318,7 +387,7 @@ async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
         offer,
         RelayToClinician::Offer {
             visit: hex(&visit),
-            device: "phone-1".into(),
+            device: dev("phone-1"),
             sdp: "v=0 offer".into(),
             tag: "offer-tag".into(),
         }
@@ -327,7 +396,7 @@ async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
         &mut c1,
         &ClinicianToRelay::Answer {
             visit: hex(&visit),
-            device: "phone-1".into(),
+            device: dev("phone-1"),
             sdp: "v=0 answer".into(),
             tag: "answer-tag".into(),
         },
@@ -346,7 +415,7 @@ async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
         &mut c1,
         &ClinicianToRelay::Admit {
             visit: hex(&visit),
-            device: "phone-1".into(),
+            device: dev("phone-1"),
         },
     )
     .await;
@@ -373,15 +442,15 @@ async fn deny_reason_reaches_the_patient() {
         &mut c,
         &ClinicianToRelay::Deny {
             visit: hex(&visit),
-            device: "laptop".into(),
-            reason: "Please call the front desk.".into(),
+            device: dev("laptop"),
+            sealed: "c2VhbGVkLXJlYXNvbg".into(),
         },
     )
     .await;
     assert_eq!(
         recv(&mut p).await,
         Some(RelayToPatient::Denied {
-            reason: "Please call the front desk.".into()
+            sealed: "c2VhbGVkLXJlYXNvbg".into()
         })
     );
     assert_eq!(
@@ -410,7 +479,7 @@ async fn the_lobby_survives_the_clinician_and_a_new_one_can_admit() {
         k,
         RelayToClinician::Knock {
             visit: hex(&visit),
-            device: "tablet".into(),
+            device: dev("tablet"),
             sealed: SEALED.into(),
             extra_device: false,
             waiting_since: crate::common::NOW,
@@ -420,7 +489,7 @@ async fn the_lobby_survives_the_clinician_and_a_new_one_can_admit() {
         &mut second,
         &ClinicianToRelay::Admit {
             visit: hex(&visit),
-            device: "tablet".into(),
+            device: dev("tablet"),
         },
     )
     .await;
@@ -456,7 +525,8 @@ async fn patients_with_bad_tokens_are_refused() {
         &PatientToRelay::Hello {
             v: PROTOCOL_VERSION,
             token: "forged".into(),
-            device_id: "d".into(),
+            device_id: dev("d"),
+            public_key: BASE64URL_NOPAD.encode(device_key("d").public_key()),
         },
     )
     .await;
@@ -575,7 +645,7 @@ async fn turn_credentials_come_only_with_admission() {
         &mut c,
         &ClinicianToRelay::Admit {
             visit: hex(&visit),
-            device: "p".into(),
+            device: dev("p"),
         },
     )
     .await;
@@ -586,5 +656,145 @@ async fn turn_credentials_come_only_with_admission() {
             assert!(!t.credential.is_empty());
         }
         other => panic!("expected admitted with TURN, got {other:?}"),
+    }
+}
+
+/// Device-key binding: the relay refuses a wrong signature, an id that is
+/// not the key's hash, and a replayed signature from an earlier connection;
+/// a reconnect that proves the same key is the same device.
+#[tokio::test]
+async fn devices_must_prove_their_key() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let visit = [0x5a; 16];
+    let token = f.token(visit, 1);
+    let refused = |m: Option<RelayToPatient>| {
+        matches!(
+            m,
+            Some(RelayToPatient::Error {
+                code: ErrorCode::Unauthorized,
+                ..
+            })
+        )
+    };
+
+    // Signed by another key.
+    let stranger = bedside_visit::device::DeviceKey::generate().expect("key");
+    let mut s = hello_and_prove(addr, &token, "owner", &stranger).await;
+    assert!(refused(recv(&mut s).await), "a wrong signature is refused");
+    assert_eq!(recv::<RelayToPatient>(&mut s).await, None, "and closed");
+
+    // Another key claiming the owner's id (its own valid signature).
+    let mut s = connect(addr, "/ws/patient").await;
+    send(
+        &mut s,
+        &PatientToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            token: token.clone(),
+            device_id: dev("owner"),
+            public_key: BASE64URL_NOPAD.encode(stranger.public_key()),
+        },
+    )
+    .await;
+    let Some(RelayToPatient::Challenge { nonce }) = recv(&mut s).await else {
+        panic!("challenge");
+    };
+    let nonce: [u8; 32] = BASE64URL_NOPAD
+        .decode(nonce.as_bytes())
+        .expect("b64")
+        .try_into()
+        .expect("32");
+    let sig = stranger.prove(&visit, &nonce).expect("sign");
+    send(
+        &mut s,
+        &PatientToRelay::Prove {
+            signature: BASE64URL_NOPAD.encode(&sig),
+        },
+    )
+    .await;
+    assert!(refused(recv(&mut s).await), "a mismatched id is refused");
+
+    // The owner: challenge, proof, welcome. Keep its signature to replay.
+    let owner = device_key("owner");
+    let mut s = connect(addr, "/ws/patient").await;
+    let hello = PatientToRelay::Hello {
+        v: PROTOCOL_VERSION,
+        token: token.clone(),
+        device_id: owner.id(),
+        public_key: BASE64URL_NOPAD.encode(owner.public_key()),
+    };
+    send(&mut s, &hello).await;
+    let Some(RelayToPatient::Challenge { nonce }) = recv(&mut s).await else {
+        panic!("challenge");
+    };
+    let first_nonce = nonce.clone();
+    let nonce: [u8; 32] = BASE64URL_NOPAD
+        .decode(nonce.as_bytes())
+        .expect("b64")
+        .try_into()
+        .expect("32");
+    let old = PatientToRelay::Prove {
+        signature: BASE64URL_NOPAD.encode(&owner.prove(&visit, &nonce).expect("sign")),
+    };
+    send(&mut s, &old).await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToPatient::Welcome { .. })
+    ));
+    drop(s);
+
+    // Replaying that proof on a new connection: a new nonce, so refused.
+    let mut s = connect(addr, "/ws/patient").await;
+    send(&mut s, &hello).await;
+    let Some(RelayToPatient::Challenge { nonce }) = recv(&mut s).await else {
+        panic!("challenge");
+    };
+    assert_ne!(nonce, first_nonce, "every connection gets a fresh nonce");
+    send(&mut s, &old).await;
+    assert!(refused(recv(&mut s).await), "a replayed proof is refused");
+
+    // Skipping the proof: refused.
+    let mut s = connect(addr, "/ws/patient").await;
+    send(&mut s, &hello).await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToPatient::Challenge { .. })
+    ));
+    send(
+        &mut s,
+        &PatientToRelay::Knock {
+            sealed: SEALED.into(),
+        },
+    )
+    .await;
+    assert!(refused(recv(&mut s).await), "no knock before the proof");
+
+    // A malformed key: refused at hello.
+    let mut s = connect(addr, "/ws/patient").await;
+    send(
+        &mut s,
+        &PatientToRelay::Hello {
+            v: PROTOCOL_VERSION,
+            token: token.clone(),
+            device_id: owner.id(),
+            public_key: "BA".into(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut s).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::Malformed,
+            ..
+        })
+    ));
+
+    // The reconnect proving the same key is the same device to the clinician.
+    let mut c = ready_clinician(addr, &f.key).await;
+    let mut p = patient(addr, &token, "owner").await;
+    knock(&mut p).await;
+    match recv_until(&mut c, |m| matches!(m, RelayToClinician::Knock { .. })).await {
+        RelayToClinician::Knock { device, .. } => assert_eq!(device, owner.id()),
+        other => panic!("{other:?}"),
     }
 }

@@ -1,0 +1,289 @@
+//! A flood of bogus knocks — forged tokens, and knocks on another visit
+//! from many connections and addresses — while one real patient knocks and
+//! is admitted. Attackers and the patient use distinct loopback addresses
+//! (127.0.0.0/8 all reaches `lo`), with the per-address limits on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bedside_protocol::{
+    ClinicianToRelay, PROTOCOL_VERSION, PatientToRelay, RelayToClinician, RelayToPatient,
+};
+use bedside_visit::device::DeviceKey;
+use data_encoding::BASE64URL_NOPAD;
+use ring::rand::SecureRandom as _;
+use tokio_tungstenite::MaybeTlsStream;
+use tower::ServiceExt as _;
+
+use crate::common::{Fixture, hex};
+use crate::ws::{SEALED, Socket, ready_clinician, recv, send, start};
+
+const ATTACKER_ADDRESSES: u8 = 10;
+
+/// A patient WebSocket from a chosen loopback address; `None` when refused.
+async fn ws_from(ip: [u8; 4], addr: SocketAddr) -> Option<Socket> {
+    let sock = tokio::net::TcpSocket::new_v4().ok()?;
+    sock.bind(SocketAddr::from((ip, 0))).ok()?;
+    let stream = sock.connect(addr).await.ok()?;
+    tokio_tungstenite::client_async(
+        format!("ws://{addr}/ws/patient"),
+        MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .ok()
+    .map(|(ws, _)| ws)
+}
+
+/// Sends without panicking: the relay may close an attacker at any moment.
+async fn try_send<T: bedside_protocol::Message>(s: &mut Socket, m: &T) -> bool {
+    use futures_util::SinkExt as _;
+    s.send(tokio_tungstenite::tungstenite::Message::text(
+        bedside_protocol::encode(m),
+    ))
+    .await
+    .is_ok()
+}
+
+/// Receives without panicking; `None` on close, error or 5 s of silence.
+async fn try_recv(s: &mut Socket) -> Option<RelayToPatient> {
+    use futures_util::StreamExt as _;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), s.next()).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
+                return bedside_protocol::decode(t.as_bytes()).ok();
+            }
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))))
+            | Ok(Some(Err(_)))
+            | Ok(None)
+            | Err(_) => return None,
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+/// hello + prove; true when welcomed.
+async fn join(s: &mut Socket, token: &str, key: &DeviceKey) -> bool {
+    let hello = PatientToRelay::Hello {
+        v: PROTOCOL_VERSION,
+        token: token.into(),
+        device_id: key.id(),
+        public_key: BASE64URL_NOPAD.encode(key.public_key()),
+    };
+    if !try_send(s, &hello).await {
+        return false;
+    }
+    let Some(RelayToPatient::Challenge { nonce }) = try_recv(s).await else {
+        return false;
+    };
+    let Ok(nonce) = <[u8; 32]>::try_from(
+        BASE64URL_NOPAD
+            .decode(nonce.as_bytes())
+            .unwrap_or_default()
+            .as_slice(),
+    ) else {
+        return false;
+    };
+    let visit = bedside_visit::invite::peek(token).expect("token").visit.0;
+    let sig = key.prove(&visit, &nonce).expect("sign");
+    let prove = PatientToRelay::Prove {
+        signature: BASE64URL_NOPAD.encode(&sig),
+    };
+    try_send(s, &prove).await && matches!(try_recv(s).await, Some(RelayToPatient::Welcome { .. }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_patient_gets_through_a_flood_of_bogus_knocks() {
+    let f = Fixture::with_limits(|l| l.per_ip_limits_on_loopback = true);
+    let limits = bedside_relay::Limits::default();
+    let addr = start(f.state.clone()).await;
+    let (visit, other_visit) = ([0x1e; 16], [0xbd; 16]);
+    let mut clinician = ready_clinician(addr, &f.key).await;
+    for v in [visit, other_visit] {
+        send(&mut clinician, &ClinicianToRelay::Watch { visit: hex(&v) }).await;
+    }
+    let other_token = f.token(other_visit, 2);
+    let device_keys: Arc<Vec<DeviceKey>> = Arc::new(
+        (0..40)
+            .map(|_| DeviceKey::generate().expect("key"))
+            .collect(),
+    );
+    let accepted_per_address: Arc<Vec<AtomicUsize>> = Arc::new(
+        (0..ATTACKER_ADDRESSES)
+            .map(|_| AtomicUsize::new(0))
+            .collect(),
+    );
+
+    // 2,000 attempts at one per millisecond.
+    let flood = tokio::spawn({
+        let (keys, accepted) = (device_keys.clone(), accepted_per_address.clone());
+        async move {
+            let started = Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            let mut tasks = Vec::new();
+            for i in 0..2000usize {
+                tick.tick().await;
+                let (keys, accepted, other_token) =
+                    (keys.clone(), accepted.clone(), other_token.clone());
+                tasks.push(tokio::spawn(async move {
+                    let n = i % usize::from(ATTACKER_ADDRESSES);
+                    let ip = [127, 0, 0, 2 + n as u8];
+                    let Some(mut s) = ws_from(ip, addr).await else {
+                        return;
+                    };
+                    accepted[n].fetch_add(1, Ordering::Relaxed);
+                    if i % 2 == 0 {
+                        // A forged token of the right shape.
+                        let mut raw = [0u8; bedside_visit::invite::TOKEN_BYTES];
+                        ring::rand::SystemRandom::new().fill(&mut raw).expect("rng");
+                        let key = &keys[i % keys.len()];
+                        let forged = BASE64URL_NOPAD.encode(&raw);
+                        assert!(!join(&mut s, &forged, key).await, "a forged token got in");
+                    } else if join(&mut s, &other_token, &keys[i % keys.len()]).await {
+                        // Knocks on another visit, as fast as it can.
+                        for _ in 0..10 {
+                            let knock = PatientToRelay::Knock {
+                                sealed: SEALED.into(),
+                            };
+                            if !try_send(&mut s, &knock).await {
+                                break;
+                            }
+                        }
+                        let _ = tokio::time::timeout(
+                            Duration::from_millis(200),
+                            recv::<RelayToPatient>(&mut s),
+                        )
+                        .await;
+                    }
+                }));
+            }
+            let rate = 2000.0 / started.elapsed().as_secs_f64();
+            for t in tasks {
+                t.await.expect("attacker task");
+            }
+            rate
+        }
+    });
+
+    // Half a second into the flood, the real patient knocks from its own address.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let key = DeviceKey::generate().expect("key");
+    let mut p = ws_from([127, 0, 0, 200], addr)
+        .await
+        .expect("patient connects");
+    let knocked = Instant::now();
+    assert!(
+        join(&mut p, &f.token(visit, 1), &key).await,
+        "the patient is welcomed"
+    );
+    send(
+        &mut p,
+        &PatientToRelay::Knock {
+            sealed: SEALED.into(),
+        },
+    )
+    .await;
+
+    // The clinician sees the real knock among the noise, admits, and the patient is in.
+    let mut other_knocks = 0;
+    loop {
+        let m = tokio::time::timeout(
+            Duration::from_secs(10),
+            recv::<RelayToClinician>(&mut clinician),
+        )
+        .await
+        .expect("the real knock arrives within 10 s")
+        .expect("clinician connection open");
+        if let RelayToClinician::Knock {
+            visit: v, device, ..
+        } = m
+        {
+            if v == hex(&visit) {
+                assert_eq!(device, key.id());
+                send(
+                    &mut clinician,
+                    &ClinicianToRelay::Admit {
+                        visit: hex(&visit),
+                        device,
+                    },
+                )
+                .await;
+                break;
+            }
+            other_knocks += 1;
+        }
+    }
+    loop {
+        match recv::<RelayToPatient>(&mut p).await {
+            Some(RelayToPatient::Admitted { .. }) => break,
+            Some(RelayToPatient::Waiting | RelayToPatient::Pong) => {}
+            other => panic!("the patient got {other:?}"),
+        }
+    }
+    let admitted_after = knocked.elapsed();
+    let rate = flood.await.expect("flood");
+    println!("flood: {rate:.0} attempts/s; patient admitted {admitted_after:?} after its hello");
+    // Drain what the clinician got for the other visit during the whole flood.
+    while let Ok(Some(m)) = tokio::time::timeout(
+        Duration::from_millis(300),
+        recv::<RelayToClinician>(&mut clinician),
+    )
+    .await
+    {
+        if matches!(&m, RelayToClinician::Knock { visit: v, .. } if *v == hex(&other_visit)) {
+            other_knocks += 1;
+        }
+    }
+
+    assert!(
+        admitted_after < Duration::from_secs(5),
+        "{admitted_after:?}"
+    );
+    // Limits held: per address, no more connections than a minute allows; the other
+    // visit passed on no more knocks than its per-visit budget.
+    for (n, a) in accepted_per_address.iter().enumerate() {
+        let a = a.load(Ordering::Relaxed);
+        assert!(
+            a <= limits.connections_per_ip_per_minute as usize,
+            "address {n}: {a} connections accepted"
+        );
+    }
+    assert!(
+        other_knocks <= limits.knocks_per_visit_per_minute,
+        "{other_knocks} knocks reached the clinician for the flooded visit"
+    );
+    let reply = bedside_relay::app(f.state.clone())
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("metrics");
+    let body = http_body_util::BodyExt::collect(reply.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let m = String::from_utf8_lossy(&body).into_owned();
+    let value = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0)
+    };
+    let refused_tokens = value("bedside_relay_rejected_tokens_total{reason=\"forged\"}")
+        + value("bedside_relay_rejected_tokens_total{reason=\"malformed\"}");
+    let accepted: Vec<usize> = accepted_per_address
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed))
+        .collect();
+    println!(
+        "accepted connections per address {accepted:?}; rate limited {}; forged tokens refused {refused_tokens}; \
+         knocks for the flooded visit reaching the clinician {other_knocks}",
+        value("bedside_relay_rate_limited_total")
+    );
+    // Most attempts were turned away at the door, and every forged token that got a
+    // connection was refused by its signature check.
+    assert!(value("bedside_relay_rate_limited_total") >= 1000, "{m}");
+    assert!(refused_tokens >= 100, "{m}");
+}
