@@ -9,15 +9,19 @@
 
 mod commands;
 mod csp;
+mod deeplink;
 mod error;
 mod idle;
+mod notice;
 mod relay;
 mod state;
+mod tray;
 mod waiting;
 
 use std::process::ExitCode;
 
 use tauri::Manager;
+use tauri_plugin_deep_link::DeepLinkExt;
 
 pub use error::IpcError;
 pub use state::AppState;
@@ -31,9 +35,29 @@ pub fn run() -> ExitCode {
     csp::complete(&mut context);
 
     let state = AppState::new(bedside_core::Core::default_data_dir());
+    let (_, effective, _) = bedside_core::Policy::load_platform();
     let app = tauri::Builder::default()
+        // First: a second launch hands its arguments (a deep link) to this process, focuses
+        // the window and exits before it builds anything.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::info!("second launch: focusing the window");
+            show_main(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::POSITION
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        )
+        .plugin(tauri_plugin_notification::init())
         .manage(state)
         .manage(waiting::WaitingRoom::default())
+        .manage(notice::NoticePolicy::from_effective(&effective))
+        .manage(deeplink::PendingLink::default())
         .invoke_handler(tauri::generate_handler![
             commands::profiles,
             commands::password_policy,
@@ -75,6 +99,17 @@ pub fn run() -> ExitCode {
         .setup(|app| {
             idle::spawn(app.handle().clone())?;
             start_embedded_relay(app.handle().clone());
+            tray::install(app.handle());
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                let urls: Vec<String> = event.urls().iter().map(|u| u.to_string()).collect();
+                deeplink::open(&handle, &urls);
+            });
+            // Started by a link: keep it until sign-in (the app starts locked).
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                let urls: Vec<String> = urls.iter().map(|u| u.to_string()).collect();
+                deeplink::open(app.handle(), &urls);
+            }
             Ok(())
         })
         .build(context);
@@ -97,7 +132,19 @@ pub fn run() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
+/// Shows, restores and focuses the main window (tray Show, second launch, deep link).
+pub(crate) fn show_main(app: &tauri::AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let shown = window
+            .show()
+            .and_then(|()| window.unminimize())
+            .and_then(|()| window.set_focus());
+        if let Err(error) = shown {
+            tracing::warn!(%error, "could not show the window");
+        }
+    }
+}
+
 /// Starts the in-process relay unless policy names one (see `relay.rs`).
 fn start_embedded_relay(handle: tauri::AppHandle) {
     let (_, effective, _) = bedside_core::Policy::load_platform();
@@ -119,6 +166,7 @@ fn start_embedded_relay(handle: tauri::AppHandle) {
     });
 }
 
+/// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -259,5 +307,19 @@ mod tests {
             );
         }
         assert_eq!(config["app"]["windows"][0]["title"], "Bedside");
+        assert_eq!(
+            config["plugins"]["deep-link"]["desktop"]["schemes"],
+            serde_json::json!(["bedside"])
+        );
+    }
+
+    #[test]
+    fn single_instance_is_the_first_plugin() {
+        let lib = include_str!("lib.rs");
+        let first = lib.find(".plugin(").expect("plugins registered");
+        assert!(
+            lib[first..].starts_with(".plugin(tauri_plugin_single_instance::init("),
+            "single-instance must be registered before any other plugin"
+        );
     }
 }
