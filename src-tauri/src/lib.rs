@@ -36,6 +36,7 @@ pub fn run() -> ExitCode {
 
     let state = AppState::new(bedside_core::Core::default_data_dir());
     let (_, effective, _) = bedside_core::Policy::load_platform();
+    let relay_by_policy = effective.str("RelayUrl").is_some();
     let app = tauri::Builder::default()
         // First: a second launch hands its arguments (a deep link) to this process, focuses
         // the window and exits before it builds anything.
@@ -96,9 +97,9 @@ pub fn run() -> ExitCode {
             commands::waiting_deny,
             commands::waiting_message,
         ])
-        .setup(|app| {
+        .setup(move |app| {
             idle::spawn(app.handle().clone())?;
-            start_embedded_relay(app.handle().clone());
+            start_embedded_relay(app.handle().clone(), relay_by_policy);
             tray::install(app.handle());
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
@@ -146,9 +147,8 @@ pub(crate) fn show_main(app: &tauri::AppHandle) {
 }
 
 /// Starts the in-process relay unless policy names one (see `relay.rs`).
-fn start_embedded_relay(handle: tauri::AppHandle) {
-    let (_, effective, _) = bedside_core::Policy::load_platform();
-    if effective.str("RelayUrl").is_some() {
+fn start_embedded_relay(handle: tauri::AppHandle, relay_by_policy: bool) {
+    if relay_by_policy {
         tracing::info!("relay set by policy; no embedded relay");
         return;
     }

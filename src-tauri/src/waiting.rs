@@ -232,9 +232,11 @@ impl WaitingRoom {
         }
     }
 
-    /// Counts one update.
-    pub(crate) fn record(&self, w: &WaitingEvent) {
-        self.count_changed(|c| c.apply(w));
+    /// Counts one update; true if it is a knock from a device not already waiting (a
+    /// repeated knock raises no second notification).
+    pub(crate) fn record(&self, w: &WaitingEvent) -> bool {
+        let changed = self.count_changed(|c| c.apply(w));
+        w.kind == "knock" && changed
     }
 
     /// The number of devices waiting now.
@@ -242,7 +244,8 @@ impl WaitingRoom {
         self.count.lock().map_or(0, |c| c.len())
     }
 
-    fn count_changed(&self, change: impl FnOnce(&mut WaitingCount) -> Option<usize>) {
+    /// Applies `change`; tells the listener and returns true if the count changed.
+    fn count_changed(&self, change: impl FnOnce(&mut WaitingCount) -> Option<usize>) -> bool {
         let changed = match self.count.lock() {
             Ok(mut c) => change(&mut c),
             Err(_) => None,
@@ -250,6 +253,7 @@ impl WaitingRoom {
         if let (Some(n), Some(listener)) = (changed, self.on_count.get()) {
             listener(n);
         }
+        changed.is_some()
     }
 
     /// Sends a command for a device of a watched visit; returns its appointment.
@@ -309,8 +313,7 @@ fn spawn_watch(
                             .call("waiting", |core| core.audit_visit(action, appointment));
                     }
                     tracing::info!(visit = %&visit[..8], kind = w.kind, "waiting room");
-                    app.state::<WaitingRoom>().record(&w);
-                    if w.kind == "knock" {
+                    if app.state::<WaitingRoom>().record(&w) {
                         let policy = *app.state::<crate::notice::NoticePolicy>();
                         crate::notice::knock(&app, policy, w.name.as_deref());
                     }
@@ -345,7 +348,7 @@ fn spawn_watch(
                 tracing::info!(visit = %short, error = %e, "waiting room connection failed");
                 w.state = Some("unreachable".into());
             }
-            app.state::<WaitingRoom>().record(&w);
+            let _ = app.state::<WaitingRoom>().record(&w);
             let _ = app.emit_to("main", WAITING_EVENT, w);
             tokio::select! {
                 () = tokio::time::sleep(RETRY) => {}
@@ -444,13 +447,21 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         room.on_count(Box::new(move |n| s.lock().expect("lock").push(n)));
-        room.record(&knock("v1", "d1"));
-        room.record(&knock("v1", "d1"));
-        room.record(&knock("v2", "d1"));
+        assert!(room.record(&knock("v1", "d1")), "a new knock notifies");
+        assert!(
+            !room.record(&knock("v1", "d1")),
+            "a repeated knock does not"
+        );
+        assert!(room.record(&knock("v2", "d1")));
+        assert!(!room.record(&state("v2", "d1", "left")));
+        assert!(
+            room.record(&knock("v2", "d1")),
+            "a device that came back does"
+        );
         assert_eq!(room.count(), 2);
         room.stop_all();
         assert_eq!(room.count(), 0);
-        assert_eq!(*seen.lock().expect("lock"), vec![1, 2, 0]);
+        assert_eq!(*seen.lock().expect("lock"), vec![1, 2, 1, 2, 0]);
     }
 
     #[test]
