@@ -67,6 +67,7 @@ pub fn create_profile(
 
 #[tauri::command(async)]
 pub fn confirm_totp(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     username: String,
     password: String,
@@ -75,11 +76,14 @@ pub fn confirm_totp(
     let password = Password::new(password);
     state.call("confirm_totp", |core| {
         core.confirm_totp(&username, &password, &code)
-    })
+    })?;
+    crate::deeplink::after_unlock(&app);
+    Ok(())
 }
 
 #[tauri::command(async)]
 pub fn sign_in(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     username: String,
     password: String,
@@ -88,7 +92,10 @@ pub fn sign_in(
     let password = Password::new(password);
     state.call("sign_in", |core| {
         core.sign_in(&username, &password, totp.as_deref())
-    })
+    })?;
+    // A deep link that came while locked opens now.
+    crate::deeplink::after_unlock(&app);
+    Ok(())
 }
 
 #[tauri::command(async)]

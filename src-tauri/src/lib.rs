@@ -9,16 +9,20 @@
 
 mod commands;
 mod csp;
+mod deeplink;
 mod error;
 mod idle;
+mod notice;
 mod policy;
 mod relay;
 mod state;
+mod tray;
 mod waiting;
 
 use std::process::ExitCode;
 
 use tauri::Manager;
+use tauri_plugin_deep_link::DeepLinkExt;
 
 pub use error::IpcError;
 pub use state::AppState;
@@ -38,9 +42,27 @@ pub fn run() -> ExitCode {
     let current = policy.current();
     let state = AppState::new(data_dir, current.policy.clone());
     let app = tauri::Builder::default()
+        // First: a second launch hands its arguments (a deep link) to this process, focuses
+        // the window and exits before it builds anything.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::info!("second launch: focusing the window");
+            show_main(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::POSITION
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        )
+        .plugin(tauri_plugin_notification::init())
         .manage(state)
         .manage(waiting::WaitingRoom::default())
         .manage(policy)
+        .manage(deeplink::PendingLink::default())
         .invoke_handler(tauri::generate_handler![
             commands::profiles,
             commands::password_policy,
@@ -85,6 +107,17 @@ pub fn run() -> ExitCode {
             idle::spawn(app.handle().clone())?;
             policy::spawn(app.handle().clone())?;
             start_embedded_relay(app.handle().clone(), &current);
+            tray::install(app.handle());
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                let urls: Vec<String> = event.urls().iter().map(|u| u.to_string()).collect();
+                deeplink::open(&handle, &urls);
+            });
+            // Started by a link: keep it until sign-in (the app starts locked).
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                let urls: Vec<String> = urls.iter().map(|u| u.to_string()).collect();
+                deeplink::open(app.handle(), &urls);
+            }
             Ok(())
         })
         .build(context);
@@ -107,7 +140,19 @@ pub fn run() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
+/// Shows, restores and focuses the main window (tray Show, second launch, deep link).
+pub(crate) fn show_main(app: &tauri::AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let shown = window
+            .show()
+            .and_then(|()| window.unminimize())
+            .and_then(|()| window.set_focus());
+        if let Err(error) = shown {
+            tracing::warn!(%error, "could not show the window");
+        }
+    }
+}
+
 /// Starts the in-process relay unless policy names one (see `relay.rs`). `RelayUrl` is
 /// read at start: a change takes effect at the next start of the app.
 fn start_embedded_relay(handle: tauri::AppHandle, policy: &bedside_core::LoadedPolicy) {
@@ -134,6 +179,7 @@ fn embedded_relay_wanted(effective: &bedside_policy::Effective) -> bool {
     effective.str("RelayUrl").is_none()
 }
 
+/// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -331,5 +377,19 @@ mod tests {
             );
         }
         assert_eq!(config["app"]["windows"][0]["title"], "Bedside");
+        assert_eq!(
+            config["plugins"]["deep-link"]["desktop"]["schemes"],
+            serde_json::json!(["bedside"])
+        );
+    }
+
+    #[test]
+    fn single_instance_is_the_first_plugin() {
+        let lib = include_str!("lib.rs");
+        let first = lib.find(".plugin(").expect("plugins registered");
+        assert!(
+            lib[first..].starts_with(".plugin(tauri_plugin_single_instance::init("),
+            "single-instance must be registered before any other plugin"
+        );
     }
 }

@@ -107,6 +107,15 @@ impl AppState {
         }
     }
 
+    /// Whether a session is open now. Never opens the core.
+    pub(crate) fn is_unlocked(&self) -> bool {
+        self.core.lock().is_ok_and(|guard| {
+            guard
+                .as_ref()
+                .is_some_and(|core| core.session_state() != bedside_core::SessionState::Locked)
+        })
+    }
+
     /// The idle check: true if the core locked itself just now. Never opens the core.
     pub(crate) fn tick(&self) -> bool {
         match self.core.lock() {
@@ -193,11 +202,13 @@ mod tests {
             .call("create_profile", |core| core.create_profile(new_profile()))
             .expect("created");
         let code = code_now(&enrolment.secret_base32, T0);
+        assert!(!env.state.is_unlocked());
         env.state
             .call("confirm_totp", |core| {
                 core.confirm_totp("amorgan", &Password::new(PW), &code)
             })
             .expect("confirmed");
+        assert!(env.state.is_unlocked());
         let session = env
             .state
             .call("session_state", |core| Ok(core.session_state()))
@@ -223,6 +234,7 @@ mod tests {
         env.clock.advance(2 * 60);
         assert!(env.state.tick(), "idle for 11 minutes locks");
         assert!(!env.state.tick(), "reports the lock only once");
+        assert!(!env.state.is_unlocked());
         let session = env
             .state
             .call("session_state", |core| Ok(core.session_state()))

@@ -5,10 +5,11 @@
 //!
 //! **Invariant:** the decrypted name and date of birth go only into the `waiting` event for
 //! the main window. Logs carry truncated visit ids and event kinds; the audit log carries
-//! appointment ids; nothing else (no notification, no window title) carries a name.
+//! appointment ids; the knock notification carries a name only when policy allows it
+//! (`notice.rs`); the tray shows only the count of devices waiting ([`WaitingCount`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bedside_core::WatchedVisit;
@@ -119,6 +120,50 @@ impl WaitingEvent {
     }
 }
 
+/// The devices waiting for the clinician, by (visit, device): what the tray counts.
+///
+/// A knock adds a device; admitting it, or any device state other than `waiting`, removes it;
+/// a dropped connection removes the visit's devices (the relay repeats knocks on reconnect).
+#[derive(Debug, Default)]
+pub(crate) struct WaitingCount {
+    waiting: HashSet<(String, String)>,
+}
+
+impl WaitingCount {
+    /// Applies one update; returns the new count if it changed.
+    pub(crate) fn apply(&mut self, w: &WaitingEvent) -> Option<usize> {
+        let before = self.waiting.len();
+        let key = |d: &String| (w.visit.clone(), d.clone());
+        match (w.kind, &w.device) {
+            ("knock", Some(d)) => {
+                self.waiting.insert(key(d));
+            }
+            ("device_state", Some(d)) if w.state.as_deref() == Some("waiting") => {}
+            ("admitting" | "device_state", Some(d)) => {
+                self.waiting.remove(&key(d));
+            }
+            ("disconnected", _) => self.waiting.retain(|(v, _)| *v != w.visit),
+            _ => {}
+        }
+        (self.waiting.len() != before).then_some(self.waiting.len())
+    }
+
+    /// Keeps only the devices of `visits`; returns the new count if it changed.
+    pub(crate) fn retain_visits(&mut self, visits: &HashSet<&String>) -> Option<usize> {
+        let before = self.waiting.len();
+        self.waiting.retain(|(v, _)| visits.contains(v));
+        (self.waiting.len() != before).then_some(self.waiting.len())
+    }
+
+    /// The number of devices waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+/// Told the new count whenever it changes (the tray).
+type CountListener = Box<dyn Fn(usize) + Send + Sync>;
+
 struct Watch {
     appointment: i64,
     control: mpsc::UnboundedSender<HostCommand>,
@@ -129,6 +174,8 @@ struct Watch {
 #[derive(Default)]
 pub struct WaitingRoom {
     watches: Mutex<HashMap<String, Watch>>,
+    count: Mutex<WaitingCount>,
+    on_count: OnceLock<CountListener>,
 }
 
 impl WaitingRoom {
@@ -148,6 +195,8 @@ impl WaitingRoom {
             .map(|v| (data_encoding::HEXLOWER.encode(&v.invite.visit_id), v))
             .collect();
         watches.retain(|visit, _| wanted.contains_key(visit));
+        let keep: HashSet<&String> = wanted.keys().collect();
+        self.count_changed(|c| c.retain_visits(&keep));
         for (visit, v) in wanted {
             if watches.contains_key(&visit) {
                 continue;
@@ -173,6 +222,38 @@ impl WaitingRoom {
         if let Ok(mut w) = self.watches.lock() {
             w.clear();
         }
+        self.count_changed(|c| c.retain_visits(&HashSet::new()));
+    }
+
+    /// Sets who hears about count changes (once, at start: the tray).
+    pub(crate) fn on_count(&self, listener: CountListener) {
+        if self.on_count.set(listener).is_err() {
+            tracing::warn!("waiting-count listener set twice");
+        }
+    }
+
+    /// Counts one update; true if it is a knock from a device not already waiting (a
+    /// repeated knock raises no second notification).
+    pub(crate) fn record(&self, w: &WaitingEvent) -> bool {
+        let changed = self.count_changed(|c| c.apply(w));
+        w.kind == "knock" && changed
+    }
+
+    /// The number of devices waiting now.
+    pub(crate) fn count(&self) -> usize {
+        self.count.lock().map_or(0, |c| c.len())
+    }
+
+    /// Applies `change`; tells the listener and returns true if the count changed.
+    fn count_changed(&self, change: impl FnOnce(&mut WaitingCount) -> Option<usize>) -> bool {
+        let changed = match self.count.lock() {
+            Ok(mut c) => change(&mut c),
+            Err(_) => None,
+        };
+        if let (Some(n), Some(listener)) = (changed, self.on_count.get()) {
+            listener(n);
+        }
+        changed.is_some()
     }
 
     /// Sends a command for a device of a watched visit; returns its appointment.
@@ -232,6 +313,14 @@ fn spawn_watch(
                             .call("waiting", |core| core.audit_visit(action, appointment));
                     }
                     tracing::info!(visit = %&visit[..8], kind = w.kind, "waiting room");
+                    if app.state::<WaitingRoom>().record(&w) {
+                        let policy = crate::notice::NoticePolicy::from_effective(
+                            &app.state::<crate::policy::PolicyState>()
+                                .current()
+                                .effective,
+                        );
+                        crate::notice::knock(&app, policy, w.name.as_deref());
+                    }
                     if let Err(error) = app.emit_to("main", WAITING_EVENT, w) {
                         tracing::warn!(%error, "could not forward a waiting-room update");
                     }
@@ -263,6 +352,7 @@ fn spawn_watch(
                 tracing::info!(visit = %short, error = %e, "waiting room connection failed");
                 w.state = Some("unreachable".into());
             }
+            let _ = app.state::<WaitingRoom>().record(&w);
             let _ = app.emit_to("main", WAITING_EVENT, w);
             tokio::select! {
                 () = tokio::time::sleep(RETRY) => {}
@@ -296,6 +386,86 @@ mod tests {
         assert!(json.get("dob").is_none());
         assert!(json.get("extra_device").is_none());
         assert!(!format!("{w:?}").contains("Ada"));
+    }
+
+    fn knock(visit: &str, device: &str) -> WaitingEvent {
+        WaitingEvent::from_host(
+            1,
+            visit,
+            HostEvent::Knock {
+                device: device.into(),
+                name: "Ada".into(),
+                dob: None,
+                extra_device: false,
+                waiting_since: 1,
+            },
+        )
+    }
+
+    fn state(visit: &str, device: &str, state: &str) -> WaitingEvent {
+        WaitingEvent::from_host(
+            1,
+            visit,
+            HostEvent::DeviceState {
+                device: device.into(),
+                state: state.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn the_count_follows_knocks_admissions_departures_and_drops() {
+        let mut c = WaitingCount::default();
+        assert_eq!(c.apply(&knock("v1", "d1")), Some(1));
+        assert_eq!(
+            c.apply(&knock("v1", "d1")),
+            None,
+            "a repeated knock counts once"
+        );
+        assert_eq!(c.apply(&knock("v1", "d2")), Some(2));
+        assert_eq!(c.apply(&knock("v2", "d1")), Some(3));
+        assert_eq!(c.apply(&state("v1", "d2", "waiting")), None);
+        assert_eq!(c.apply(&state("v1", "d2", "left")), Some(2));
+        let admitting = WaitingEvent::from_host(
+            1,
+            "v1",
+            HostEvent::Admitting {
+                device: "d1".into(),
+            },
+        );
+        assert_eq!(c.apply(&admitting), Some(1));
+        assert_eq!(c.apply(&knock("v1", "d3")), Some(2));
+        assert_eq!(
+            c.apply(&WaitingEvent::new(1, "v1", "disconnected")),
+            Some(1),
+            "a dropped visit's devices go"
+        );
+        let keep = HashSet::new();
+        assert_eq!(c.retain_visits(&keep), Some(0));
+        assert_eq!(c.retain_visits(&keep), None);
+    }
+
+    #[test]
+    fn count_changes_reach_the_listener_and_stop_all_clears_them() {
+        let room = WaitingRoom::default();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        room.on_count(Box::new(move |n| s.lock().expect("lock").push(n)));
+        assert!(room.record(&knock("v1", "d1")), "a new knock notifies");
+        assert!(
+            !room.record(&knock("v1", "d1")),
+            "a repeated knock does not"
+        );
+        assert!(room.record(&knock("v2", "d1")));
+        assert!(!room.record(&state("v2", "d1", "left")));
+        assert!(
+            room.record(&knock("v2", "d1")),
+            "a device that came back does"
+        );
+        assert_eq!(room.count(), 2);
+        room.stop_all();
+        assert_eq!(room.count(), 0);
+        assert_eq!(*seen.lock().expect("lock"), vec![1, 2, 1, 2, 0]);
     }
 
     #[test]

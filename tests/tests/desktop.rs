@@ -3,7 +3,8 @@
 //! real Secret Service, SQLCipher and the embedded relay: first run → TOTP enrolment (the
 //! code computed from the secret the screen shows) → a patient → an appointment → its
 //! invite link → lock → unlock. A PNG screenshot is saved at each step under
-//! `<target>/desktop-e2e/`.
+//! `<target>/desktop-e2e/`, with the app's log and the desktop notifications it sent
+//! (recorded by `dbus-monitor`: the knock's must name nobody).
 //!
 //! Needs the debug binary (`cargo build -p bedside-desktop`; `cargo xtask test` builds it),
 //! `tauri-driver` (`cargo xtask setup test` installs it), `WebKitWebDriver` and `Xvfb`.
@@ -272,6 +273,23 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
             .spawn()
             .expect("Xvfb"),
     );
+    // Desktop notifications go over the session bus: record them (there is no notification
+    // daemon here, so the app must also carry on when nobody shows them).
+    let _notifications = Proc(
+        Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(
+                std::fs::File::create(shots.join("notifications.log"))
+                    .map(Stdio::from)
+                    .expect("notifications log"),
+            )
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor"),
+    );
     std::thread::sleep(Duration::from_millis(500));
 
     let (port, native) = (free_port(), free_port());
@@ -439,6 +457,19 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     assert_eq!(d.text("waiting-name"), KNOCK_NAME);
     assert_eq!(d.text("waiting-state"), "Waiting");
     d.step("knock-in-waiting-room");
+    // The knock raised a desktop notification, and it names nobody (default policy).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let notified = loop {
+        let n = std::fs::read_to_string(shots.join("notifications.log")).unwrap_or_default();
+        if n.contains("string \"A patient is waiting\"") || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        notified.contains("string \"A patient is waiting\""),
+        "no knock notification on the session bus: {notified}"
+    );
     d.click("waiting-admit");
     let child = &mut patient.0;
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -493,6 +524,13 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "follow-up",
     ] {
         assert!(!log.contains(phi), "the app log carries PHI ({phi})");
+    }
+    let notified = std::fs::read_to_string(shots.join("notifications.log")).unwrap_or_default();
+    for phi in [KNOCK_NAME, "Knockmarker", PATIENT, "Lovelace"] {
+        assert!(
+            !notified.contains(phi),
+            "a notification carries PHI ({phi})"
+        );
     }
     let pngs = std::fs::read_dir(&shots).expect("shots").count();
     assert!(pngs >= 10, "{pngs} screenshots in {}", shots.display());

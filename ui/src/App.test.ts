@@ -1,10 +1,10 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import App from './App.svelte';
 import { t } from './lib/i18n/en';
-import { LOCKED_EVENT, POLICY_CHANGED_EVENT } from './lib/events';
+import { LOCKED_EVENT, OPEN_APPOINTMENT_EVENT, POLICY_CHANGED_EVENT, WAITING_EVENT } from './lib/events';
 import { createApi } from './lib/api';
 import { createAppStore } from './lib/stores/app';
 import { ALEX, createFakeCore, createFakeEvents, TINY_PNG_BASE64, VALID_CODE } from './test/fakeCore';
@@ -123,6 +123,63 @@ describe('App: session', () => {
     core.failAllWith = null;
     await fireEvent.click(screen.getByTestId('startup-retry'));
     await screen.findByTestId('screen-first-run');
+  });
+});
+
+describe('App: appointment links', () => {
+  function seed(core: ReturnType<typeof createFakeCore>) {
+    core.desk.patients.push({ id: 1, name: 'Ada Lovelace', dob: '1980-12-10', phone: null, email: null, mrn: null });
+    core.desk.appointments.push({
+      id: 7,
+      patient: 1,
+      start: '2026-09-21T10:00:00Z',
+      tz: 'UTC',
+      duration_min: 30,
+      reason: null,
+      status: 'booked',
+      patient_name: 'Ada Lovelace',
+      local_start: '2026-09-21T10:00',
+    });
+  }
+
+  it('opens the linked appointment when signed in, and one sent during sign-in once the desk is up', async () => {
+    const { core, events, user } = setup([{ ...ALEX }]);
+    seed(core);
+    await screen.findByTestId('screen-sign-in');
+    // The shell sends the id right after a successful sign-in, before the desk has mounted.
+    events.emit(OPEN_APPOINTMENT_EVENT, 7);
+    await user.type(screen.getByTestId('signin-password'), ALEX.password);
+    await user.type(screen.getByTestId('signin-code'), VALID_CODE);
+    await user.click(screen.getByTestId('signin-submit'));
+    await screen.findByTestId('screen-appointment');
+    await waitFor(() => expect(core.calls.some((c) => c.cmd === 'appointment_get' && c.args?.id === 7)).toBe(true));
+
+    await user.click(screen.getByTestId('nav-patients'));
+    await screen.findByTestId('screen-patients');
+    events.emit(OPEN_APPOINTMENT_EVENT, 7);
+    await screen.findByTestId('screen-appointment');
+    events.emit(OPEN_APPOINTMENT_EVENT, 'not an id');
+    expect(screen.getByTestId('screen-appointment')).toBeTruthy();
+  });
+});
+
+describe('App: knock sound', () => {
+  it('chimes on a knock', async () => {
+    const { events, user } = setup([{ ...ALEX }]);
+    const Ctor = vi.fn();
+    vi.stubGlobal('AudioContext', Ctor);
+    try {
+      await screen.findByTestId('screen-sign-in');
+      await user.type(screen.getByTestId('signin-password'), ALEX.password);
+      await user.type(screen.getByTestId('signin-code'), VALID_CODE);
+      await user.click(screen.getByTestId('signin-submit'));
+      await screen.findByTestId('screen-signed-in');
+      expect(Ctor).not.toHaveBeenCalled();
+      events.emit(WAITING_EVENT, { appointment: 7, visit: '00', kind: 'knock', device: 'd1', name: 'Ada', waiting_since: 1 });
+      expect(Ctor).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
 

@@ -13,3 +13,8 @@ export type ListenFn = (
   event: string,
   handler: (payload: unknown) => void,
 ) => Promise<() => void>;
+
+/** Emitted by the shell when a `bedside://appointment/<id>` link asks for an appointment, and
+ *  only while signed in (a link that came while locked waits in the shell until sign-in).
+ *  Payload: the appointment id. */
+export const OPEN_APPOINTMENT_EVENT = 'open-appointment';
