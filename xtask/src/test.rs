@@ -243,6 +243,7 @@ fn describe_args(command: &[&OsStr]) -> String {
 fn summarise(reports: &[Report]) -> Counts {
     let mut total = Counts::default();
     step("summary:");
+    let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(0) + 2;
     for r in reports {
         let line = match &r.outcome {
             Outcome::Ran(c) => {
@@ -252,7 +253,7 @@ fn summarise(reports: &[Report]) -> Counts {
             }
             Outcome::Skipped(why) => format!("skipped ({why})"),
         };
-        step(format!("  {:<7}{line}  {}", r.name, human(r.elapsed)));
+        step(format!("  {:<width$}{line}  {}", r.name, human(r.elapsed)));
     }
     total
 }
