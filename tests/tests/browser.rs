@@ -194,6 +194,30 @@ pub(crate) async fn one_browser() -> tokio::sync::MutexGuard<'static, ()> {
     BROWSER.lock().await
 }
 
+/// What most browser tests start from: the browser slot, a relay, a visit and its secret.
+pub(crate) struct Scene {
+    pub(crate) relay: Relay,
+    pub(crate) visit: [u8; 16],
+    pub(crate) secret: [u8; 32],
+    /// Held for the whole test.
+    pub(crate) _browser: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// `None` (saying why) when node, playwright-core or Chromium is missing.
+pub(crate) async fn scene() -> Option<Scene> {
+    if let Some(why) = missing_tools() {
+        println!("skipped: {why}");
+        return None;
+    }
+    let browser = one_browser().await;
+    Some(Scene {
+        relay: relay().await,
+        visit: random::<16>(),
+        secret: random::<32>(),
+        _browser: browser,
+    })
+}
+
 /// Runs `tests/browser/SCRIPT LINK SHOTDIR EXTRA...`, killed after `kill_after_s`.
 pub(crate) async fn drive_script(
     script: &'static str,
@@ -410,14 +434,15 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
 /// see the same device — already bound to the invite, not an extra device.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_page_is_the_same_device_and_proves_its_key() {
-    if let Some(why) = missing_tools() {
-        println!("skipped: {why}");
+    let Some(Scene {
+        relay,
+        visit,
+        secret,
+        _browser,
+    }) = scene().await
+    else {
         return;
-    }
-    let _browser = one_browser().await;
-    let relay = relay().await;
-    let visit = random::<16>();
-    let secret = random::<32>();
+    };
     let mut host = spawn_host(&relay, visit, secret);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
@@ -468,14 +493,15 @@ async fn a_reloaded_page_is_the_same_device_and_proves_its_key() {
 /// (and require) it, and the host opens it from the sealed knock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_gives_the_date_of_birth_when_the_invite_asks() {
-    if let Some(why) = missing_tools() {
-        println!("skipped: {why}");
+    let Some(Scene {
+        relay,
+        visit,
+        secret,
+        _browser,
+    }) = scene().await
+    else {
         return;
-    }
-    let _browser = one_browser().await;
-    let relay = relay().await;
-    let visit = random::<16>();
-    let secret = random::<32>();
+    };
     let mut host = spawn_host(&relay, visit, secret);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let link = invite::link(
@@ -614,14 +640,15 @@ impl Clinician {
 /// and shows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_patient_is_denied_and_sees_the_sealed_reason() {
-    if let Some(why) = missing_tools() {
-        println!("skipped: {why}");
+    let Some(Scene {
+        relay,
+        visit,
+        secret,
+        _browser,
+    }) = scene().await
+    else {
         return;
-    }
-    let _browser = one_browser().await;
-    let relay = relay().await;
-    let visit = random::<16>();
-    let secret = random::<32>();
+    };
     let mut clinician = Clinician::connect(&relay, visit).await;
     let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
     const REASON: &str = "Your appointment is on Thursday — please call us";
@@ -648,14 +675,15 @@ async fn a_browser_patient_is_denied_and_sees_the_sealed_reason() {
 /// and waits until the clinician admits it explicitly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_browser_is_an_extra_device_until_admitted() {
-    if let Some(why) = missing_tools() {
-        println!("skipped: {why}");
+    let Some(Scene {
+        relay,
+        visit,
+        secret,
+        _browser,
+    }) = scene().await
+    else {
         return;
-    }
-    let _browser = one_browser().await;
-    let relay = relay().await;
-    let visit = random::<16>();
-    let secret = random::<32>();
+    };
     let mut clinician = Clinician::connect(&relay, visit).await;
     let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
 

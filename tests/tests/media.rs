@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::browser::{
-    Relay, drive_script, event, missing_tools, one_browser, random, relay, relay_with_turn, step,
-    steps, token,
+    Relay, Scene, drive_script, event, missing_tools, one_browser, random, relay_with_turn, scene,
+    step, steps, token,
 };
 
 /// The headless clinician with synthetic media on loopback; stop it with the sender.
@@ -83,14 +83,15 @@ fn rust_fps(stats: &[CallStats]) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds() {
-    if let Some(why) = missing_tools() {
-        println!("skipped: {why}");
+    let Some(Scene {
+        relay,
+        visit,
+        secret,
+        _browser,
+    }) = scene().await
+    else {
         return;
-    }
-    let _browser = one_browser().await;
-    let relay = relay().await;
-    let visit = random::<16>();
-    let secret = random::<32>();
+    };
     let (mut host, stop) = spawn_media_host(&relay, visit, secret);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
@@ -245,14 +246,15 @@ fn the_proxy_changes_each_fingerprint_in_place() {
 /// page refuses the answer (its tag no longer verifies) and no media flows either way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
-    if let Some(why) = missing_tools() {
-        println!("skipped: {why}");
+    let Some(Scene {
+        relay,
+        visit,
+        secret,
+        _browser,
+    }) = scene().await
+    else {
         return;
-    }
-    let _browser = one_browser().await;
-    let relay = relay().await;
-    let visit = random::<16>();
-    let secret = random::<32>();
+    };
     let (mut host, stop) = spawn_media_host(&relay, visit, secret);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let proxy = fingerprint_swapping_proxy(&relay.origin).await;
