@@ -18,12 +18,20 @@ struct Target {
 }
 
 /// The known targets; add relay, media, app here.
-const TARGETS: &[Target] = &[Target {
-    name: "store",
-    about: "the encrypted store (SQLCipher) against plain SQLite",
-    needs: Purpose::Run,
-    run: store,
-}];
+const TARGETS: &[Target] = &[
+    Target {
+        name: "store",
+        about: "the encrypted store (SQLCipher) against plain SQLite",
+        needs: Purpose::Run,
+        run: store,
+    },
+    Target {
+        name: "relay",
+        about: "waiting patients held and forwarding latency, against Node.js + ws",
+        needs: Purpose::Run,
+        run: relay,
+    },
+];
 
 /// The targets for the usage text, one `name  about` line each.
 pub fn targets_help() -> String {
@@ -54,6 +62,27 @@ pub fn bench(ws: &Workspace, name: Option<&str>, extra: &[String]) -> Result<Exi
 
 fn store(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
     let mut cmd = ws.cargo(&["bench", "-p", "bedside-store", "--bench", "store"]);
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    step(describe(&cmd));
+    Ok(exit_code(status(&mut cmd)?))
+}
+
+/// The relay benchmark; first `npm ci` for its Node.js baseline if
+/// `crates/bedside-relay/benches/node/node_modules` is missing.
+fn relay(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
+    let node = ws.root.join("crates/bedside-relay/benches/node");
+    if !node.join("node_modules/ws").is_dir() {
+        let mut npm = setup::npm(&node);
+        npm.args(["ci", "--no-audit", "--no-fund"]);
+        step(describe(&npm));
+        let s = status(&mut npm)?;
+        if !s.success() {
+            return Ok(exit_code(s));
+        }
+    }
+    let mut cmd = ws.cargo(&["bench", "-p", "bedside-relay", "--bench", "relay"]);
     if !extra.is_empty() {
         cmd.arg("--").args(extra);
     }

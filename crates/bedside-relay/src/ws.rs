@@ -36,6 +36,8 @@ use crate::{AppState, ConnectionSlot, Refused, short_visit};
 
 /// Queue depth per connection before a slow reader is dropped.
 const QUEUE: usize = 256;
+/// Bytes read from a socket at a time (see [`upgrade`]).
+const READ_BUFFER: usize = 4 * 1024;
 /// Largest sealed knock, in base64url characters.
 const MAX_SEALED: usize = 16 * 1024;
 /// Largest sealed clinician text (reason, message) in base64url
@@ -74,8 +76,14 @@ where
     // Frames up to twice the protocol limit are read so that an oversized
     // message can be answered with a proper `error`; beyond that the
     // WebSocket layer refuses the frame and the connection just closes.
+    //
+    // tungstenite's default 128 KiB read buffer is allocated per socket:
+    // with thousands of idle waiting patients it is most of the relay's
+    // memory (`cargo xtask bench relay`). Messages are small; 4 KiB reads
+    // are plenty.
     ws.max_message_size(2 * MAX_MESSAGE)
         .max_frame_size(2 * MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| f(state, socket, slot))
 }
 
