@@ -352,21 +352,23 @@ async fn a_browser_shows_a_forged_link_as_invalid() {
     let link = invite::link(&relay.origin, &forged, &random::<32>());
 
     let run = drive(link, &["--expect", "invalid"]).await;
-    assert!(
-        run.ok,
-        "the browser did not show the invalid link:\n{}{}",
-        run.stdout, run.stderr
-    );
-    let steps = steps(&run.stdout);
-    let invalid = step(&steps, "invalid").expect("an invalid step");
     // The relay refuses the forged token itself: the page never reaches `ready`.
+    let steps = refused_by_relay(&run, "invalid", 404);
+    assert!(step(&steps, "ready").is_none());
+}
+
+/// The driver ended on the `name` page, refused by the relay with `status`; its steps.
+fn refused_by_relay(run: &Run, name: &str, status: u64) -> Vec<serde_json::Value> {
+    assert!(run.ok, "{name}:\n{}{}", run.stdout, run.stderr);
+    let seen = steps(&run.stdout);
+    let shown = step(&seen, name).unwrap_or_else(|| panic!("no {name} step:\n{}", run.stdout));
     assert_eq!(
-        (invalid["by"].as_str(), invalid["status"].as_u64()),
-        (Some("relay"), Some(404)),
+        (shown["by"].as_str(), shown["status"].as_u64()),
+        (Some("relay"), Some(status)),
         "{}",
         run.stdout
     );
-    assert!(step(&steps, "ready").is_none());
+    seen
 }
 
 /// Expired and withdrawn links each get their own plain page, with the
@@ -397,15 +399,7 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
         &["--expect", "expired"],
     )
     .await;
-    assert!(run.ok, "expired:\n{}{}", run.stdout, run.stderr);
-    let seen = steps(&run.stdout);
-    let shown = step(&seen, "expired").expect("an expired step");
-    assert_eq!(
-        (shown["by"].as_str(), shown["status"].as_u64()),
-        (Some("relay"), Some(410)),
-        "{}",
-        run.stdout
-    );
+    refused_by_relay(&run, "expired", 410);
 
     let withdrawn_visit = random::<16>();
     let live = token(&relay.key, withdrawn_visit);
@@ -417,15 +411,7 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
         &["--expect", "withdrawn"],
     )
     .await;
-    assert!(run.ok, "withdrawn:\n{}{}", run.stdout, run.stderr);
-    let seen = steps(&run.stdout);
-    let shown = step(&seen, "withdrawn").expect("a withdrawn step");
-    assert_eq!(
-        (shown["by"].as_str(), shown["status"].as_u64()),
-        (Some("relay"), Some(410)),
-        "{}",
-        run.stdout
-    );
+    let seen = refused_by_relay(&run, "withdrawn", 410);
     assert!(step(&seen, "ready").is_none());
 }
 
@@ -825,11 +811,5 @@ async fn after_a_relay_restart_the_page_reconnects_and_revocations_survive() {
         &["--expect", "withdrawn"],
     )
     .await;
-    assert!(run.ok, "withdrawn:\n{}{}", run.stdout, run.stderr);
-    let seen = steps(&run.stdout);
-    let shown = step(&seen, "withdrawn").expect("a withdrawn step");
-    assert_eq!(
-        (shown["by"].as_str(), shown["status"].as_u64()),
-        (Some("relay"), Some(410))
-    );
+    refused_by_relay(&run, "withdrawn", 410);
 }
