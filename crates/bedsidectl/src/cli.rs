@@ -45,7 +45,8 @@ pub enum Command {
         #[arg(long)]
         qr: Option<PathBuf>,
         /// Seal the database key to this escrow public key (base64url) too.
-        #[arg(long)]
+        /// A base64url key may begin with `-`, so hyphen values are allowed.
+        #[arg(long, allow_hyphen_values = true)]
         escrow_public_key: Option<String>,
     },
     /// TOTP enrolment.

@@ -49,6 +49,20 @@ fn init_refusals_leave_nothing_behind() {
             "escrow",
         ),
         (
+            // A base64url key may start with `-`: it must reach the key
+            // parser, not be taken for a flag.
+            &[
+                "--username",
+                "dr.a",
+                "--display-name",
+                "A",
+                "--escrow-public-key",
+                "-garbage",
+            ],
+            line,
+            "escrow",
+        ),
+        (
             &["--username", "dr.a", "--display-name", "A"],
             "",
             "standard input",
