@@ -9,6 +9,7 @@
 //!   anything else; the answer carries its tag; both DTLS fingerprints and
 //!   the SAS are exposed.
 //! - [`media`]: encoder/decoder threads and newest-frame-wins sinks.
+//! - [`jitter`]: the audio jitter buffer (reorder, conceal, adaptive depth).
 //! - [`feedback`]: the interceptor that delivers the browser's PLI/FIR,
 //!   reception reports and REMB to the sender.
 //! - [`stats`]: counters and the once-a-second [`CallStats`].
@@ -18,6 +19,7 @@
 //! content or secret is logged.
 
 pub mod feedback;
+pub mod jitter;
 pub mod media;
 pub mod peer;
 pub mod stats;

@@ -27,6 +27,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp::codec::vp8::Vp8Packet;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use crate::jitter::{self, JitterBuffer, JitterConfig, Playout};
 use crate::peer::{PeerShared, VideoSettings};
 use crate::stats::{CallStats, Counters};
 
@@ -342,7 +343,9 @@ fn spawn_decoder(
     spawned.ok().map(|_| tx)
 }
 
-/// Receives the patient's Opus and decodes it (playback is the device sink's job).
+/// Receives the patient's Opus into a [`JitterBuffer`] and decodes one 20 ms
+/// frame per playout tick: in order, concealing lost packets, at a depth that
+/// follows the measured jitter (playback is the device sink's job).
 pub(crate) async fn receive_audio(shared: Arc<PeerShared>, track: Arc<dyn TrackRemote>) {
     let mut decoder = match OpusDecoder::new(2) {
         Ok(d) => d,
@@ -352,30 +355,51 @@ pub(crate) async fn receive_audio(shared: Arc<PeerShared>, track: Arc<dyn TrackR
         }
     };
     let counters = &shared.counters;
-    let mut last_seq: Option<u16> = None;
-    while let Some(event) = track.poll().await {
-        if shared.stop.load(Ordering::Acquire) {
-            break;
-        }
-        match event {
-            TrackRemoteEvent::OnRtpPacket(packet) => {
-                Counters::add(&counters.audio_packets_received, 1);
-                Counters::add(&counters.audio_bytes_received, packet.payload.len() as u64);
-                let seq = packet.header.sequence_number;
-                if let Some(prev) = last_seq {
-                    // Conceal up to a few lost packets.
-                    let gap = seq.wrapping_sub(prev).wrapping_sub(1);
-                    for _ in 0..gap.min(5) {
-                        let _ = decoder.decode(None);
-                    }
+    let mut buffer = JitterBuffer::new(JitterConfig::default());
+    let origin = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(u64::from(jitter::FRAME_MS)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            event = track.poll() => {
+                let Some(event) = event else { break };
+                if shared.stop.load(Ordering::Acquire) {
+                    break;
                 }
-                last_seq = Some(seq);
-                if decoder.decode(Some(&packet.payload)).is_ok() {
-                    Counters::add(&counters.audio_frames_decoded, 1);
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(packet) => {
+                        Counters::add(&counters.audio_packets_received, 1);
+                        Counters::add(&counters.audio_bytes_received, packet.payload.len() as u64);
+                        let at_ms = origin.elapsed().as_secs_f64() * 1000.0;
+                        let h = &packet.header;
+                        if buffer
+                            .push(h.sequence_number, h.timestamp, at_ms, packet.payload.to_vec())
+                            .is_err()
+                        {
+                            Counters::add(&counters.audio_packets_late, 1);
+                        }
+                    }
+                    TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+                    _ => {}
                 }
             }
-            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-            _ => {}
+            _ = tick.tick() => {
+                if shared.stop.load(Ordering::Acquire) {
+                    break;
+                }
+                let decoded = match buffer.pop() {
+                    Playout::Packet(payload) => decoder.decode(Some(&payload)),
+                    Playout::Conceal => {
+                        Counters::add(&counters.audio_frames_concealed, 1);
+                        decoder.decode(None)
+                    }
+                    Playout::Silence => continue,
+                };
+                if decoded.is_ok() {
+                    Counters::add(&counters.audio_frames_decoded, 1);
+                }
+                counters.audio_buffer_ms.store(buffer.depth_ms(), Ordering::Relaxed);
+            }
         }
     }
 }

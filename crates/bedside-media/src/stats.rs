@@ -38,8 +38,14 @@ pub struct Counters {
     pub audio_packets_received: AtomicU64,
     /// Remote audio bytes received.
     pub audio_bytes_received: AtomicU64,
-    /// Remote audio 20 ms frames decoded.
+    /// Remote audio 20 ms frames decoded (played or concealed).
     pub audio_frames_decoded: AtomicU64,
+    /// Remote audio frames concealed (lost, or not there at their turn).
+    pub audio_frames_concealed: AtomicU64,
+    /// Remote audio packets refused by the jitter buffer (late or duplicate).
+    pub audio_packets_late: AtomicU64,
+    /// The jitter buffer's current depth in milliseconds.
+    pub audio_buffer_ms: AtomicU32,
     /// Width of the last decoded remote frame.
     pub remote_width: AtomicU32,
     /// Height of the last decoded remote frame.
@@ -154,6 +160,8 @@ pub struct CallStats {
     pub recv_resolution: [u32; 2],
     /// Milliseconds from the answer to the first decoded remote frame.
     pub first_frame_ms: Option<u64>,
+    /// Remote audio held in the jitter buffer, ms.
+    pub audio_buffer_ms: u32,
     /// Totals since the answer.
     pub totals: StatsTotals,
 }
@@ -187,6 +195,10 @@ pub struct StatsTotals {
     pub audio_bytes_received: u64,
     /// Remote audio frames decoded.
     pub audio_frames_decoded: u64,
+    /// Remote audio frames concealed (lost or late).
+    pub audio_frames_concealed: u64,
+    /// Remote audio packets refused as late or duplicate.
+    pub audio_packets_late: u64,
 }
 
 pub(crate) struct Snapshot<'a> {
@@ -236,6 +248,7 @@ impl Snapshot<'_> {
             send_resolution: [l32(&c.local_width), l32(&c.local_height)],
             recv_resolution: [l32(&c.remote_width), l32(&c.remote_height)],
             first_frame_ms: c.first_frame_ms(),
+            audio_buffer_ms: l32(&c.audio_buffer_ms),
             totals: StatsTotals {
                 video_frames_sent: now.video_frames_sent,
                 video_bytes_sent: now.video_bytes_sent,
@@ -250,6 +263,8 @@ impl Snapshot<'_> {
                 audio_packets_received: now.audio_packets_received,
                 audio_bytes_received: now.audio_bytes_received,
                 audio_frames_decoded: l(&c.audio_frames_decoded),
+                audio_frames_concealed: l(&c.audio_frames_concealed),
+                audio_packets_late: l(&c.audio_packets_late),
             },
         };
         (stats, now)
