@@ -225,6 +225,17 @@ pub(crate) async fn drive_script(
     extra: Vec<String>,
     kill_after_s: u64,
 ) -> Run {
+    drive_script_in(Vec::new(), script, link, extra, kill_after_s).await
+}
+
+/// [`drive_script`] with node started through `wrapper` (e.g. `ip netns exec NS`).
+pub(crate) async fn drive_script_in(
+    wrapper: Vec<String>,
+    script: &'static str,
+    link: String,
+    extra: Vec<String>,
+    kill_after_s: u64,
+) -> Run {
     let shot_dir = tempfile::Builder::new()
         .prefix("bedside-browser-shots-")
         .tempdir()
@@ -232,8 +243,11 @@ pub(crate) async fn drive_script(
         .keep();
     println!("screenshots: {}", shot_dir.display());
     let run = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("node")
-            .arg(workspace().join("tests/browser").join(script))
+        let mut argv: Vec<std::ffi::OsString> = wrapper.into_iter().map(Into::into).collect();
+        argv.push("node".into());
+        argv.push(workspace().join("tests/browser").join(script).into());
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
             .arg(&link)
             .arg(&shot_dir)
             .args(&extra)

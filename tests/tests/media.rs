@@ -28,7 +28,7 @@ fn spawn_media_host(
     spawn_media_host_with(relay, visit, secret, peer)
 }
 
-fn spawn_media_host_with(
+pub(crate) fn spawn_media_host_with(
     relay: &Relay,
     visit: [u8; 16],
     secret: [u8; 32],

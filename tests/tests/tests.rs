@@ -5,4 +5,5 @@ mod crash;
 mod desktop;
 mod logs;
 mod media;
+mod network;
 mod tidy;

@@ -15,7 +15,8 @@ pub const RUN: &[&str] = &[
 ];
 
 /// Packages needed on top of [`RUN`] by the tests: WebDriver, a headless display, a real
-/// Secret Service, Chromium as the patient browser, a TURN server and the media codecs.
+/// Secret Service, Chromium as the patient browser, a TURN server, the media codecs, and
+/// `ip` for the network-namespace test of a dropped patient network.
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
     "xvfb",
@@ -31,6 +32,7 @@ pub const TEST: &[&str] = &[
     "cmake",
     "nasm",
     "dbus",
+    "iproute2",
 ];
 
 /// Packages that provide Node.js and npm, installed only when `node` or `npm` is not on PATH.

@@ -242,7 +242,9 @@ pub(crate) async fn receive_video(shared: Arc<PeerShared>, track: Arc<dyn TrackR
     let Some(decoder_tx) = spawn_decoder(Arc::clone(&shared), Arc::clone(&need_keyframe)) else {
         return;
     };
-    let mut builder = SampleBuilder::new(128, Vp8Packet::default(), 90_000);
+    let new_builder = || SampleBuilder::new(128, Vp8Packet::default(), 90_000);
+    let mut builder = new_builder();
+    let mut epoch = shared.path_epoch.load(Ordering::Acquire);
     let mut last_pli: Option<Instant> = None;
     let counters = &shared.counters;
     while let Some(event) = track.poll().await {
@@ -251,6 +253,16 @@ pub(crate) async fn receive_video(shared: Arc<PeerShared>, track: Arc<dyn TrackR
         }
         match event {
             TrackRemoteEvent::OnRtpPacket(packet) => {
+                let now_epoch = shared.path_epoch.load(Ordering::Acquire);
+                if now_epoch != epoch {
+                    // Reconnected (ICE restart): what the builder holds is from
+                    // before the gap, and it would wait for 128 packets past it.
+                    // Start over from the patient's next keyframe.
+                    epoch = now_epoch;
+                    builder = new_builder();
+                    need_keyframe.store(true, Ordering::Release);
+                    last_pli = None;
+                }
                 Counters::add(&counters.video_packets_received, 1);
                 Counters::add(&counters.video_bytes_received, packet.payload.len() as u64);
                 builder.push(Instant::now(), packet);

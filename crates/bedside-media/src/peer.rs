@@ -233,6 +233,10 @@ pub(crate) struct PeerShared {
     pub controls: Controls,
     pub stop: AtomicBool,
     pub media_started: AtomicBool,
+    /// Bumped each time the connection (re)connects: a new network path, so
+    /// the receivers drop half-built frames from the old one and ask for a
+    /// keyframe.
+    pub path_epoch: std::sync::atomic::AtomicU64,
     /// Bandwidth adaptation step (see `media::level_settings`).
     pub video_level: AtomicU8,
     /// Consecutive seconds the adaptation wanted another level.
@@ -292,8 +296,10 @@ impl PeerConnectionEventHandler for Handler {
             media::start_senders(Arc::clone(&self.shared));
         }
         if state == RTCPeerConnectionState::Connected {
-            // A fresh path (first connect or after an ICE restart): start clean.
+            // A fresh path (first connect or after an ICE restart): start clean
+            // both ways — our next frame is a keyframe, and we ask for theirs.
             self.shared.feedback.request_keyframe();
+            self.shared.path_epoch.fetch_add(1, Ordering::AcqRel);
         }
         // Failed is not the end: an ICE restart can bring the path back.
         if state == RTCPeerConnectionState::Closed {
@@ -443,6 +449,7 @@ impl Peer {
             controls: Controls::default(),
             stop: AtomicBool::new(false),
             media_started: AtomicBool::new(false),
+            path_epoch: std::sync::atomic::AtomicU64::new(0),
             video_level: AtomicU8::new(0),
             level_streak: std::sync::atomic::AtomicU32::new(0),
             answered_at: Mutex::new(Instant::now()),
