@@ -191,6 +191,26 @@ impl Core {
         self.unlocked = Some(u);
         self.idle = IdleLock::new(self.profiles.policy().idle_lock_secs(), now);
         self.apply_idle_setting();
+        self.apply_retention();
+    }
+
+    /// Purges visits that are over and older than policy's retention period.
+    /// At every sign-in (the idle lock makes that at least daily in use). A
+    /// failure is logged and retried next time; it never blocks signing in.
+    fn apply_retention(&mut self) {
+        let days = i64::from(self.profiles.policy().data_retention_days);
+        let cutoff = self
+            .profiles
+            .now()
+            .saturating_sub(days.saturating_mul(86_400));
+        let Some(cutoff) = chrono::DateTime::from_timestamp(cutoff, 0) else {
+            return;
+        };
+        if let Some(u) = self.unlocked.as_mut()
+            && let Err(e) = u.store().purge_visits_before(cutoff)
+        {
+            tracing::warn!(error = %e, "retention purge failed; will retry at next sign-in");
+        }
     }
 
     /// Applies the user's idle-lock minutes (never beyond policy's).

@@ -47,6 +47,9 @@ pub struct Policy {
     pub minimum_version: Option<String>,
     /// The knock asks for the date of birth (signed into each invite token).
     pub knock_requires_dob: bool,
+    /// Days a visit that is over is kept (`DataRetentionDays`); older ones are
+    /// purged at sign-in.
+    pub data_retention_days: u32,
 }
 
 impl Default for Policy {
@@ -63,6 +66,7 @@ impl Default for Policy {
             allowed_relay_origins: None,
             minimum_version: None,
             knock_requires_dob: false,
+            data_retention_days: 3650,
         }
     }
 }
@@ -157,6 +161,11 @@ impl Policy {
                 .get("KnockRequiresDateOfBirth")
                 .as_bool()
                 .unwrap_or(d.knock_requires_dob),
+            data_retention_days: u32::try_from(int(
+                "DataRetentionDays",
+                i64::from(d.data_retention_days),
+            ))
+            .unwrap_or(d.data_retention_days),
         }
     }
 

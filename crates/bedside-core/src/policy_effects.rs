@@ -313,3 +313,63 @@ fn a_signed_bundle_from_the_platform_reaches_a_running_core() {
     clock.advance(120);
     assert!(c.tick(), "the bundle's 2 minutes apply to the running core");
 }
+
+#[test]
+fn data_retention_days_purges_visits_that_are_over_at_sign_in() {
+    /// A finished visit `days_ago` with a note; returns its id.
+    fn finished_visit(c: &mut Core, patient: i64, days_ago: i64) -> i64 {
+        let start = chrono::DateTime::from_timestamp(T0 - days_ago * 86_400, 0).expect("time");
+        let a = c
+            .book(AppointmentInput {
+                patient,
+                local_start: start.format("%Y-%m-%dT%H:%M").to_string(),
+                tz: "UTC".into(),
+                duration_min: 20,
+                reason: None,
+                force: true,
+            })
+            .expect("book");
+        let id = a.appointment.id.0;
+        c.set_status(id, "in_progress").expect("start");
+        c.set_status(id, "finished").expect("finish");
+        c.save_note(id, "seen").expect("note");
+        id
+    }
+
+    let run = |policy: Policy| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let clock = ManualClock::at(T0);
+        let mut c = signed_in(dir.path(), &clock, policy);
+        let p = c
+            .create_patient(PatientInput {
+                name: "Retained Patient".into(),
+                dob: "1970-01-01".into(),
+                phone: None,
+                email: None,
+                mrn: None,
+            })
+            .expect("patient");
+        let old = finished_visit(&mut c, p.id.0, 40);
+        let recent = finished_visit(&mut c, p.id.0, 10);
+        // The purge runs at sign-in: lock, then unlock (within the TOTP re-auth period).
+        c.lock();
+        c.sign_in("dr.pol", &Password::new(PW), None)
+            .expect("unlock");
+        let kept = |c: &mut Core, id: i64| c.appointment(id, "UTC").is_ok();
+        let result = (kept(&mut c, old), kept(&mut c, recent));
+        assert!(c.note(recent).expect("note").is_some());
+        assert!(c.view_patient(p.id.0).is_ok(), "patients are not purged");
+        result
+    };
+
+    assert_eq!(
+        run(managed(json!({ "DataRetentionDays": 30 }))),
+        (false, true),
+        "30 days: the 40-day-old visit goes, the 10-day-old one stays"
+    );
+    assert_eq!(
+        run(Policy::default()),
+        (true, true),
+        "the default (3650 days) keeps both"
+    );
+}

@@ -19,6 +19,7 @@ mod model;
 mod notes;
 mod patients;
 mod profile;
+mod retention;
 pub mod time;
 
 pub use audit::{AuditEvent, AuditVerdict};
@@ -30,6 +31,7 @@ pub use model::{
     Appointment, AppointmentId, AppointmentStatus, AppointmentView, NewAppointment, NewPatient,
     Note, Patient, PatientId, PatientUpdate, Profile,
 };
+pub use retention::Purged;
 
 #[cfg(test)]
 mod tests;

@@ -485,3 +485,88 @@ fn audit_events_hold_no_phi() {
     let json = serde_json::to_string(&f.store.audit_export().expect("export")).expect("json");
     assert!(!json.contains("MARKER-PHI"), "{json}");
 }
+
+#[test]
+fn retention_purges_old_visits_that_are_over_with_their_notes_and_links() {
+    let mut f = fixture();
+    let s = &mut f.store;
+    let p = s.add_patient(&patient("Kept Patient")).expect("patient");
+    let walk = |s: &mut Store, a: AppointmentId, to: &[AppointmentStatus]| {
+        for st in to {
+            s.set_status(a, *st).expect("status");
+        }
+    };
+    use AppointmentStatus as S;
+    // Over and old: finished (with two note versions and a link), cancelled, no-show.
+    let old_done = book(s, p, "2020-01-06T09:00:00Z", 20).expect("book");
+    walk(s, old_done, &[S::InProgress, S::Finished]);
+    s.set_note(old_done, "first draft").expect("note");
+    s.set_note(old_done, "final").expect("note");
+    s.add_invite(&NewInvite {
+        appointment: old_done,
+        visit_id: [7; 16],
+        token_id: 1,
+        token: "t".into(),
+        secret: [9; 32],
+        relay_origin: "https://relay.example".into(),
+        not_before: 0,
+        expires: 1,
+        max_devices: 1,
+    })
+    .expect("invite");
+    let old_cancelled = book(s, p, "2020-01-07T09:00:00Z", 20).expect("book");
+    walk(s, old_cancelled, &[S::Cancelled]);
+    let old_no_show = book(s, p, "2020-01-08T09:00:00Z", 20).expect("book");
+    walk(s, old_no_show, &[S::NoShow]);
+    // Old but never closed: kept (someone must still decide what happened).
+    let old_open = book(s, p, "2020-01-09T09:00:00Z", 20).expect("book");
+    // Over but recent: kept.
+    let recent_done = book(s, p, "2026-11-20T09:00:00Z", 20).expect("book");
+    walk(s, recent_done, &[S::InProgress, S::Finished]);
+    s.set_note(recent_done, "recent note").expect("note");
+
+    let before = s.audit_count().expect("count");
+    let purged = s
+        .purge_visits_before(at("2021-01-01T00:00:00Z"))
+        .expect("purge");
+    assert_eq!(
+        purged,
+        Purged {
+            appointments: 3,
+            notes: 2,
+            invites: 1
+        }
+    );
+    for gone in [old_done, old_cancelled, old_no_show] {
+        assert!(
+            matches!(s.appointment(gone), Err(StoreError::NotFound { .. })),
+            "{gone:?} kept"
+        );
+        assert!(s.note_history(gone).expect("history").is_empty());
+    }
+    assert!(s.invite_by_visit(&[7; 16]).expect("lookup").is_none());
+    assert_eq!(s.appointment(old_open).expect("kept").status, S::Booked);
+    assert_eq!(
+        s.note(recent_done).expect("note").map(|n| n.text),
+        Some("recent note".into())
+    );
+    assert!(s.patient(p).is_ok(), "the patient record stays");
+
+    // One audit event with counts only; the chain still verifies.
+    let events = s.audit_export().expect("export");
+    assert_eq!(events.len() as i64, before + 1);
+    let last = events.last().expect("event");
+    assert_eq!(last.action, "retention.purge");
+    assert_eq!(last.subject["appointments"], 3);
+    assert!(matches!(
+        s.audit_verify().expect("verify"),
+        AuditVerdict::Ok { .. }
+    ));
+
+    // Nothing left to do: nothing written.
+    let again = s
+        .purge_visits_before(at("2021-01-01T00:00:00Z"))
+        .expect("purge");
+    assert_eq!(again, Purged::default());
+    assert_eq!(s.audit_count().expect("count"), before + 1);
+}
