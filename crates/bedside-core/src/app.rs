@@ -36,6 +36,8 @@ pub struct Core {
     /// Unix time of each profile's last full (password + TOTP) sign-in in
     /// this process: the lock screen asks for TOTP again after the policy's hours.
     last_full_signin: HashMap<String, i64>,
+    /// Unix time of the last audit checkpoint attempt in this session.
+    last_checkpoint: i64,
 }
 
 impl std::fmt::Debug for Core {
@@ -89,6 +91,7 @@ impl Core {
             unlocked: None,
             idle,
             last_full_signin: HashMap::new(),
+            last_checkpoint: now,
         }
     }
 
@@ -192,6 +195,20 @@ impl Core {
         self.idle = IdleLock::new(self.profiles.policy().idle_lock_secs(), now);
         self.apply_idle_setting();
         self.apply_retention();
+        self.checkpoint_audit();
+    }
+
+    /// Writes the audit chain's head outside the database (see
+    /// `bedside_store`'s checkpoints): at sign-in, every
+    /// `AuditCheckpointIntervalMinutes` while signed in, and at lock. A
+    /// failure is logged; the next one tries again.
+    fn checkpoint_audit(&mut self) {
+        self.last_checkpoint = self.profiles.now();
+        if let Some(u) = self.unlocked.as_ref()
+            && let Err(e) = u.store_ref().audit_checkpoint()
+        {
+            tracing::warn!(error = %e, "audit checkpoint failed");
+        }
     }
 
     /// Purges visits that are over and older than policy's retention period.
@@ -225,8 +242,9 @@ impl Core {
         self.idle = IdleLock::new(secs, self.profiles.now());
     }
 
-    /// Locks now: keys zeroized, database closed.
+    /// Locks now: keys zeroized, database closed (after a last checkpoint).
     pub fn lock(&mut self) {
+        self.checkpoint_audit();
         if let Some(u) = self.unlocked.take() {
             u.lock();
         }
@@ -254,6 +272,10 @@ impl Core {
             self.lock();
             tracing::info!("idle lock");
             return true;
+        }
+        let every = i64::from(self.profiles.policy().audit_checkpoint_minutes) * 60;
+        if self.unlocked.is_some() && self.profiles.now() - self.last_checkpoint >= every {
+            self.checkpoint_audit();
         }
         false
     }

@@ -50,6 +50,9 @@ pub struct Policy {
     /// Days a visit that is over is kept (`DataRetentionDays`); older ones are
     /// purged at sign-in.
     pub data_retention_days: u32,
+    /// Minutes between audit checkpoints written outside the database
+    /// (`AuditCheckpointIntervalMinutes`).
+    pub audit_checkpoint_minutes: u32,
 }
 
 impl Default for Policy {
@@ -67,6 +70,7 @@ impl Default for Policy {
             minimum_version: None,
             knock_requires_dob: false,
             data_retention_days: 3650,
+            audit_checkpoint_minutes: 60,
         }
     }
 }
@@ -166,6 +170,12 @@ impl Policy {
                 i64::from(d.data_retention_days),
             ))
             .unwrap_or(d.data_retention_days),
+            audit_checkpoint_minutes: u32::try_from(int(
+                "AuditCheckpointIntervalMinutes",
+                i64::from(d.audit_checkpoint_minutes),
+            ))
+            .unwrap_or(d.audit_checkpoint_minutes)
+            .max(1),
         }
     }
 

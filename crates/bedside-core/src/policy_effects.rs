@@ -373,3 +373,62 @@ fn data_retention_days_purges_visits_that_are_over_at_sign_in() {
         "the default (3650 days) keeps both"
     );
 }
+
+#[test]
+fn audit_checkpoint_interval_sets_how_often_the_head_is_written_outside_the_database() {
+    /// Lines in the checkpoint file after a change, 4 and 5 minutes later.
+    fn lines_after(policy: Policy) -> (usize, usize, usize, Core, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let clock = ManualClock::at(T0);
+        let mut c = signed_in(dir.path(), &clock, policy);
+        let count = |c: &mut Core| {
+            let path = c
+                .unlocked()
+                .expect("signed in")
+                .store_ref()
+                .audit_checkpoint_path();
+            std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+        };
+        let at_sign_in = count(&mut c);
+        c.create_patient(PatientInput {
+            name: "Audited Patient".into(),
+            dob: "1970-01-01".into(),
+            phone: None,
+            email: None,
+            mrn: None,
+        })
+        .expect("patient");
+        clock.advance(4 * 60);
+        c.touch();
+        c.tick();
+        let after_4 = count(&mut c);
+        clock.advance(60);
+        c.touch();
+        c.tick();
+        let after_5 = count(&mut c);
+        assert!(at_sign_in >= 1, "a checkpoint at sign-in");
+        (at_sign_in, after_4, after_5, c, dir)
+    }
+
+    let (start, four, five, mut c, _dir) =
+        lines_after(managed(json!({ "AuditCheckpointIntervalMinutes": 5 })));
+    assert_eq!((four, five), (start, start + 1), "every 5 minutes");
+    let (start, four, five, _, _d) = lines_after(Policy::default());
+    assert_eq!((four, five), (start, start), "the default waits 60 minutes");
+
+    // What the checkpoints are for: events removed from the end of the log
+    // leave a valid chain, but not a valid checkpoint.
+    let head = c.audit_events(&AuditFilter::default()).expect("events")[0].seq;
+    c.unlocked()
+        .expect("signed in")
+        .store()
+        .danger_execute_raw(&format!(
+            "DELETE FROM audit_events WHERE seq >= {}",
+            head - 1
+        ))
+        .expect("truncate");
+    assert!(matches!(
+        c.audit_verify().expect("verify"),
+        bedside_store::AuditVerdict::CheckpointMismatch { .. }
+    ));
+}

@@ -75,6 +75,14 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
     },
+    /// The audit checkpoint file beside the database cannot be written or read.
+    #[error("audit checkpoints {path}: {detail}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The I/O error.
+        detail: String,
+    },
     /// Another SQLite failure (disk full, I/O error...).
     #[error("database error on {path}: {detail}")]
     Sqlite {

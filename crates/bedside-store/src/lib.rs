@@ -11,6 +11,7 @@
 
 mod appointments;
 pub mod audit;
+mod checkpoint;
 mod db;
 mod error;
 mod invites;

@@ -570,3 +570,102 @@ fn retention_purges_old_visits_that_are_over_with_their_notes_and_links() {
     assert_eq!(again, Purged::default());
     assert_eq!(s.audit_count().expect("count"), before + 1);
 }
+
+#[test]
+fn checkpoints_outside_the_database_reveal_a_truncated_or_rolled_back_log() {
+    let mut f = fixture();
+    let p = f
+        .store
+        .add_patient(&patient("Checkpointed"))
+        .expect("patient");
+    let first = f.store.audit_checkpoint().expect("checkpoint");
+    assert!(first.is_some(), "a first checkpoint");
+    assert_eq!(
+        f.store.audit_checkpoint().expect("again"),
+        None,
+        "nothing new"
+    );
+    // Keep a copy of the database as it is now (closing folds the WAL in).
+    let copy = f.path.with_file_name("older-copy.db");
+    let Fixture {
+        path,
+        key,
+        store,
+        _dir,
+    } = f;
+    drop(store);
+    std::fs::copy(&path, &copy).expect("copy");
+    let mut f = Fixture {
+        store: Store::open_with_clock(&path, &key, "dr.test", fixed_clock()).expect("reopen"),
+        path,
+        key,
+        _dir,
+    };
+
+    for i in 0..3 {
+        book(
+            &mut f.store,
+            p,
+            &format!("2026-12-0{}T09:00:00Z", i + 1),
+            20,
+        )
+        .expect("book");
+    }
+    let head = f
+        .store
+        .audit_checkpoint()
+        .expect("checkpoint")
+        .expect("moved");
+    let lines = std::fs::read_to_string(f.store.audit_checkpoint_path()).expect("file");
+    assert_eq!(lines.lines().count(), 2);
+    assert!(!lines.contains("Checkpointed"), "no PHI in checkpoints");
+    assert!(
+        matches!(f.store.audit_verify().expect("verify"), AuditVerdict::Ok { count } if count == head)
+    );
+
+    // Someone with the key removes the last two events: the chain alone still holds...
+    f.store
+        .danger_execute_raw(&format!(
+            "DELETE FROM audit_events WHERE seq > {}",
+            head - 2
+        ))
+        .expect("truncate");
+    assert!(matches!(
+        f.store.verify_chain_for_tests(),
+        AuditVerdict::Ok { .. }
+    ));
+    // ...but the checkpoint does not.
+    assert_eq!(
+        f.store.audit_verify().expect("verify"),
+        AuditVerdict::CheckpointMismatch { seq: head }
+    );
+
+    // An older copy of the whole database put back in place is caught the same way.
+    let Fixture {
+        path,
+        key,
+        store,
+        _dir,
+    } = f;
+    drop(store);
+    std::fs::copy(&copy, &path).expect("roll back");
+    for stale in ["db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(stale));
+    }
+    let older = Store::open_with_clock(&path, &key, "dr.test", fixed_clock()).expect("open");
+    assert_eq!(
+        older.audit_verify().expect("verify"),
+        AuditVerdict::CheckpointMismatch { seq: head }
+    );
+
+    // A damaged checkpoint file is reported, and not appended to.
+    std::fs::write(older.audit_checkpoint_path(), "not json\n").expect("damage");
+    assert_eq!(
+        older.audit_verify().expect("verify"),
+        AuditVerdict::CheckpointMismatch { seq: 0 }
+    );
+    assert!(matches!(
+        older.audit_checkpoint(),
+        Err(StoreError::Checkpoint { .. })
+    ));
+}

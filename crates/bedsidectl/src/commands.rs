@@ -942,8 +942,14 @@ fn audit(ctx: &Ctx, action: AuditCmd) -> Result<()> {
             print(ctx.json, &v, || match v {
                 AuditVerdict::Ok { count } => format!("OK {count} events"),
                 AuditVerdict::Broken { seq } => format!("BROKEN at event {seq}"),
+                AuditVerdict::CheckpointMismatch { seq: 0 } => {
+                    "BROKEN: the audit checkpoint file is damaged".into()
+                }
+                AuditVerdict::CheckpointMismatch { seq } => format!(
+                    "BROKEN: checkpointed event {seq} is missing or changed (log truncated or rolled back)"
+                ),
             });
-            if let AuditVerdict::Broken { seq } = v {
+            if let AuditVerdict::Broken { seq } | AuditVerdict::CheckpointMismatch { seq } = v {
                 // Already printed on stdout; the error line goes to stderr.
                 return Err(CliError::AuditBroken { seq });
             }

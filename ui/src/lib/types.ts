@@ -120,7 +120,11 @@ export interface AuditFilter {
   limit?: number | null;
 }
 
-export type AuditVerdict = { status: 'ok'; count: number } | { status: 'broken'; seq: number };
+export type AuditVerdict =
+  | { status: 'ok'; count: number }
+  | { status: 'broken'; seq: number }
+  /** A checkpoint kept outside the database names an event that is gone or changed (seq 0: the checkpoint file is damaged). */
+  | { status: 'checkpoint_mismatch'; seq: number };
 
 export interface Settings {
   relay_url: string | null;

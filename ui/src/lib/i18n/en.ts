@@ -221,6 +221,10 @@ export const en = {
     verifying: 'Verifying…',
     ok: (n: number) => `The chain is intact: ${n} events verified.`,
     broken: (seq: number) => `The chain is broken at event ${seq}.`,
+    checkpointMismatch: (seq: number) =>
+      seq === 0
+        ? 'The audit checkpoint file is damaged: the log cannot be confirmed complete.'
+        : `Events are missing: event ${seq} was recorded in a checkpoint but is gone or changed (the log was cut short or an older copy restored).`,
     seq: '#',
     time: 'Time',
     actor: 'Who',
