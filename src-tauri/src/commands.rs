@@ -485,3 +485,20 @@ pub fn policy_reload(app: tauri::AppHandle) -> Result<crate::policy::PolicyView,
         &app,
     )))
 }
+
+// ---- Signed updates (see updater.rs): endpoint, key and channel from the policy in force.
+
+/// Asks the update server policy names whether a newer version exists (`off` without one).
+#[tauri::command]
+pub async fn update_check(app: tauri::AppHandle) -> Result<crate::updater::UpdateStatus, IpcError> {
+    crate::updater::check(&app, &crate::updater::policy_now(&app)).await
+}
+
+/// Downloads the newer version, verifies its signature against the policy key and installs
+/// it; the user restarts the app when convenient.
+#[tauri::command]
+pub async fn update_install(
+    app: tauri::AppHandle,
+) -> Result<crate::updater::UpdateStatus, IpcError> {
+    crate::updater::install(&app, &crate::updater::policy_now(&app)).await
+}

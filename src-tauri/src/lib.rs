@@ -17,6 +17,7 @@ mod policy;
 mod relay;
 mod state;
 mod tray;
+mod updater;
 mod waiting;
 
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ pub fn run() -> ExitCode {
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
+        // Endpoint and key come from policy for each check (`updater.rs`), not from the config.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(state)
         .manage(waiting::WaitingRoom::default())
         .manage(policy)
@@ -102,6 +105,8 @@ pub fn run() -> ExitCode {
             commands::waiting_message,
             commands::policy_effective,
             commands::policy_reload,
+            commands::update_check,
+            commands::update_install,
         ])
         .setup(move |app| {
             idle::spawn(app.handle().clone())?;
@@ -235,6 +240,8 @@ mod tests {
         "waiting_message",
         "policy_effective",
         "policy_reload",
+        "update_check",
+        "update_install",
     ];
 
     #[test]
@@ -380,6 +387,12 @@ mod tests {
         assert_eq!(
             config["plugins"]["deep-link"]["desktop"]["schemes"],
             serde_json::json!(["bedside"])
+        );
+        // Update server and key come from policy (updater.rs); the config only insists that
+        // signatures name the version they were made for.
+        assert_eq!(
+            config["plugins"]["updater"],
+            serde_json::json!({ "pubkey": "", "endpoints": [], "requireSignedVersion": true })
         );
     }
 

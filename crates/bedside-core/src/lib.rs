@@ -47,6 +47,12 @@ pub struct Policy {
     pub minimum_version: Option<String>,
     /// The knock asks for the date of birth (signed into each invite token).
     pub knock_requires_dob: bool,
+    /// Where the app looks for signed updates (`UpdateUrl`); `None`: no update checks.
+    pub update_url: Option<String>,
+    /// The minisign public key updates must be signed with (`UpdatePublicKey`).
+    pub update_public_key: Option<String>,
+    /// The release channel (`UpdateChannel`: `stable` or `beta`).
+    pub update_channel: String,
 }
 
 impl Default for Policy {
@@ -63,6 +69,9 @@ impl Default for Policy {
             allowed_relay_origins: None,
             minimum_version: None,
             knock_requires_dob: false,
+            update_url: None,
+            update_public_key: None,
+            update_channel: "stable".to_owned(),
         }
     }
 }
@@ -157,6 +166,11 @@ impl Policy {
                 .get("KnockRequiresDateOfBirth")
                 .as_bool()
                 .unwrap_or(d.knock_requires_dob),
+            update_url: e.str("UpdateUrl").map(str::to_owned),
+            update_public_key: e.str("UpdatePublicKey").map(str::to_owned),
+            update_channel: e
+                .str("UpdateChannel")
+                .map_or(d.update_channel, str::to_owned),
         }
     }
 
@@ -275,6 +289,8 @@ mod policy_tests {
         })));
         assert!(p.knock_requires_dob);
         assert_eq!(p.min_password_length, 16);
+        assert_eq!(p.update_url, None, "no UpdateUrl: no update checks");
+        assert_eq!(p.update_channel, "stable");
         assert_eq!(p.idle_lock_secs(), 180);
         assert!(!p.totp_required);
         assert_eq!((p.invite_max_lifetime_hours, p.invite_max_devices), (2, 2));
@@ -288,6 +304,28 @@ mod policy_tests {
             Policy::from_effective(&managed(json!({ "PasswordMinLength": 3 }))).min_password_length,
             12
         );
+    }
+
+    #[test]
+    fn update_policies_reach_the_core() {
+        let key = "RWTX5qZvdPSepDGWg2bz8n6ArQnBMwgQK1geVosorcbLzcunD+KJ+cYe";
+        let p = Policy::from_effective(&managed(json!({
+            "UpdateUrl": "https://updates.clinic.example/{{channel}}/latest.json",
+            "UpdatePublicKey": key,
+            "UpdateChannel": "beta",
+        })));
+        assert_eq!(
+            p.update_url.as_deref(),
+            Some("https://updates.clinic.example/{{channel}}/latest.json")
+        );
+        assert_eq!(p.update_public_key.as_deref(), Some(key));
+        assert_eq!(p.update_channel, "beta");
+        // A key that is not a minisign key and an unknown channel are ignored, not half-used.
+        let p = Policy::from_effective(&managed(json!({
+            "UpdatePublicKey": "not a key", "UpdateChannel": "nightly",
+        })));
+        assert_eq!(p.update_public_key, None);
+        assert_eq!(p.update_channel, "stable");
     }
 
     #[test]
