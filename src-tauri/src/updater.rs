@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use tauri::{Manager, Runtime, Url};
+use tauri::{Runtime, Url};
 use tauri_plugin_updater::{Error as UpdaterError, Update, UpdaterExt};
 
 use crate::IpcError;
@@ -200,11 +200,6 @@ fn map_error(e: &UpdaterError) -> IpcError {
             "Could not reach the update server. Check the network connection and try again.",
         ),
     }
-}
-
-/// Used by the commands: the policy in force now.
-pub(crate) fn policy_now(app: &tauri::AppHandle) -> bedside_core::Policy {
-    app.state::<crate::policy::PolicyState>().current().policy
 }
 
 #[cfg(test)]

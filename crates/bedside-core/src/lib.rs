@@ -43,6 +43,9 @@ pub struct Policy {
     pub escrow_public_key: Option<String>,
     /// Relay origins invites may use; `None` means any https relay (or loopback).
     pub allowed_relay_origins: Option<Vec<String>>,
+    /// The relay new invites point at (`RelayUrl`), over the user's setting; `None`: the
+    /// user's setting, else the app's embedded relay.
+    pub relay_url: Option<String>,
     /// Versions older than this refuse to start visits (`MinimumVersion`).
     pub minimum_version: Option<String>,
     /// The knock asks for the date of birth (signed into each invite token).
@@ -67,6 +70,7 @@ impl Default for Policy {
             invite_max_devices: 1,
             escrow_public_key: None,
             allowed_relay_origins: None,
+            relay_url: None,
             minimum_version: None,
             knock_requires_dob: false,
             update_url: None,
@@ -157,6 +161,7 @@ impl Policy {
             .unwrap_or(d.invite_max_devices),
             escrow_public_key: e.str("EscrowPublicKey").map(str::to_owned),
             minimum_version: e.str("MinimumVersion").map(str::to_owned),
+            relay_url: e.str("RelayUrl").map(str::to_owned),
             allowed_relay_origins: e.get("AllowedRelayOrigins").as_array().map(|a| {
                 a.iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))
