@@ -41,6 +41,8 @@ const COMMANDS: &[&str] = &[
     "waiting_message",
     "policy_effective",
     "policy_reload",
+    "update_check",
+    "update_install",
 ];
 
 fn main() {

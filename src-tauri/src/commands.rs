@@ -169,13 +169,13 @@ mod tests {
 }
 
 /// The embedded relay's origin (`http://127.0.0.1:PORT`), or `None` when policy
-/// names a relay or the embedded one has not started (yet).
+/// names a relay (now) or the embedded one has not started (yet).
 #[tauri::command(async)]
 pub fn relay_origin(app: tauri::AppHandle) -> Result<Option<String>, IpcError> {
-    use tauri::Manager;
-    Ok(app
-        .try_state::<crate::relay::EmbeddedRelay>()
-        .map(|r| r.origin.clone()))
+    if !crate::relay::embedded_wanted(&crate::policy::current(&app)) {
+        return Ok(None);
+    }
+    Ok(crate::relay::embedded_origin(&app))
 }
 
 // ---- The clinician's working screens: patients, schedule, notes, invites, audit, settings.
@@ -484,4 +484,21 @@ pub fn policy_reload(app: tauri::AppHandle) -> Result<crate::policy::PolicyView,
     Ok(crate::policy::PolicyView::from(&crate::policy::reload(
         &app,
     )))
+}
+
+// ---- Signed updates (see updater.rs): endpoint, key and channel from the policy in force.
+
+/// Asks the update server policy names whether a newer version exists (`off` without one).
+#[tauri::command]
+pub async fn update_check(app: tauri::AppHandle) -> Result<crate::updater::UpdateStatus, IpcError> {
+    crate::updater::check(&app, &crate::policy::current(&app)).await
+}
+
+/// Downloads the newer version, verifies its signature against the policy key and installs
+/// it; the user restarts the app when convenient.
+#[tauri::command]
+pub async fn update_install(
+    app: tauri::AppHandle,
+) -> Result<crate::updater::UpdateStatus, IpcError> {
+    crate::updater::install(&app, &crate::policy::current(&app)).await
 }

@@ -17,6 +17,7 @@ mod policy;
 mod relay;
 mod state;
 mod tray;
+mod updater;
 mod waiting;
 
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ pub fn run() -> ExitCode {
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
+        // Endpoint and key come from policy for each check (`updater.rs`), not from the config.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(state)
         .manage(waiting::WaitingRoom::default())
         .manage(policy)
@@ -102,11 +105,13 @@ pub fn run() -> ExitCode {
             commands::waiting_message,
             commands::policy_effective,
             commands::policy_reload,
+            commands::update_check,
+            commands::update_install,
         ])
         .setup(move |app| {
             idle::spawn(app.handle().clone())?;
             policy::spawn(app.handle().clone())?;
-            start_embedded_relay(app.handle().clone(), &current);
+            relay::ensure_embedded(app.handle(), data_dir_for_relay(), &current.policy);
             tray::install(app.handle());
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
@@ -153,30 +158,9 @@ pub(crate) fn show_main(app: &tauri::AppHandle) {
     }
 }
 
-/// Starts the in-process relay unless policy names one (see `relay.rs`). `RelayUrl` is
-/// read at start: a change takes effect at the next start of the app.
-fn start_embedded_relay(handle: tauri::AppHandle, policy: &bedside_core::LoadedPolicy) {
-    if !embedded_relay_wanted(&policy.effective) {
-        tracing::info!("relay set by policy; no embedded relay");
-        return;
-    }
-    let Ok(data_dir) = bedside_core::Core::default_data_dir() else {
-        return;
-    };
-    let clinics = bedside_core::profiles::clinic_keys_in(&data_dir);
-    tauri::async_runtime::spawn(async move {
-        match relay::start(&data_dir, clinics).await {
-            Ok(r) => {
-                handle.manage(r);
-            }
-            Err(e) => tracing::error!(error = %e, "the embedded relay did not start"),
-        }
-    });
-}
-
-/// The embedded relay runs only when policy names no relay (`RelayUrl`).
-fn embedded_relay_wanted(effective: &bedside_policy::Effective) -> bool {
-    effective.str("RelayUrl").is_none()
+/// Where the embedded relay keeps its state (the app's data directory), if there is one.
+pub(crate) fn data_dir_for_relay() -> Option<std::path::PathBuf> {
+    bedside_core::Core::default_data_dir().ok()
 }
 
 /// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
@@ -235,6 +219,8 @@ mod tests {
         "waiting_message",
         "policy_effective",
         "policy_reload",
+        "update_check",
+        "update_install",
     ];
 
     #[test]
@@ -308,14 +294,15 @@ mod tests {
                 level: bedside_policy::Level::Mandatory,
                 values: v.as_object().cloned().unwrap_or_default(),
             };
-            bedside_policy::merge(&serde_json::Map::new(), &[layer])
+            let e = bedside_policy::merge(&serde_json::Map::new(), &[layer]);
+            bedside_core::Policy::from_effective(&e)
         };
-        assert!(super::embedded_relay_wanted(&with(serde_json::json!({}))));
-        assert!(!super::embedded_relay_wanted(&with(
+        assert!(crate::relay::embedded_wanted(&with(serde_json::json!({}))));
+        assert!(!crate::relay::embedded_wanted(&with(
             serde_json::json!({ "RelayUrl": "https://relay.clinic.example" })
         )));
         // An invalid value is ignored, so the app still has a relay.
-        assert!(super::embedded_relay_wanted(&with(
+        assert!(crate::relay::embedded_wanted(&with(
             serde_json::json!({ "RelayUrl": "http://relay.clinic.example" })
         )));
     }
@@ -380,6 +367,12 @@ mod tests {
         assert_eq!(
             config["plugins"]["deep-link"]["desktop"]["schemes"],
             serde_json::json!(["bedside"])
+        );
+        // Update server and key come from policy (updater.rs); the config only insists that
+        // signatures name the version they were made for.
+        assert_eq!(
+            config["plugins"]["updater"],
+            serde_json::json!({ "pubkey": "", "endpoints": [], "requireSignedVersion": true })
         );
     }
 

@@ -88,11 +88,19 @@ fn log_in_force(l: &LoadedPolicy) {
     );
 }
 
-/// Re-reads policy now, applies any change to the core and tells the window.
+/// The policy in force now.
+pub(crate) fn current(app: &AppHandle) -> Policy {
+    app.state::<PolicyState>().current().policy
+}
+
+/// Re-reads policy now, applies any change to the core and tells the window. The core picks
+/// the relay for each new invite from the policy in force; a policy without `RelayUrl` needs
+/// the embedded relay, which starts here if it does not run yet (see `relay.rs`).
 pub(crate) fn reload(app: &AppHandle) -> LoadedPolicy {
     let state = app.state::<PolicyState>();
     if let Some(new) = state.refresh() {
         app.state::<AppState>().set_policy(new.policy.clone());
+        crate::relay::ensure_embedded(app, crate::data_dir_for_relay(), &new.policy);
         if let Err(error) = app.emit_to("main", POLICY_CHANGED_EVENT, ()) {
             tracing::warn!(%error, "could not tell the window policy changed");
         }

@@ -2,11 +2,19 @@
 //! `bedside-relay` in-process on 127.0.0.1 at a random port, trusting the
 //! clinic keys of this computer's profiles. Plain HTTP is fine there: the
 //! relay refuses it anywhere but loopback.
+//!
+//! `RelayUrl` is followed live: the core picks the relay for each new invite from the
+//! policy in force, a policy that drops `RelayUrl` starts the embedded relay
+//! ([`ensure_embedded`], from the policy watcher), and one that sets it leaves a running
+//! embedded relay alone — invites already issued on it keep working; new ones go to the
+//! policy's relay. Waiting-room connections follow each invite's own relay (the one its link
+//! names, where its patient will knock), so they never move: regenerating a link moves it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
+use tauri::{AppHandle, Manager, Runtime};
 
 /// A running embedded relay.
 #[derive(Clone)]
@@ -18,9 +26,47 @@ pub struct EmbeddedRelay {
 }
 
 /// The embedded relay's origin, if it runs.
-pub(crate) fn embedded_origin(app: &tauri::AppHandle) -> Option<String> {
-    use tauri::Manager;
+pub(crate) fn embedded_origin<R: Runtime>(app: &AppHandle<R>) -> Option<String> {
     app.try_state::<EmbeddedRelay>().map(|r| r.origin.clone())
+}
+
+/// The embedded relay is wanted when policy names no relay (`RelayUrl`).
+pub(crate) fn embedded_wanted(policy: &bedside_core::Policy) -> bool {
+    policy.relay_url.is_none()
+}
+
+/// Managed once the embedded relay has been started, so it starts at most once.
+struct Started;
+
+/// Starts the embedded relay in the background if policy names no relay and it has not been
+/// started; returns whether it started it now. Called at start-up and after each policy change.
+pub(crate) fn ensure_embedded<R: Runtime>(
+    handle: &AppHandle<R>,
+    data_dir: Option<PathBuf>,
+    policy: &bedside_core::Policy,
+) -> bool {
+    if !embedded_wanted(policy) {
+        tracing::info!("relay set by policy; no embedded relay");
+        return false;
+    }
+    let Some(data_dir) = data_dir else {
+        return false;
+    };
+    // `manage` adds the marker only once, even when two threads race here.
+    if !handle.manage(Started) {
+        return false;
+    }
+    let clinics = bedside_core::profiles::clinic_keys_in(&data_dir);
+    let handle = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        match start(&data_dir, clinics).await {
+            Ok(r) => {
+                handle.manage(r);
+            }
+            Err(e) => tracing::error!(error = %e, "the embedded relay did not start"),
+        }
+    });
+    true
 }
 
 /// Makes the embedded relay (if any) trust the signed-in clinic's key, which may have been
@@ -29,7 +75,6 @@ pub(crate) fn trust(
     app: &tauri::AppHandle,
     core: &mut bedside_core::Core,
 ) -> Result<(), bedside_core::CoreError> {
-    use tauri::Manager;
     if let Some(r) = app.try_state::<EmbeddedRelay>() {
         let (name, public_key) = core.clinic_identity()?;
         if let Err(e) = r.state.trust_clinic(&name, &public_key) {
@@ -43,7 +88,6 @@ pub(crate) fn trust(
 /// local revocation already stands; an unreachable relay is logged (the link then stops at
 /// its expiry).
 pub(crate) fn tell_revoked(app: &tauri::AppHandle, withdrawn: Vec<bedside_store::Invite>) {
-    use tauri::Manager;
     if withdrawn.is_empty() {
         return;
     }
@@ -114,7 +158,57 @@ pub async fn start(
 
 #[cfg(test)]
 mod tests {
+    use tauri::Manager;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn the_embedded_relay_starts_once_when_policy_drops_relay_url() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let app = tauri::test::mock_app();
+        let handle = app.handle();
+        let named = bedside_core::Policy {
+            relay_url: Some("https://relay.clinic.example".into()),
+            ..bedside_core::Policy::default()
+        };
+        assert!(!super::ensure_embedded(
+            handle,
+            Some(dir.path().into()),
+            &named
+        ));
+        assert!(handle.try_state::<super::EmbeddedRelay>().is_none());
+
+        // The watcher applies a policy without RelayUrl: the embedded relay starts.
+        let none = bedside_core::Policy::default();
+        assert!(super::ensure_embedded(
+            handle,
+            Some(dir.path().into()),
+            &none
+        ));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let origin = loop {
+            if let Some(o) = super::embedded_origin(handle) {
+                break o;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the relay did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(origin.starts_with("http://127.0.0.1:"), "{origin}");
+        // Again (the next change, or RelayUrl set and dropped once more): no second relay.
+        assert!(!super::ensure_embedded(
+            handle,
+            Some(dir.path().into()),
+            &none
+        ));
+        assert!(!super::ensure_embedded(
+            handle,
+            Some(dir.path().into()),
+            &named
+        ));
+        assert_eq!(super::embedded_origin(handle), Some(origin));
+    }
 
     #[tokio::test]
     async fn starts_on_loopback_and_answers() {

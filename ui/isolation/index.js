@@ -57,6 +57,8 @@
     relay_origin: noArgs,
     policy_effective: noArgs,
     policy_reload: noArgs,
+    update_check: noArgs,
+    update_install: noArgs,
     create_profile: (a) =>
       only(a, ['username', 'displayName', 'password']) &&
       isShortString(a.username) &&

@@ -286,12 +286,14 @@ impl Core {
             .set_note(AppointmentId(appointment), text)?)
     }
 
-    /// The relay invite links use: the user's setting, else `fallback` (the
-    /// embedded relay).
+    /// The relay a new invite link uses: policy's `RelayUrl`, else the user's
+    /// setting, else `fallback` (the embedded relay). Decided at each call from
+    /// the policy in force, so a `RelayUrl` change applies to the next invite.
     pub fn relay_for_invites(&mut self, fallback: Option<&str>) -> Result<String, CoreError> {
+        let by_policy = self.profiles.policy().relay_url.clone();
         let setting = self.unlocked()?.store_ref().setting(RELAY_URL)?;
-        setting
-            .filter(|r| !r.is_empty())
+        by_policy
+            .or(setting.filter(|r| !r.is_empty()))
             .or_else(|| fallback.map(str::to_owned))
             .ok_or(CoreError::Invalid {
                 field: "relay",

@@ -43,6 +43,9 @@ pub struct Policy {
     pub escrow_public_key: Option<String>,
     /// Relay origins invites may use; `None` means any https relay (or loopback).
     pub allowed_relay_origins: Option<Vec<String>>,
+    /// The relay new invites point at (`RelayUrl`), over the user's setting; `None`: the
+    /// user's setting, else the app's embedded relay.
+    pub relay_url: Option<String>,
     /// Versions older than this refuse to start visits (`MinimumVersion`).
     pub minimum_version: Option<String>,
     /// The knock asks for the date of birth (signed into each invite token).
@@ -53,6 +56,12 @@ pub struct Policy {
     /// Minutes between audit checkpoints written outside the database
     /// (`AuditCheckpointIntervalMinutes`).
     pub audit_checkpoint_minutes: u32,
+    /// Where the app looks for signed updates (`UpdateUrl`); `None`: no update checks.
+    pub update_url: Option<String>,
+    /// The minisign public key updates must be signed with (`UpdatePublicKey`).
+    pub update_public_key: Option<String>,
+    /// The release channel (`UpdateChannel`: `stable` or `beta`).
+    pub update_channel: String,
 }
 
 impl Default for Policy {
@@ -67,10 +76,14 @@ impl Default for Policy {
             invite_max_devices: 1,
             escrow_public_key: None,
             allowed_relay_origins: None,
+            relay_url: None,
             minimum_version: None,
             knock_requires_dob: false,
             data_retention_days: 3650,
             audit_checkpoint_minutes: 60,
+            update_url: None,
+            update_public_key: None,
+            update_channel: "stable".to_owned(),
         }
     }
 }
@@ -156,6 +169,7 @@ impl Policy {
             .unwrap_or(d.invite_max_devices),
             escrow_public_key: e.str("EscrowPublicKey").map(str::to_owned),
             minimum_version: e.str("MinimumVersion").map(str::to_owned),
+            relay_url: e.str("RelayUrl").map(str::to_owned),
             allowed_relay_origins: e.get("AllowedRelayOrigins").as_array().map(|a| {
                 a.iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))
@@ -176,6 +190,11 @@ impl Policy {
             ))
             .unwrap_or(d.audit_checkpoint_minutes)
             .max(1),
+            update_url: e.str("UpdateUrl").map(str::to_owned),
+            update_public_key: e.str("UpdatePublicKey").map(str::to_owned),
+            update_channel: e
+                .str("UpdateChannel")
+                .map_or(d.update_channel, str::to_owned),
         }
     }
 
@@ -294,6 +313,8 @@ mod policy_tests {
         })));
         assert!(p.knock_requires_dob);
         assert_eq!(p.min_password_length, 16);
+        assert_eq!(p.update_url, None, "no UpdateUrl: no update checks");
+        assert_eq!(p.update_channel, "stable");
         assert_eq!(p.idle_lock_secs(), 180);
         assert!(!p.totp_required);
         assert_eq!((p.invite_max_lifetime_hours, p.invite_max_devices), (2, 2));
@@ -307,6 +328,28 @@ mod policy_tests {
             Policy::from_effective(&managed(json!({ "PasswordMinLength": 3 }))).min_password_length,
             12
         );
+    }
+
+    #[test]
+    fn update_policies_reach_the_core() {
+        let key = "RWTX5qZvdPSepDGWg2bz8n6ArQnBMwgQK1geVosorcbLzcunD+KJ+cYe";
+        let p = Policy::from_effective(&managed(json!({
+            "UpdateUrl": "https://updates.clinic.example/{{channel}}/latest.json",
+            "UpdatePublicKey": key,
+            "UpdateChannel": "beta",
+        })));
+        assert_eq!(
+            p.update_url.as_deref(),
+            Some("https://updates.clinic.example/{{channel}}/latest.json")
+        );
+        assert_eq!(p.update_public_key.as_deref(), Some(key));
+        assert_eq!(p.update_channel, "beta");
+        // A key that is not a minisign key and an unknown channel are ignored, not half-used.
+        let p = Policy::from_effective(&managed(json!({
+            "UpdatePublicKey": "not a key", "UpdateChannel": "nightly",
+        })));
+        assert_eq!(p.update_public_key, None);
+        assert_eq!(p.update_channel, "stable");
     }
 
     #[test]

@@ -432,3 +432,90 @@ fn audit_checkpoint_interval_sets_how_often_the_head_is_written_outside_the_data
         bedside_store::AuditVerdict::CheckpointMismatch { .. }
     ));
 }
+
+#[test]
+fn relay_url_points_new_invites_at_the_policy_relay_and_a_change_applies_without_restart() {
+    const EMBEDDED: &str = "http://127.0.0.1:9";
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = ManualClock::at(T0);
+    let relay_a = "https://relay-a.clinic.example";
+    let relay_b = "https://relay-b.clinic.example";
+    let mut c = signed_in(dir.path(), &clock, managed(json!({ "RelayUrl": relay_a })));
+    // The user's own relay setting and the embedded relay give way to policy.
+    let mut s = c.settings().expect("settings");
+    s.relay_url = Some("https://relay-mine.example".into());
+    c.save_settings(&s).expect("saved");
+    assert_eq!(c.relay_for_invites(Some(EMBEDDED)).expect("relay"), relay_a);
+    let first = with_appointment(&mut c);
+    let origin = c.relay_for_invites(Some(EMBEDDED)).expect("relay");
+    let (link, _) = c.create_invite(first.0, &origin).expect("invite");
+    assert!(
+        link.link.starts_with(&format!("{relay_a}/j/")),
+        "{}",
+        link.link
+    );
+
+    // The watcher swaps in a new RelayUrl: the next invite uses it, no restart.
+    c.set_policy(managed(json!({ "RelayUrl": relay_b })));
+    let second = {
+        use bedside_store::NewAppointment;
+        let u = c.unlocked().expect("signed in");
+        let p = u.store_ref().list_patients().expect("patients")[0].id;
+        u.store()
+            .add_appointment(
+                &NewAppointment {
+                    patient: p,
+                    start: chrono::DateTime::from_timestamp(T0 + 5 * 3600, 0).expect("time"),
+                    tz: "UTC".into(),
+                    duration_min: 30,
+                    reason: None,
+                },
+                false,
+            )
+            .expect("appointment")
+    };
+    let origin = c.relay_for_invites(Some(EMBEDDED)).expect("relay");
+    assert_eq!(origin, relay_b);
+    let (link, _) = c.create_invite(second.0, &origin).expect("invite");
+    assert!(
+        link.link.starts_with(&format!("{relay_b}/j/")),
+        "{}",
+        link.link
+    );
+
+    // The waiting room watches each visit on the relay its link names: the earlier invite
+    // stays on relay A (the patient holds that link), the new one is on relay B.
+    let watched: Vec<(i64, String)> = c
+        .todays_visits("UTC")
+        .expect("visits")
+        .into_iter()
+        .map(|v| (v.appointment.0, v.invite.relay_origin.clone()))
+        .collect();
+    assert_eq!(
+        watched,
+        vec![
+            (first.0, relay_a.to_owned()),
+            (second.0, relay_b.to_owned())
+        ]
+    );
+    // Regenerating the first link moves it to relay B.
+    let (moved, replaced) = c.create_invite(first.0, &origin).expect("regenerate");
+    assert!(moved.link.starts_with(relay_b));
+    assert_eq!(
+        replaced[0].relay_origin, relay_a,
+        "the old link is revoked on its relay"
+    );
+
+    // Policy no longer names a relay: the user's setting, then the embedded relay.
+    c.set_policy(managed(json!({})));
+    assert_eq!(
+        c.relay_for_invites(Some(EMBEDDED)).expect("relay"),
+        "https://relay-mine.example"
+    );
+    s.relay_url = None;
+    c.save_settings(&s).expect("saved");
+    assert_eq!(
+        c.relay_for_invites(Some(EMBEDDED)).expect("relay"),
+        EMBEDDED
+    );
+}

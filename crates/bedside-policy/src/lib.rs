@@ -9,15 +9,19 @@
 //!   neither fatal. Floors no policy can loosen: the waiting room, call
 //!   authentication, encryption at rest.
 //! - [`bundle`]: organisation-signed bundles (Ed25519, monotonic version).
-//! - [`sources`]: reading the platform's policy locations (the only IO here).
+//! - [`sources`]: reading the platform's policy locations (the only IO here),
+//!   with the OS adapters [`macos`] (managed preferences) and [`windows`] (the
+//!   registry): a pure conversion each, and a thin read compiled for that OS only.
 //!
 //! **Invariant:** `schema`, `merge` and `bundle` do no IO and read no clock.
 
 pub mod bundle;
+pub mod macos;
 pub mod merge;
 pub mod schema;
 pub mod sources;
 pub mod templates;
+pub mod windows;
 
 pub use merge::{Effective, Layer, Level, PolicyEntry, Source, Status, merge};
 pub use schema::{Kind, POLICIES, PolicyDef};

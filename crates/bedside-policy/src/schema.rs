@@ -29,6 +29,9 @@ pub enum Kind {
     Key32,
     /// A version `MAJOR.MINOR.PATCH`.
     Version,
+    /// A minisign public key, as `tauri signer generate` writes it (base64 of the
+    /// two-line `.pub` file) or as minisign prints it (the bare `RW…` line).
+    MinisignKey,
 }
 
 /// A floor: the check a value must pass, and why (for the Policy page).
@@ -194,10 +197,10 @@ pub const POLICIES: &[PolicyDef] = &[
     },
     PolicyDef {
         name: "UpdatePublicKey",
-        kind: Kind::String,
+        kind: Kind::MinisignKey,
         default: null,
         floor: None,
-        description: "The key update artifacts must be signed with.",
+        description: "The minisign public key update artifacts must be signed with (tauri signer generate).",
     },
     PolicyDef {
         name: "UpdateChannel",
@@ -249,6 +252,33 @@ fn is_url(s: &str) -> bool {
             "http" => matches!(bare, "127.0.0.1" | "localhost" | "[::1]"),
             _ => false,
         }
+}
+
+/// The 42 bytes of a minisign Ed25519 public key (`Ed`, key id, key) in either
+/// accepted spelling (see [`Kind::MinisignKey`]), or `None`.
+pub fn minisign_key_bytes(s: &str) -> Option<Vec<u8>> {
+    let b64 = &data_encoding::BASE64;
+    let bare = |line: &str| {
+        b64.decode(line.trim().as_bytes())
+            .ok()
+            .filter(|k| k.len() == 42 && k.starts_with(b"Ed"))
+    };
+    let s = s.trim();
+    bare(s).or_else(|| {
+        let text = b64.decode(s.as_bytes()).ok()?;
+        let text = String::from_utf8(text).ok()?;
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let first = lines.next()?;
+        let key = if first.starts_with("untrusted comment:") {
+            lines.next()?
+        } else {
+            first
+        };
+        if lines.next().is_some() {
+            return None;
+        }
+        bare(key)
+    })
 }
 
 /// Checks a value against a policy's type; `Err` says why, in admin terms.
@@ -310,6 +340,12 @@ pub fn validate(def: &PolicyDef, v: &Value) -> Result<(), String> {
             }
             _ => Err("expected a version such as 1.4.0".into()),
         },
+        Kind::MinisignKey => match v.as_str().and_then(minisign_key_bytes) {
+            Some(_) => Ok(()),
+            None => Err(
+                "expected a minisign public key (the .pub file from tauri signer generate)".into(),
+            ),
+        },
     }
 }
 
@@ -320,7 +356,7 @@ pub fn json_schema() -> Value {
         let mut s = match p.kind {
             Kind::Bool => json!({ "type": "boolean" }),
             Kind::Int { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
-            Kind::String | Kind::Key32 | Kind::Version => {
+            Kind::String | Kind::Key32 | Kind::Version | Kind::MinisignKey => {
                 json!({ "type": "string", "minLength": 1 })
             }
             Kind::Url => json!({ "type": "string", "format": "uri" }),
@@ -387,5 +423,22 @@ mod tests {
         let v = find("MinimumVersion").expect("policy");
         assert!(validate(v, &json!("1.2.3")).is_ok());
         assert!(validate(v, &json!("1.2")).is_err());
+    }
+
+    #[test]
+    fn update_public_key_takes_either_minisign_spelling() {
+        let key = find("UpdatePublicKey").expect("policy");
+        // `minisign -G` prints the bare line; `tauri signer generate` writes base64 of the file.
+        let bare = "RWTX5qZvdPSepDGWg2bz8n6ArQnBMwgQK1geVosorcbLzcunD+KJ+cYe";
+        let file = format!("untrusted comment: minisign public key: A49EF4746FA6E6D7\n{bare}\n");
+        let tauri = data_encoding::BASE64.encode(file.as_bytes());
+        assert!(validate(key, &json!(bare)).is_ok());
+        assert!(validate(key, &json!(tauri)).is_ok());
+        assert_eq!(minisign_key_bytes(bare), minisign_key_bytes(&tauri));
+        // Wrong length, an Ed25519 key in base64url (the policy-bundle kind), free text.
+        assert!(validate(key, &json!("RWTX5qZvdPSepDGWg2bz8n6ArQnB")).is_err());
+        let ed = data_encoding::BASE64URL_NOPAD.encode(&[7u8; 32]);
+        assert!(validate(key, &json!(ed)).is_err());
+        assert!(validate(key, &json!("my update key")).is_err());
     }
 }

@@ -8,8 +8,11 @@
 //! reported and skipped; the others still apply. Files and directories that
 //! other users may write (group- or world-writable) are refused, as sshd's
 //! `StrictModes` does: a policy any local user can edit is no policy.
-//! (macOS managed preferences and the Windows registry come with the
-//! installers for those systems.)
+//!
+//! macOS and Windows add their own store first ([`read_os`]): managed
+//! preferences ([`crate::macos`]) and `HKLM\SOFTWARE\Policies\Bedside`
+//! ([`crate::windows`]). Those layers go through the same merge, so precedence,
+//! validation, floors and unknown-key reports are the same everywhere.
 //!
 //! Signed bundles take precedence over plain managed files. The caller keeps
 //! a [`Remembered`] copy of the last bundle applied (it decides where: the
@@ -111,7 +114,7 @@ fn check_mode(_: &Path) -> Result<(), String> {
 }
 
 /// Reads a policy source file: size-limited, mode-checked.
-fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE {
         return Err("larger than 256 KiB".into());
@@ -187,9 +190,32 @@ pub struct Platform {
     pub remember: Option<Remembered>,
 }
 
-/// Reads plain policy files, pinned keys and signed bundles under `root`.
+/// The operating system's own policy store: macOS managed preferences.
+#[cfg(target_os = "macos")]
+pub fn read_os() -> (Vec<Layer>, Vec<SourceProblem>) {
+    crate::macos::read()
+}
+
+/// The operating system's own policy store: the Windows registry.
+#[cfg(windows)]
+pub fn read_os() -> (Vec<Layer>, Vec<SourceProblem>) {
+    crate::windows::read()
+}
+
+/// The operating system's own policy store: none on Linux (the directories are it).
+#[cfg(not(any(target_os = "macos", windows)))]
+pub fn read_os() -> (Vec<Layer>, Vec<SourceProblem>) {
+    (Vec::new(), Vec::new())
+}
+
+/// Reads the OS store ([`read_os`]), then plain policy files, pinned keys and
+/// signed bundles under `root`. Within a level later layers win: the files
+/// under `root` over the OS store, a signed bundle over both.
 pub fn read_platform(root: &Path, remembered: Option<&Remembered>) -> Platform {
-    let (mut layers, mut problems) = read_dir_layers(root);
+    let (mut layers, mut problems) = read_os();
+    let (dir_layers, dir_problems) = read_dir_layers(root);
+    layers.extend(dir_layers);
+    problems.extend(dir_problems);
     let keys = read_keys(&root.join("keys"), &mut problems);
     let mut report = BundleReport {
         trusted_keys: keys.len(),

@@ -63,7 +63,7 @@ fn admx_policy(p: &PolicyDef, recommended: bool) -> String {
                 n = p.name
             )
         }
-        Kind::String | Kind::Url | Kind::Key32 | Kind::Version => format!(
+        Kind::String | Kind::Url | Kind::Key32 | Kind::Version | Kind::MinisignKey => format!(
             "{head} presentation=\"$(presentation.{n})\">\n{parent}      <elements>\n        <text id=\"{n}\" valueName=\"{n}\" maxLength=\"2048\" />\n      </elements>\n    </policy>\n",
             n = p.name
         ),
@@ -168,6 +168,12 @@ pub fn example_values() -> serde_json::Map<String, Value> {
                 Kind::IceUrlList => Value::from(vec!["turn:turn.example.org:3478"]),
                 Kind::Key32 => Value::from(data_encoding::BASE64URL_NOPAD.encode(&[0u8; 32])),
                 Kind::Version => Value::from("0.1.0"),
+                // `Ed`, a key id and a key, all zero: the shape of a real key, not one.
+                Kind::MinisignKey => {
+                    let mut k = b"Ed".to_vec();
+                    k.resize(42, 0);
+                    Value::from(data_encoding::BASE64.encode(&k))
+                }
                 _ => Value::from("example"),
             }
         } else {

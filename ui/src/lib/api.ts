@@ -19,6 +19,7 @@ import type {
   ProfileSummary,
   SessionState,
   TotpEnrolment,
+  UpdateStatus,
 } from './types';
 
 /** The signature of `@tauri-apps/api/core`'s `invoke`, narrowed to what we use. */
@@ -152,6 +153,10 @@ export interface Api {
   policyEffective(): Promise<PolicyView>;
   /** Reads the policy sources again now and returns the result. */
   policyReload(): Promise<PolicyView>;
+  /** Asks the update server policy names whether a newer version exists. */
+  updateCheck(): Promise<UpdateStatus>;
+  /** Downloads, verifies (signature) and installs the newer version; restart to finish. */
+  updateInstall(): Promise<UpdateStatus>;
 }
 
 /** Builds the API over an invoke function (Tauri's in the app, a mock in tests). */
@@ -217,5 +222,7 @@ export function createApi(invoke: InvokeFn): Api {
       call<void>('waiting_message', { visit, device, text }),
     policyEffective: () => call<PolicyView>('policy_effective'),
     policyReload: () => call<PolicyView>('policy_reload'),
+    updateCheck: () => call<UpdateStatus>('update_check'),
+    updateInstall: () => call<UpdateStatus>('update_install'),
   };
 }

@@ -183,3 +183,12 @@ export interface PolicyView {
   /** The minimum version policy requires, when this app is older; visits are refused. */
   update_required: string | null;
 }
+
+/** What `update_check` / `update_install` report. Mirrors `UpdateStatus` in src-tauri/src/updater.rs. */
+export interface UpdateStatus {
+  /** `off`: policy names no update server; `installed`: restart to finish. */
+  status: 'off' | 'up_to_date' | 'available' | 'installed';
+  current: string;
+  version: string | null;
+  notes: string | null;
+}

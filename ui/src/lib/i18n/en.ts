@@ -308,6 +308,19 @@ export const en = {
     updateRequired: (min: string) =>
       `Update required: your organisation requires Bedside ${min} or later. Visits cannot start until Bedside is updated.`,
   },
+  updates: {
+    title: 'Updates',
+    check: 'Check for updates',
+    checking: 'Checking…',
+    install: 'Install update',
+    installing: 'Installing…',
+    off: 'Your organisation has not set an update server; updates come through its usual software deployment.',
+    upToDate: (current: string) => `Bedside ${current} is up to date.`,
+    available: (version: string, current: string) =>
+      `Bedside ${version} is available (this is ${current}). It is checked against your organisation's signing key before it is installed.`,
+    installed: (version: string) =>
+      `Bedside ${version} is installed and its signature verified. Restart Bedside when convenient to use it.`,
+  },
   errors: {
     generic: 'Something went wrong. Please try again.',
     ipc: 'The app could not complete that request.',
