@@ -43,7 +43,10 @@ fn spawn_media_host_with(
         secret: zeroize::Zeroizing::new(secret),
         auto_admit: true,
     };
-    let media = MediaOptions { peer };
+    let media = MediaOptions {
+        peer,
+        turn_urls: Vec::new(),
+    };
     tokio::spawn(async move {
         let events = tx.clone();
         let r =
@@ -380,8 +383,9 @@ async fn coturn() -> Option<Coturn> {
     })
 }
 
-/// TURN: the relay hands the patient coturn REST credentials, the clinician uses only
-/// relay candidates (credentials from the same secret): the call connects and carries media.
+/// TURN: the relay hands both sides time-limited coturn REST credentials after admission
+/// (the patient with `admitted`, the clinician with the patient's offer); the clinician
+/// holds no TURN secret and uses only relay candidates: the call connects and carries media.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_only_clinician_reaches_the_patient_through_coturn() {
     if let Some(why) = missing_tools() {
@@ -398,16 +402,14 @@ async fn a_relay_only_clinician_reaches_the_patient_through_coturn() {
         secret: turn.secret.clone(),
         ttl_secs: 600,
     };
-    let relay = relay_with_turn(Some(turn_config.clone())).await;
+    let relay = relay_with_turn(Some(turn_config)).await;
     let visit = random::<16>();
     let secret = random::<32>();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    // No TURN credentials and no secret on the clinician's side: the relay hands them
+    // over with the admitted patient's offer.
     let peer = PeerConfig {
         udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
-        turn: Some(turn_config.credentials(now)),
+        turn: None,
         ice_policy: bedside_media::IcePolicy::Relay,
         ..PeerConfig::default()
     };

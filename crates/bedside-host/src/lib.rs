@@ -546,9 +546,10 @@ async fn run_loop(
                 device,
                 sdp,
                 tag,
+                turn,
             } if visit == visit_hex => {
                 if let Some(c) = calls.as_mut() {
-                    let out = c.offer(device, &sdp, &tag).await;
+                    let out = c.offer(device, &sdp, &tag, turn).await;
                     out.events.into_iter().for_each(&mut on_event);
                     for m in out.send {
                         ws.send(send(m)).await.map_err(closed)?;

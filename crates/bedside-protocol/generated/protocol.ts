@@ -2,7 +2,7 @@
 // Do not edit by hand.
 
 /** The protocol version carried by every `hello`. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The largest message anyone accepts, in bytes. */
 export const MAX_MESSAGE = 65536;
@@ -136,7 +136,7 @@ export type RelayToClinician =
   /** A device's state changed. */
   | { type: "device_state"; visit: string; device: string; state: DeviceStateName }
   /** A device's offer. */
-  | { type: "offer"; visit: string; device: string; sdp: string; tag: string }
+  | { type: "offer"; visit: string; device: string; sdp: string; tag: string; turn: TurnCredentials | null }
   /** A trickled ICE candidate from a device. */
   | { type: "ice"; visit: string; device: string; candidate: string }
   /** Something went wrong. */

@@ -24,7 +24,9 @@ use serde::de::DeserializeOwned;
 /// The protocol version carried by every `hello`.
 /// Version 2: patient devices prove a key (`hello` carries it, `challenge`
 /// → `prove`); clinician messages and deny reasons travel sealed.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3: the relay hands the clinician TURN credentials with each
+/// forwarded offer, so clinician apps never hold the TURN secret.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest message anyone accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -424,6 +426,10 @@ messages! {
             sdp: String,
             /// base64url HMAC tag over the offer.
             tag: String,
+            /// Fresh TURN credentials for answering it, if the relay has a
+            /// TURN server. Offers only come from admitted devices, so a
+            /// clinician gets credentials only after admission.
+            turn: Option<TurnCredentials>,
         },
         /// A trickled ICE candidate from a device.
         Ice {

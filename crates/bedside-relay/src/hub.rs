@@ -94,6 +94,12 @@ fn patient_message(
     }
 }
 
+/// Call signalling from an admitted patient device, for the clinicians.
+pub(crate) enum Signal {
+    Offer { sdp: String, tag: String },
+    Ice(String),
+}
+
 /// A clinician command on a device or visit.
 pub(crate) enum Command {
     Lobby(Input),
@@ -186,12 +192,16 @@ impl Hub {
         self.pump(key, now);
     }
 
-    /// Forwards an offer or candidate from an admitted device.
+    /// Forwards an offer or candidate from an admitted device. Each offer
+    /// goes out with fresh TURN credentials (when the relay has a TURN
+    /// server): the clinician answers it with them, so clinician apps never
+    /// hold the TURN secret, and nobody gets credentials before admission.
     pub(crate) fn patient_signal(
         &mut self,
         key: VisitKey,
         device: &str,
-        msg: impl FnOnce(String, String) -> RelayToClinician,
+        now: u64,
+        signal: Signal,
     ) -> Result<(), LobbyError> {
         let v = self.visits.get(&key).ok_or(LobbyError::UnknownDevice)?;
         match v.lobby.state(device) {
@@ -199,7 +209,21 @@ impl Hub {
             Some(_) => return Err(LobbyError::BadState("not admitted")),
             None => return Err(LobbyError::UnknownDevice),
         }
-        let m = msg(hex(&key.1), device.to_owned());
+        let (visit, device) = (hex(&key.1), device.to_owned());
+        let m = match signal {
+            Signal::Offer { sdp, tag } => RelayToClinician::Offer {
+                visit,
+                device,
+                sdp,
+                tag,
+                turn: self.turn.as_ref().map(|t| t.credentials(now)),
+            },
+            Signal::Ice(candidate) => RelayToClinician::Ice {
+                visit,
+                device,
+                candidate,
+            },
+        };
         self.broadcast(key.0, m);
         Ok(())
     }

@@ -30,7 +30,7 @@ use ring::signature::{ED25519, UnparsedPublicKey};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
-use crate::hub::{Command, Out, VisitKey};
+use crate::hub::{Command, Out, Signal, VisitKey};
 use crate::revocations::parse_visit;
 use crate::{AppState, ConnectionSlot, Refused, short_visit};
 
@@ -487,22 +487,13 @@ fn on_patient(
             PatientAction::None
         }
         PatientToRelay::Offer { sdp, tag } => {
-            match hub.patient_signal(key, device, |visit, device| RelayToClinician::Offer {
-                visit,
-                device,
-                sdp,
-                tag,
-            }) {
+            match hub.patient_signal(key, device, now, Signal::Offer { sdp, tag }) {
                 Ok(()) => PatientAction::None,
                 Err(_) => not_admitted(),
             }
         }
         PatientToRelay::Ice { candidate } => {
-            match hub.patient_signal(key, device, |visit, device| RelayToClinician::Ice {
-                visit,
-                device,
-                candidate,
-            }) {
+            match hub.patient_signal(key, device, now, Signal::Ice(candidate)) {
                 Ok(()) => PatientAction::None,
                 Err(_) => not_admitted(),
             }

@@ -370,11 +370,11 @@ pub fn run(cli: Cli) -> Result<()> {
                     udp_addrs,
                     video,
                     ice_policy,
-                    turn_url,
+                    turn_urls,
                 },
         } => {
             let media = media
-                .map(|m| crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_url))
+                .map(|m| crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_urls))
                 .transpose()?;
             host(
                 &ctx,
