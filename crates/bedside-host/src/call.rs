@@ -12,7 +12,9 @@
 //! admitted (or in a call), and its tag is verified by `bedside-media` before
 //! any peer connection exists. A mismatch answers nothing: the patient page
 //! times out and shows its warning; the host reports `call_auth_failed`
-//! (which the caller audits).
+//! (which the caller audits). The other way round, a page that refuses our
+//! answer says `call_refused`: the host hangs that device's peer up and
+//! reports `call_refused_by_patient` (audited by the caller too).
 
 use std::collections::HashSet;
 
@@ -97,7 +99,8 @@ impl CallHost {
         }
     }
 
-    async fn hang_up(&mut self, device: &str) {
+    /// Ends one device's peer (it left, or its page refused the call).
+    pub(crate) async fn hang_up(&mut self, device: &str) {
         self.live.remove(device);
         if let Some((call, _)) = self.call.as_mut() {
             call.hang_up(device).await;

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use bedside_protocol::{DeviceStateName, ErrorCode, RelayToClinician, RelayToPatient};
+use bedside_protocol::{CallRefusal, DeviceStateName, ErrorCode, RelayToClinician, RelayToPatient};
 use bedside_visit::lobby::{DeviceState, Input, Lobby, LobbyError, Output, PatientEvent};
 use tokio::sync::mpsc;
 
@@ -98,6 +98,7 @@ fn patient_message(
 pub(crate) enum Signal {
     Offer { sdp: String, tag: String },
     Ice(String),
+    Refused(CallRefusal),
 }
 
 /// A clinician command on a device or visit.
@@ -222,6 +223,11 @@ impl Hub {
                 visit,
                 device,
                 candidate,
+            },
+            Signal::Refused(reason) => RelayToClinician::CallRefused {
+                visit,
+                device,
+                reason,
             },
         };
         self.broadcast(key.0, m);

@@ -498,6 +498,19 @@ fn on_patient(
                 Err(_) => not_admitted(),
             }
         }
+        PatientToRelay::CallRefused { reason } => {
+            match hub.patient_signal(key, device, now, Signal::Refused(reason)) {
+                Ok(()) => {
+                    tracing::warn!(
+                        visit = %short_visit(&key.1),
+                        reason = reason.as_str(),
+                        "the patient page refused the call"
+                    );
+                    PatientAction::None
+                }
+                Err(_) => not_admitted(),
+            }
+        }
         PatientToRelay::Leave => {
             hub.patient_input(key, now, Input::Left(device.to_owned()));
             PatientAction::Leave

@@ -908,3 +908,70 @@ async fn devices_must_prove_their_key() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A patient page that refuses the clinician's answer says why (a closed
+/// list) and the relay tells the clinicians of that visit; before admission
+/// there is no call to refuse.
+#[tokio::test]
+async fn a_refused_call_reaches_the_clinicians() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let visit = [11u8; 16];
+    let mut c = ready_clinician(addr, &f.key).await;
+    let mut p = patient(addr, &f.token(visit, 1), "p").await;
+    knock(&mut p).await;
+    recv_until(&mut c, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+    let refused = PatientToRelay::CallRefused {
+        reason: bedside_protocol::CallRefusal::AnswerTagMismatch,
+    };
+    send(&mut p, &refused).await;
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::BadState,
+            ..
+        })
+    ));
+    send(
+        &mut c,
+        &ClinicianToRelay::Admit {
+            visit: hex(&visit),
+            device: dev("p"),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Admitted { .. })
+    ));
+    send(&mut p, &refused).await;
+    let got = recv_until(&mut c, |m| {
+        matches!(
+            m,
+            RelayToClinician::CallRefused { .. } | RelayToClinician::Error { .. }
+        )
+    })
+    .await;
+    assert_eq!(
+        got,
+        RelayToClinician::CallRefused {
+            visit: hex(&visit),
+            device: dev("p"),
+            reason: bedside_protocol::CallRefusal::AnswerTagMismatch,
+        }
+    );
+    // A reason outside the list is not the protocol: error and close.
+    p.send(Ws::text(
+        r#"{"type":"call_refused","reason":"the name is Zoe"}"#,
+    ))
+    .await
+    .expect("send");
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::Malformed,
+            ..
+        })
+    ));
+    assert_eq!(recv::<RelayToPatient>(&mut p).await, None);
+}
