@@ -10,7 +10,10 @@
 // ids read back from the page's IndexedDB (`devices`). With --dob the knock form must
 // ask for the date of birth (the invite's signed flag) and gets it; without, it must not.
 // With --restart, once admitted it waits (without any click) for the page to lose the relay,
-// reconnect, knock again and be admitted again: the `readmitted` step lists the states seen. One JSON line per step on stdout ({"step":"admitted"}), a
+// reconnect, knock again and be admitted again: the `readmitted` step lists the states seen.
+// With --record, from the waiting room on it records every state the card passes through and
+// every distinct text the waiting room shows (sampled every 200 ms) until admitted: the `admitted` step carries
+// them as `states` and `texts` (the clinician's app may go away and come back meanwhile). One JSON line per step on stdout ({"step":"admitted"}), a
 // screenshot per step in SHOTDIR; exit 0 on success, 1 with a message on failure or
 // after 30 s in all.
 
@@ -32,12 +35,14 @@ let NAME = "Zoë O'Brien";
 let reload = false;
 let DOB = null;
 let restart = false;
+let record = false;
 const positional = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--expect') expect = args[++i];
   else if (args[i] === '--reload') reload = true;
   else if (args[i] === '--dob') DOB = args[++i];
   else if (args[i] === '--restart') restart = true;
+  else if (args[i] === '--record') record = true;
   else if (args[i] === '--name') NAME = args[++i];
   else positional.push(args[i]);
 }
@@ -199,11 +204,37 @@ try {
     await step(page, 'denied', { reason });
   } else {
     const seen = await knockFlow(page);
+    if (record) {
+      if (seen !== 'waiting') throw new Error(`after the knock the page is ${seen}, not waiting`);
+      await page.evaluate(() => {
+        const card = document.querySelector('[data-testid="card"]');
+        window.__states = [card.getAttribute('data-state')];
+        window.__texts = [];
+        const sample = () => {
+          // The waiting room's texts (other states are in __states).
+          if (card.getAttribute('data-state') !== 'waiting') return;
+          const text = card.innerText.replace(/\s+/g, ' ').trim();
+          if (!window.__texts.includes(text)) window.__texts.push(text);
+        };
+        sample();
+        window.__sampler = setInterval(sample, 200);
+        new MutationObserver(() => window.__states.push(card.getAttribute('data-state'))).observe(card, {
+          attributes: true,
+          attributeFilter: ['data-state'],
+        });
+      });
+    }
     if (seen === 'waiting') await step(page, 'waiting', { devices: await storedDevices(page) });
     else console.log(JSON.stringify({ step: 'waiting', ms: Date.now() - started, skipped: true }));
 
     await state(page, 'admitted');
-    await step(page, 'admitted', { devices: await storedDevices(page) });
+    const recorded = record
+      ? await page.evaluate(() => {
+          clearInterval(window.__sampler);
+          return { states: window.__states, texts: window.__texts };
+        })
+      : {};
+    await step(page, 'admitted', { devices: await storedDevices(page), ...recorded });
 
     if (restart) {
       current = 'restart';

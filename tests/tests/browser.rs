@@ -636,6 +636,110 @@ impl Clinician {
     }
 }
 
+/// The clinician's app drops (killed: no goodbye) while the patient waits, and comes back.
+/// The lobby lives on the relay, so the page keeps its ordinary waiting room — "Your clinic
+/// knows you are here and will let you in soon. Please keep this page open." — with no
+/// error, no reconnecting and no "your clinician left" message: an app going away for a
+/// moment (a lock, a sleep, a network change, another computer) changes nothing the patient
+/// should do, and the relay does not tell link holders whether the clinic is online. The
+/// returning host sees the patient still waiting and admits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_patient_keeps_waiting_while_the_host_drops_and_returns() {
+    let Some(Scene {
+        relay,
+        visit,
+        secret,
+        _browser,
+    }) = scene().await
+    else {
+        return;
+    };
+    // The first host only watches (no auto-admit), then is killed.
+    let (tx, mut first) = mpsc::unbounded_channel();
+    let cfg = HostConfig {
+        relay_origin: relay.origin.clone(),
+        key: relay.key.clone(),
+        visit,
+        secret: zeroize::Zeroizing::new(secret),
+        auto_admit: false,
+    };
+    let first_host = tokio::spawn(async move {
+        let _ = bedside_host::run(cfg, move |e| drop(tx.send(e)), std::future::pending()).await;
+    });
+    event(&mut first, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    let page = tokio::spawn(drive(link, &["--name", PATIENT, "--record"]));
+    let device = match event(&mut first, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock { device, .. } => device,
+        other => panic!("{other:?}"),
+    };
+    // Let the page settle in the waiting room and start recording, then kill the host.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    first_host.abort();
+    let _ = first_host.await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        !page.is_finished(),
+        "the page waits while no clinician is there"
+    );
+
+    let mut back = spawn_host(&relay, visit, secret);
+    match event(&mut back, |e| matches!(e, HostEvent::Knock { .. })).await {
+        HostEvent::Knock {
+            device: again,
+            name,
+            ..
+        } => {
+            assert_eq!(
+                again, device,
+                "the returning host sees the same waiting device"
+            );
+            assert_eq!(name, PATIENT);
+        }
+        other => panic!("{other:?}"),
+    }
+    event(
+        &mut back,
+        |e| matches!(e, HostEvent::DeviceState { state, .. } if state == "admitted"),
+    )
+    .await;
+    let run = page.await.expect("driver");
+    assert!(
+        run.ok,
+        "the browser patient failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    let seen = steps(&run.stdout);
+    let admitted = step(&seen, "admitted").expect("an admitted step");
+    let states: Vec<&str> = admitted["states"]
+        .as_array()
+        .expect("states")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        states,
+        ["waiting", "admitted"],
+        "the page stayed in the waiting room until admitted"
+    );
+    let texts: Vec<&str> = admitted["texts"]
+        .as_array()
+        .expect("texts")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        !texts.is_empty()
+            && texts
+                .iter()
+                .all(|t| t.contains("You are in the waiting room")
+                    && t.contains("Please keep this page open")
+                    && !t.contains("went wrong")
+                    && !t.contains("lost")),
+        "{texts:?}"
+    );
+}
+
 /// Denied with a reason: it crosses the relay sealed for the device, and the page opens
 /// and shows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,7 +43,10 @@ pub(crate) fn spawn_media_host_with(
         secret: zeroize::Zeroizing::new(secret),
         auto_admit: true,
     };
-    let media = MediaOptions { peer };
+    let media = MediaOptions {
+        peer,
+        turn_urls: Vec::new(),
+    };
     tokio::spawn(async move {
         let events = tx.clone();
         let r =
@@ -243,7 +246,9 @@ fn the_proxy_changes_each_fingerprint_in_place() {
 }
 
 /// A man in the middle swaps the clinician's DTLS fingerprint in the answer: the patient
-/// page refuses the answer (its tag no longer verifies) and no media flows either way.
+/// page refuses the answer (its tag no longer verifies), tells the clinician side through
+/// the relay, which stops and records the refusal in its encrypted audit chain (what
+/// `bedsidectl visit host` does), and no media flows either way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
     let Some(Scene {
@@ -257,6 +262,11 @@ async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
     };
     let (mut host, stop) = spawn_media_host(&relay, visit, secret);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let audit_dir = tempfile::tempdir().expect("tmp");
+    let audit_key = bedside_vault::DbKey::generate().expect("rng");
+    let mut store =
+        bedside_store::Store::open(&audit_dir.path().join("bedside.db"), &audit_key, "dr.mitm")
+            .expect("store");
     let proxy = fingerprint_swapping_proxy(&relay.origin).await;
     let link = invite::link(&proxy, &token(&relay.key, visit), &secret);
 
@@ -267,8 +277,21 @@ async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
         90,
     )
     .await;
-    let _ = stop.send(());
+    // The page's refusal reaches the clinician side through the relay.
     let mut events = vec![];
+    let refusal = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(e) = host.recv().await {
+            events.push(e.clone());
+            if matches!(e, HostEvent::CallRefusedByPatient { .. }) {
+                return Some(e);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    let _ = stop.send(());
     while let Some(e) = host.recv().await {
         events.push(e);
     }
@@ -277,6 +300,36 @@ async fn a_swapped_fingerprint_in_the_answer_is_refused_by_the_patient() {
         "the browser patient failed:\n{}{}",
         run.stdout, run.stderr
     );
+    let refusal =
+        refusal.unwrap_or_else(|| panic!("the clinician never heard of the refusal: {events:?}"));
+    let HostEvent::CallRefusedByPatient {
+        reason, message, ..
+    } = &refusal
+    else {
+        unreachable!("matched above");
+    };
+    assert_eq!(reason, "answer_tag_mismatch");
+    assert!(message.contains("stopped the call"), "{message}");
+    // Recorded as bedsidectl records it: through the store's audit chain.
+    let action = refusal.audit_action().expect("a refusal is audited");
+    store
+        .audit(
+            action,
+            serde_json::json!({ "appointment": 1, "reason": reason }),
+        )
+        .expect("audit");
+    let recorded = store.audit_export().expect("export");
+    assert!(
+        recorded
+            .iter()
+            .any(|e| e.action == "visit.call_refused_by_patient"
+                && e.subject["reason"] == "answer_tag_mismatch"),
+        "{recorded:?}"
+    );
+    assert!(matches!(
+        store.audit_verify().expect("verify"),
+        bedside_store::AuditVerdict::Ok { .. }
+    ));
     let seen = steps(&run.stdout);
     let refused = step(&seen, "refused").expect("a refused step");
     assert_eq!(refused["call"]["state"], "refused", "{refused}");
@@ -380,8 +433,9 @@ async fn coturn() -> Option<Coturn> {
     })
 }
 
-/// TURN: the relay hands the patient coturn REST credentials, the clinician uses only
-/// relay candidates (credentials from the same secret): the call connects and carries media.
+/// TURN: the relay hands both sides time-limited coturn REST credentials after admission
+/// (the patient with `admitted`, the clinician with the patient's offer); the clinician
+/// holds no TURN secret and uses only relay candidates: the call connects and carries media.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_only_clinician_reaches_the_patient_through_coturn() {
     if let Some(why) = missing_tools() {
@@ -398,16 +452,14 @@ async fn a_relay_only_clinician_reaches_the_patient_through_coturn() {
         secret: turn.secret.clone(),
         ttl_secs: 600,
     };
-    let relay = relay_with_turn(Some(turn_config.clone())).await;
+    let relay = relay_with_turn(Some(turn_config)).await;
     let visit = random::<16>();
     let secret = random::<32>();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    // No TURN credentials and no secret on the clinician's side: the relay hands them
+    // over with the admitted patient's offer.
     let peer = PeerConfig {
         udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
-        turn: Some(turn_config.credentials(now)),
+        turn: None,
         ice_policy: bedside_media::IcePolicy::Relay,
         ..PeerConfig::default()
     };

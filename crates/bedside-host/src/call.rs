@@ -3,16 +3,23 @@
 //! ICE both ways; report call state, the SAS, authentication failures and
 //! stats as [`HostEvent`]s.
 //!
+//! TURN: the relay attaches fresh time-limited credentials to every offer it
+//! forwards (the clinician never holds the TURN secret). The peers of a call
+//! are built with the credentials of the offer that started it; when no peer
+//! is live, the next offer starts a fresh call with its own credentials.
+//!
 //! **Invariant:** an offer is only considered from a device the relay says is
 //! admitted (or in a call), and its tag is verified by `bedside-media` before
 //! any peer connection exists. A mismatch answers nothing: the patient page
 //! times out and shows its warning; the host reports `call_auth_failed`
-//! (which the caller audits).
+//! (which the caller audits). The other way round, a page that refuses our
+//! answer says `call_refused`: the host hangs that device's peer up and
+//! reports `call_refused_by_patient` (audited by the caller too).
 
 use std::collections::HashSet;
 
-use bedside_media::{Call, CallAuth, CallError, PeerConfig, PeerEvent};
-use bedside_protocol::ClinicianToRelay;
+use bedside_media::{Call, CallAuth, CallError, IcePolicy, PeerConfig, PeerEvent};
+use bedside_protocol::{ClinicianToRelay, TurnCredentials};
 use tokio::sync::mpsc;
 
 use crate::HostEvent;
@@ -20,16 +27,26 @@ use crate::HostEvent;
 /// How the host runs calls.
 #[derive(Clone, Debug, Default)]
 pub struct MediaOptions {
-    /// Peer settings: bind addresses, TURN, ICE policy, source, video size.
+    /// Peer settings: bind addresses, ICE policy, source, video size. Its
+    /// `turn` is ignored: TURN credentials come from the relay with each offer.
     pub peer: PeerConfig,
+    /// Use these TURN URLs instead of the ones the relay names, with the
+    /// relay's credentials (a clinic reaching the same coturn at an internal
+    /// address; the `TurnServers` policy). Empty: the relay's URLs.
+    pub turn_urls: Vec<String>,
 }
 
 /// The calls of one watched visit.
 pub(crate) struct CallHost {
-    call: Call,
-    events: mpsc::Receiver<PeerEvent>,
+    /// Built at the first offer (with that offer's TURN credentials).
+    call: Option<(Call, mpsc::Receiver<PeerEvent>)>,
+    secret: zeroize::Zeroizing<[u8; 32]>,
+    visit: [u8; 16],
+    opts: MediaOptions,
     visit_hex: String,
     admitted: HashSet<String>,
+    /// Devices with a live peer in `call`.
+    live: HashSet<String>,
 }
 
 /// What handling a relay message produced.
@@ -46,13 +63,27 @@ impl CallHost {
         visit_hex: String,
         opts: MediaOptions,
     ) -> Self {
-        let (call, events) = Call::new(CallAuth::new(secret, visit), opts.peer);
         Self {
-            call,
-            events,
+            call: None,
+            secret: zeroize::Zeroizing::new(*secret),
+            visit,
+            opts,
             visit_hex,
             admitted: HashSet::new(),
+            live: HashSet::new(),
         }
+    }
+
+    /// The peer settings for a call started by an offer carrying `turn`.
+    fn peer_config(&self, turn: Option<TurnCredentials>) -> PeerConfig {
+        let mut peer = self.opts.peer.clone();
+        peer.turn = turn.map(|mut t| {
+            if !self.opts.turn_urls.is_empty() {
+                t.urls = self.opts.turn_urls.clone();
+            }
+            t
+        });
+        peer
     }
 
     /// Tracks which devices may call; ends the peer of a device that left.
@@ -63,12 +94,26 @@ impl CallHost {
             }
             _ => {
                 self.admitted.remove(device);
-                self.call.hang_up(device).await;
+                self.hang_up(device).await;
             }
         }
     }
 
-    pub(crate) async fn offer(&mut self, device: String, sdp: &str, tag: &str) -> Outcome {
+    /// Ends one device's peer (it left, or its page refused the call).
+    pub(crate) async fn hang_up(&mut self, device: &str) {
+        self.live.remove(device);
+        if let Some((call, _)) = self.call.as_mut() {
+            call.hang_up(device).await;
+        }
+    }
+
+    pub(crate) async fn offer(
+        &mut self,
+        device: String,
+        sdp: &str,
+        tag: &str,
+        turn: Option<TurnCredentials>,
+    ) -> Outcome {
         let mut out = Outcome::default();
         if !self.admitted.contains(&device) {
             out.events.push(HostEvent::CallRefused {
@@ -77,8 +122,27 @@ impl CallHost {
             });
             return out;
         }
-        match self.call.offer(&device, sdp, tag).await {
+        if self.opts.peer.ice_policy == IcePolicy::Relay && turn.is_none() {
+            out.events.push(HostEvent::CallRefused {
+                device,
+                reason: "relay-only ICE needs TURN, and the relay gave no TURN credentials".into(),
+            });
+            return out;
+        }
+        if self.live.is_empty() {
+            // No peer is live: start afresh with this offer's credentials.
+            let config = self.peer_config(turn);
+            let (call, events) = Call::new(CallAuth::new(&self.secret, self.visit), config);
+            if let Some((mut old, _)) = self.call.replace((call, events)) {
+                old.close().await;
+            }
+        }
+        let Some((call, _)) = self.call.as_mut() else {
+            return out;
+        };
+        match call.offer(&device, sdp, tag).await {
             Ok(answer) => {
+                self.live.insert(device.clone());
                 out.events.push(HostEvent::CallAnswered {
                     device: device.clone(),
                     sas: answer.sas.clone(),
@@ -109,14 +173,20 @@ impl CallHost {
     }
 
     pub(crate) async fn remote_candidate(&mut self, device: &str, candidate: &str) {
-        if let Err(e) = self.call.remote_candidate(device, candidate).await {
+        let Some((call, _)) = self.call.as_ref() else {
+            return;
+        };
+        if let Err(e) = call.remote_candidate(device, candidate).await {
             tracing::debug!(error = %e, "remote candidate ignored");
         }
     }
 
-    /// The next event from the media layer.
+    /// The next event from the media layer (pending until a call exists).
     pub(crate) async fn next(&mut self) -> Option<PeerEvent> {
-        self.events.recv().await
+        match self.call.as_mut() {
+            Some((_, events)) => events.recv().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Turns a media event into what to send and what to report.
@@ -145,7 +215,10 @@ impl CallHost {
     }
 
     pub(crate) async fn close(&mut self) {
-        self.call.close().await;
+        self.live.clear();
+        if let Some((call, _)) = self.call.as_mut() {
+            call.close().await;
+        }
     }
 }
 

@@ -107,6 +107,17 @@ pub enum HostEvent {
         /// Plain message.
         message: String,
     },
+    /// The patient's page refused our answer: it did not authenticate there
+    /// (someone may have tampered with the call). The call to that device is
+    /// stopped here too. The caller audits this (`visit.call_refused_by_patient`).
+    CallRefusedByPatient {
+        /// Device id.
+        device: String,
+        /// Why, as the page reported it (`answer_tag_mismatch`, `fingerprint_changed`).
+        reason: String,
+        /// Plain message for the clinician.
+        message: String,
+    },
     /// A call could not be set up, or an offer came from a device not admitted.
     CallRefused {
         /// Device id.
@@ -142,6 +153,37 @@ pub enum HostEvent {
         /// Its message.
         message: String,
     },
+}
+
+impl HostEvent {
+    /// The audit action this event stands for, if any: one list for every
+    /// caller (bedsidectl, the desktop app) so the same event is recorded
+    /// under the same name everywhere. Subjects are the caller's ids.
+    pub fn audit_action(&self) -> Option<&'static str> {
+        match self {
+            Self::Knock { .. } => Some("visit.knock"),
+            Self::Admitting { .. } => Some("visit.admit"),
+            Self::UnreadableKnock { .. } => Some("visit.knock_refused"),
+            Self::CallAnswered { restart: false, .. } => Some("visit.call_started"),
+            Self::CallAuthFailed { .. } => Some("visit.call_auth_failed"),
+            Self::CallRefusedByPatient { .. } => Some("visit.call_refused_by_patient"),
+            _ => None,
+        }
+    }
+}
+
+/// What the clinician is told when the patient's page refused the call.
+fn patient_refusal_message(reason: bedside_protocol::CallRefusal) -> String {
+    let what = match reason {
+        bedside_protocol::CallRefusal::FingerprintChanged => {
+            "the call's security certificate changed during a reconnect"
+        }
+        _ => "our answer did not verify",
+    };
+    format!(
+        "The patient's page stopped the call: {what}. Someone may have tampered with the \
+         connection. Call the patient by phone before trying again."
+    )
 }
 
 /// Why the host stopped.
@@ -546,9 +588,10 @@ async fn run_loop(
                 device,
                 sdp,
                 tag,
+                turn,
             } if visit == visit_hex => {
                 if let Some(c) = calls.as_mut() {
-                    let out = c.offer(device, &sdp, &tag).await;
+                    let out = c.offer(device, &sdp, &tag, turn).await;
                     out.events.into_iter().for_each(&mut on_event);
                     for m in out.send {
                         ws.send(send(m)).await.map_err(closed)?;
@@ -563,6 +606,24 @@ async fn run_loop(
                 if let Some(c) = calls.as_mut() {
                     c.remote_candidate(&device, &candidate).await;
                 }
+            }
+            RelayToClinician::CallRefused {
+                visit,
+                device,
+                reason,
+            } if visit == visit_hex => {
+                tracing::warn!(
+                    reason = reason.as_str(),
+                    "the patient page refused the call"
+                );
+                if let Some(c) = calls.as_mut() {
+                    c.hang_up(&device).await;
+                }
+                on_event(HostEvent::CallRefusedByPatient {
+                    device,
+                    reason: reason.as_str().to_owned(),
+                    message: patient_refusal_message(reason),
+                });
             }
             RelayToClinician::Error { code, message } => {
                 let code = code.as_str().to_owned();

@@ -475,3 +475,53 @@ async fn an_offer_with_a_forged_tag_is_refused_and_not_answered() {
     let more = tokio::time::timeout(Duration::from_millis(800), p.next()).await;
     assert!(more.is_err(), "the patient got {more:?}");
 }
+
+/// The patient's page refuses the answer and says so: the host reports it
+/// with the page's reason and a plain message, under the audit action every
+/// caller records (no browser needed here; the Chromium MITM test does the
+/// same end to end).
+#[tokio::test]
+async fn a_patient_refusal_reaches_the_host_as_an_audited_event() {
+    let relay = relay().await;
+    let visit = [0x68; 16];
+    let secret = [0x79; 32];
+    let mut host = spawn_host(&relay, visit, secret);
+    event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
+    let device = DeviceKey::generate().expect("key");
+    let mut p = patient(&relay.origin, token(&relay.key, visit), &device).await;
+    assert!(matches!(next(&mut p).await, RelayToPatient::Welcome { .. }));
+    let sealed = auth::seal_knock(&secret, &visit, [5; 12], b"{\"name\":\"Pat\"}");
+    send(
+        &mut p,
+        PatientToRelay::Knock {
+            sealed: B64.encode(&sealed),
+        },
+    )
+    .await;
+    until(&mut p, |m| matches!(m, RelayToPatient::Admitted { .. })).await;
+    send(
+        &mut p,
+        PatientToRelay::CallRefused {
+            reason: bedside_protocol::CallRefusal::FingerprintChanged,
+        },
+    )
+    .await;
+    let e = event(&mut host, |e| {
+        matches!(e, HostEvent::CallRefusedByPatient { .. })
+    })
+    .await;
+    assert_eq!(e.audit_action(), Some("visit.call_refused_by_patient"));
+    match e {
+        HostEvent::CallRefusedByPatient {
+            device: d,
+            reason,
+            message,
+        } => {
+            assert_eq!(d, device.id());
+            assert_eq!(reason, "fingerprint_changed");
+            assert!(message.contains("certificate changed"), "{message}");
+            assert!(!message.contains(&d), "no ids in the message");
+        }
+        other => panic!("{other:?}"),
+    }
+}

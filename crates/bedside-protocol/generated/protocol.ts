@@ -2,7 +2,7 @@
 // Do not edit by hand.
 
 /** The protocol version carried by every `hello`. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The largest message anyone accepts, in bytes. */
 export const MAX_MESSAGE = 65536;
@@ -32,6 +32,14 @@ export type DeviceStateName =
   | "expired"
   | "ended";
 
+/**
+ * Why a patient page refused the clinician's answer (a closed list: the
+ * page sends nothing else about it, and nothing of it is PHI).
+ */
+export type CallRefusal =
+  | "answer_tag_mismatch"
+  | "fingerprint_changed";
+
 /** Time-limited TURN credentials (coturn REST style), sent only after admission. */
 export interface TurnCredentials {
   /** `turn:` / `turns:` URLs. */
@@ -57,6 +65,8 @@ export type PatientToRelay =
   | { type: "offer"; sdp: string; tag: string }
   /** A trickled ICE candidate. */
   | { type: "ice"; candidate: string }
+  /** The page refused the clinician's answer and stopped the call. */
+  | { type: "call_refused"; reason: CallRefusal }
   /** The patient leaves. */
   | { type: "leave" }
   /** Keep-alive. */
@@ -136,9 +146,14 @@ export type RelayToClinician =
   /** A device's state changed. */
   | { type: "device_state"; visit: string; device: string; state: DeviceStateName }
   /** A device's offer. */
-  | { type: "offer"; visit: string; device: string; sdp: string; tag: string }
+  | { type: "offer"; visit: string; device: string; sdp: string; tag: string; turn: TurnCredentials | null }
   /** A trickled ICE candidate from a device. */
   | { type: "ice"; visit: string; device: string; candidate: string }
+  /**
+   * A device's page refused the answer (it did not authenticate) and
+   * stopped the call; the clinician side stops too and audits it.
+   */
+  | { type: "call_refused"; visit: string; device: string; reason: CallRefusal }
   /** Something went wrong. */
   | { type: "error"; code: ErrorCode; message: string }
   /** Reply to `ping`. */

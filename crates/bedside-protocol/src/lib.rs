@@ -24,7 +24,11 @@ use serde::de::DeserializeOwned;
 /// The protocol version carried by every `hello`.
 /// Version 2: patient devices prove a key (`hello` carries it, `challenge`
 /// → `prove`); clinician messages and deny reasons travel sealed.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3: the relay hands the clinician TURN credentials with each
+/// forwarded offer, so clinician apps never hold the TURN secret; a patient
+/// page that refuses the clinician's answer says so (`call_refused`), and
+/// the relay forwards it to the clinicians.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest message anyone accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -160,6 +164,20 @@ names! {
     }
 }
 
+names! {
+    /// Why a patient page refused the clinician's answer (a closed list: the
+    /// page sends nothing else about it, and nothing of it is PHI).
+    pub enum CallRefusal {
+        /// The answer's tag does not verify over its DTLS fingerprint and
+        /// ICE ufrag with the invite secret (e.g. a fingerprint swapped in
+        /// transit).
+        AnswerTagMismatch = "answer_tag_mismatch",
+        /// A restart's answer verified but carries another DTLS
+        /// fingerprint than the call's first answer.
+        FingerprintChanged = "fingerprint_changed",
+    }
+}
+
 record! {
     /// Time-limited TURN credentials (coturn REST style), sent only after admission.
     pub struct TurnCredentials {
@@ -209,6 +227,11 @@ messages! {
         Ice {
             /// The candidate line as JSON text from the browser.
             candidate: String,
+        },
+        /// The page refused the clinician's answer and stopped the call.
+        CallRefused {
+            /// Why, from a closed list.
+            reason: CallRefusal,
         },
         /// The patient leaves.
         Leave,
@@ -424,6 +447,10 @@ messages! {
             sdp: String,
             /// base64url HMAC tag over the offer.
             tag: String,
+            /// Fresh TURN credentials for answering it, if the relay has a
+            /// TURN server. Offers only come from admitted devices, so a
+            /// clinician gets credentials only after admission.
+            turn: Option<TurnCredentials>,
         },
         /// A trickled ICE candidate from a device.
         Ice {
@@ -433,6 +460,16 @@ messages! {
             device: String,
             /// The candidate.
             candidate: String,
+        },
+        /// A device's page refused the answer (it did not authenticate) and
+        /// stopped the call; the clinician side stops too and audits it.
+        CallRefused {
+            /// Visit id (hex).
+            visit: String,
+            /// Device id.
+            device: String,
+            /// Why, as the page reported it.
+            reason: CallRefusal,
         },
         /// Something went wrong.
         Error {
@@ -462,6 +499,7 @@ pub fn typescript() -> String {
     for part in [
         ErrorCode::typescript(),
         DeviceStateName::typescript(),
+        CallRefusal::typescript(),
         TurnCredentials::typescript(),
         PatientToRelay::typescript(),
         RelayToPatient::typescript(),

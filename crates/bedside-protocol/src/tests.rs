@@ -53,6 +53,13 @@ fn typescript_matches_serde_for_every_variant() {
             format!("\"{}\"", c.as_str())
         );
     }
+    for r in CallRefusal::ALL {
+        assert_eq!(
+            serde_json::to_string(r).expect("ser"),
+            format!("\"{}\"", r.as_str())
+        );
+        assert!(CallRefusal::typescript().contains(&format!("\"{}\"", r.as_str())));
+    }
     for s in DeviceStateName::ALL {
         assert_eq!(
             serde_json::to_string(s).expect("ser"),
@@ -104,6 +111,17 @@ fn wire_examples() {
             state: DeviceStateName::InCall
         }),
         r#"{"type":"device_state","visit":"00","device":"d","state":"in_call"}"#
+    );
+    assert_eq!(
+        decode::<PatientToRelay>(br#"{"type":"call_refused","reason":"answer_tag_mismatch"}"#),
+        Ok(PatientToRelay::CallRefused {
+            reason: CallRefusal::AnswerTagMismatch
+        })
+    );
+    assert_eq!(
+        decode::<PatientToRelay>(br#"{"type":"call_refused","reason":"my name is Zoe"}"#),
+        Err(ProtocolError::Malformed),
+        "only reasons from the closed list"
     );
     assert_eq!(
         encode(&RelayToPatient::Admitted { turn: None }),

@@ -15,6 +15,8 @@
 //! max_connections_per_ip = 20        # IPv6: per /64
 //! connections_per_ip_per_minute = 60
 //! per_ip_limits_on_loopback = false  # true only when not behind a local proxy
+//! patient_messages_per_second = 20   # after the handshake; a message costs 1 + 1 per 4 KiB
+//! patient_message_burst = 100
 //!
 //! [tls]                              # required off loopback
 //! cert = "/etc/bedside-relay/fullchain.pem"
@@ -101,6 +103,14 @@ pub struct Limits {
     /// behind a reverse proxy on loopback every patient shares one
     /// address, and the proxy must limit per client itself.
     pub per_ip_limits_on_loopback: bool,
+    /// Sustained message budget of one patient connection after its
+    /// handshake (a message costs 1, plus 1 per 4 KiB). A patient over
+    /// budget is closed with `rate_limited`, so it cannot fill the queues of
+    /// the clinicians it is forwarded to.
+    pub patient_messages_per_second: u32,
+    /// The budget's burst: what a patient may send at once (a call's
+    /// offer and its ICE candidates need about 20).
+    pub patient_message_burst: u32,
 }
 
 impl Default for Limits {
@@ -115,6 +125,8 @@ impl Default for Limits {
             max_connections_per_ip: 20,
             connections_per_ip_per_minute: 60,
             per_ip_limits_on_loopback: false,
+            patient_messages_per_second: 20,
+            patient_message_burst: 100,
         }
     }
 }

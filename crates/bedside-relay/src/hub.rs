@@ -1,12 +1,20 @@
 //! The live waiting rooms and who is connected to them. Everything here is
 //! synchronous and runs under one mutex: the lobby state machine is fed,
 //! its outputs are turned into protocol messages and queued on each
-//! connection's channel with `try_send` (never awaiting under the lock). A
-//! connection whose queue is full is dropped from the hub, which closes it.
+//! connection's channel with `try_send` (never awaiting under the lock).
+//!
+//! Queue policy: a connection whose queue is full is a slow reader — with
+//! patients rate-limited at ingress (`ws.rs`), nothing one patient does can
+//! fill a clinician's queue, so a full queue means the reader stopped. It is
+//! dropped from the hub and flagged, and its writer closes it with
+//! [`CLOSE_SLOW_READER`](crate::ws::CLOSE_SLOW_READER) once it has written
+//! what was queued. One slow connection never holds up the others.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use bedside_protocol::{DeviceStateName, ErrorCode, RelayToClinician, RelayToPatient};
+use bedside_protocol::{CallRefusal, DeviceStateName, ErrorCode, RelayToClinician, RelayToPatient};
 use bedside_visit::lobby::{DeviceState, Input, Lobby, LobbyError, Output, PatientEvent};
 use tokio::sync::mpsc;
 
@@ -22,6 +30,23 @@ pub(crate) enum Out<T> {
 pub(crate) type PatientTx = mpsc::Sender<Out<RelayToPatient>>;
 pub(crate) type ClinicianTx = mpsc::Sender<Out<RelayToClinician>>;
 
+/// Set by the hub when it drops a connection for not reading; its writer
+/// then closes with the slow-reader code rather than the generic one.
+pub(crate) type SlowFlag = Arc<AtomicBool>;
+
+/// Queues `m`; false when the connection must go (its writer is gone, or
+/// its queue is full — then it is flagged a slow reader).
+fn queue<T>(tx: &mpsc::Sender<Out<T>>, slow: &SlowFlag, m: Out<T>) -> bool {
+    match tx.try_send(m) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            slow.store(true, Ordering::Relaxed);
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
 /// A visit is scoped to the clinic whose key signed its token, so a token
 /// from another trusted clinic cannot reach into it.
 pub(crate) type VisitKey = (usize, [u8; 16]);
@@ -30,6 +55,7 @@ struct PatientConn {
     conn: u64,
     token_id: u32,
     tx: PatientTx,
+    slow: SlowFlag,
 }
 
 struct Visit {
@@ -46,6 +72,7 @@ struct Visit {
 struct ClinicianConn {
     clinic: usize,
     tx: ClinicianTx,
+    slow: SlowFlag,
 }
 
 #[derive(Default)]
@@ -94,6 +121,13 @@ fn patient_message(
     }
 }
 
+/// Call signalling from an admitted patient device, for the clinicians.
+pub(crate) enum Signal {
+    Offer { sdp: String, tag: String },
+    Ice(String),
+    Refused(CallRefusal),
+}
+
 /// A clinician command on a device or visit.
 pub(crate) enum Command {
     Lobby(Input),
@@ -122,7 +156,7 @@ impl Hub {
         claims: &bedside_visit::invite::Claims,
         device: &str,
         conn: u64,
-        tx: PatientTx,
+        (tx, slow): (PatientTx, SlowFlag),
     ) -> Result<(), ErrorCode> {
         if !self.visits.contains_key(&key) {
             let live = self.visits.keys().filter(|(c, _)| *c == key.0).count();
@@ -149,6 +183,7 @@ impl Hub {
                     conn,
                     token_id: claims.token_id,
                     tx,
+                    slow,
                 },
             );
         }
@@ -186,12 +221,16 @@ impl Hub {
         self.pump(key, now);
     }
 
-    /// Forwards an offer or candidate from an admitted device.
+    /// Forwards an offer or candidate from an admitted device. Each offer
+    /// goes out with fresh TURN credentials (when the relay has a TURN
+    /// server): the clinician answers it with them, so clinician apps never
+    /// hold the TURN secret, and nobody gets credentials before admission.
     pub(crate) fn patient_signal(
         &mut self,
         key: VisitKey,
         device: &str,
-        msg: impl FnOnce(String, String) -> RelayToClinician,
+        now: u64,
+        signal: Signal,
     ) -> Result<(), LobbyError> {
         let v = self.visits.get(&key).ok_or(LobbyError::UnknownDevice)?;
         match v.lobby.state(device) {
@@ -199,7 +238,26 @@ impl Hub {
             Some(_) => return Err(LobbyError::BadState("not admitted")),
             None => return Err(LobbyError::UnknownDevice),
         }
-        let m = msg(hex(&key.1), device.to_owned());
+        let (visit, device) = (hex(&key.1), device.to_owned());
+        let m = match signal {
+            Signal::Offer { sdp, tag } => RelayToClinician::Offer {
+                visit,
+                device,
+                sdp,
+                tag,
+                turn: self.turn.as_ref().map(|t| t.credentials(now)),
+            },
+            Signal::Ice(candidate) => RelayToClinician::Ice {
+                visit,
+                device,
+                candidate,
+            },
+            Signal::Refused(reason) => RelayToClinician::CallRefused {
+                visit,
+                device,
+                reason,
+            },
+        };
         self.broadcast(key.0, m);
         Ok(())
     }
@@ -218,8 +276,14 @@ impl Hub {
         self.pump(key, now);
     }
 
-    pub(crate) fn add_clinician(&mut self, conn: u64, clinic: usize, tx: ClinicianTx) {
-        self.clinicians.insert(conn, ClinicianConn { clinic, tx });
+    pub(crate) fn add_clinician(
+        &mut self,
+        conn: u64,
+        clinic: usize,
+        (tx, slow): (ClinicianTx, SlowFlag),
+    ) {
+        self.clinicians
+            .insert(conn, ClinicianConn { clinic, tx, slow });
     }
 
     pub(crate) fn remove_clinician(&mut self, conn: u64) {
@@ -338,13 +402,16 @@ impl Hub {
     fn broadcast(&mut self, clinic: usize, m: RelayToClinician) {
         let mut dead = Vec::new();
         for (id, c) in &self.clinicians {
-            if c.clinic == clinic && c.tx.try_send(Out::Send(m.clone())).is_err() {
+            if c.clinic == clinic && !queue(&c.tx, &c.slow, Out::Send(m.clone())) {
                 dead.push(*id);
             }
         }
         for id in dead {
-            tracing::warn!("dropping a clinician connection that is not reading");
-            self.clinicians.remove(&id);
+            if let Some(c) = self.clinicians.remove(&id)
+                && c.slow.load(Ordering::Relaxed)
+            {
+                tracing::warn!("closing a clinician connection that is not reading");
+            }
         }
     }
 
@@ -396,9 +463,52 @@ fn send_patient(v: &mut Visit, device: &str, m: Out<RelayToPatient>) {
     let failed = v
         .patients
         .get(device)
-        .is_some_and(|p| p.tx.try_send(m).is_err());
-    if failed {
-        tracing::warn!("dropping a patient connection that is not reading");
-        v.patients.remove(device);
+        .is_some_and(|p| !queue(&p.tx, &p.slow, m));
+    if failed
+        && let Some(p) = v.patients.remove(device)
+        && p.slow.load(Ordering::Relaxed)
+    {
+        tracing::warn!("closing a patient connection that is not reading");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(capacity: usize) -> (ClinicianTx, SlowFlag, mpsc::Receiver<Out<RelayToClinician>>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (tx, SlowFlag::default(), rx)
+    }
+
+    /// A clinician that stops reading is dropped and flagged slow; the
+    /// others of the clinic keep getting everything.
+    #[test]
+    fn a_full_queue_drops_only_that_reader_and_flags_it_slow() {
+        let mut hub = Hub::new(None);
+        let (stuck_tx, stuck_slow, _stuck_rx) = conn(2);
+        let (live_tx, live_slow, mut live_rx) = conn(64);
+        let (gone_tx, gone_slow, gone_rx) = conn(64);
+        hub.add_clinician(1, 0, (stuck_tx, stuck_slow.clone()));
+        hub.add_clinician(2, 0, (live_tx, live_slow.clone()));
+        hub.add_clinician(3, 0, (gone_tx, gone_slow.clone()));
+        drop(gone_rx);
+        for _ in 0..3 {
+            hub.broadcast(0, RelayToClinician::Pong);
+        }
+        assert!(stuck_slow.load(Ordering::Relaxed), "flagged slow");
+        assert!(!hub.clinicians.contains_key(&1), "and dropped");
+        assert!(
+            !gone_slow.load(Ordering::Relaxed),
+            "a closed writer is not slow"
+        );
+        assert!(!hub.clinicians.contains_key(&3));
+        assert!(hub.clinicians.contains_key(&2));
+        assert!(!live_slow.load(Ordering::Relaxed));
+        let mut got = 0;
+        while live_rx.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, 3);
     }
 }

@@ -30,12 +30,17 @@ use ring::signature::{ED25519, UnparsedPublicKey};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
-use crate::hub::{Command, Out, VisitKey};
+use crate::hub::{Command, Out, Signal, VisitKey};
 use crate::revocations::parse_visit;
 use crate::{AppState, ConnectionSlot, Refused, short_visit};
 
-/// Queue depth per connection before a slow reader is dropped.
-const QUEUE: usize = 256;
+/// Queue depth of a patient connection before it is a slow reader.
+const PATIENT_QUEUE: usize = 256;
+/// Queue depth of a clinician connection: it carries every visit of its clinic.
+const CLINICIAN_QUEUE: usize = 1024;
+/// A frame that cannot be written in this long means a reader that stopped:
+/// the connection is dropped (a stuck socket never holds a task forever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read from a socket at a time (see [`upgrade`]).
 const READ_BUFFER: usize = 4 * 1024;
 /// Largest sealed knock, in base64url characters.
@@ -49,6 +54,9 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_AGAIN_LATER: u16 = 1013;
+/// Close code (private-use range) for a connection that did not read what
+/// it was sent fast enough: its queue filled. Clients may reconnect.
+pub const CLOSE_SLOW_READER: u16 = 4000;
 
 /// The peer address, when served over a socket (absent under `oneshot`).
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
@@ -143,16 +151,82 @@ async fn next<T: Message>(socket: &mut WebSocket) -> Incoming<T> {
 }
 
 async fn send<T: Message>(socket: &mut WebSocket, m: &T) -> bool {
-    socket.send(WsMessage::Text(encode(m).into())).await.is_ok()
+    matches!(
+        timeout(
+            WRITE_TIMEOUT,
+            socket.send(WsMessage::Text(encode(m).into()))
+        )
+        .await,
+        Ok(Ok(()))
+    )
 }
 
 async fn close(socket: &mut WebSocket, code: u16) {
-    let _ = socket
-        .send(WsMessage::Close(Some(CloseFrame {
-            code,
-            reason: "".into(),
-        })))
-        .await;
+    let reason = if code == CLOSE_SLOW_READER {
+        "not reading fast enough"
+    } else {
+        ""
+    };
+    let frame = WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = timeout(WRITE_TIMEOUT, socket.send(frame)).await;
+}
+
+/// Why a connection's queue was closed by the hub: replaced by a newer
+/// connection of the same device (or revoked), or dropped as a slow reader.
+fn dropped_code(slow: &crate::hub::SlowFlag) -> u16 {
+    if slow.load(std::sync::atomic::Ordering::Relaxed) {
+        CLOSE_SLOW_READER
+    } else {
+        CLOSE_POLICY
+    }
+}
+
+/// A patient's message budget after the handshake: a token bucket that
+/// refills at `rate` a second up to `burst`. Each message costs 1, plus 1
+/// per 4 KiB, so big offers count for more than ICE candidates.
+struct Budget {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl Budget {
+    fn new(rate: u32, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            tokens: burst,
+            rate: f64::from(rate),
+            burst,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, cost: f64) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens < cost {
+            return false;
+        }
+        self.tokens -= cost;
+        true
+    }
+}
+
+/// What a patient message costs against its [`Budget`].
+fn cost(m: &PatientToRelay) -> f64 {
+    let bytes = match m {
+        PatientToRelay::Offer { sdp, tag } => sdp.len() + tag.len(),
+        PatientToRelay::Ice { candidate } => candidate.len(),
+        PatientToRelay::Knock { sealed } => sealed.len(),
+        _ => 0,
+    };
+    1.0 + (bytes / 4096) as f64
 }
 
 /// Sends a final message and closes.
@@ -346,10 +420,11 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
         return;
     }
     let key: VisitKey = (clinic, claims.visit.0);
-    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let (tx, mut rx) = mpsc::channel(PATIENT_QUEUE);
+    let slow = crate::hub::SlowFlag::default();
     let joined = state.hub().map(|mut hub| {
         let conn = hub.next_conn();
-        hub.join_patient(&state, key, &claims, &device, conn, tx)
+        hub.join_patient(&state, key, &claims, &device, conn, (tx, slow.clone()))
             .map(|()| conn)
     });
     let conn = match joined {
@@ -372,6 +447,10 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
     tracing::info!(visit = %short_visit(&key.1), "patient connected");
     if send(&mut socket, &welcome).await {
         let mut knocks = RateWindow::new(limits.knocks_per_minute);
+        let mut budget = Budget::new(
+            limits.patient_messages_per_second,
+            limits.patient_message_burst,
+        );
         let mut closing = state.closing();
         loop {
             tokio::select! {
@@ -392,7 +471,7 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
                     // Replaced by a newer connection of this device, or
                     // dropped for not reading.
                     None => {
-                        close(&mut socket, CLOSE_POLICY).await;
+                        close(&mut socket, dropped_code(&slow)).await;
                         break;
                     }
                 },
@@ -410,6 +489,18 @@ async fn patient_session(state: AppState, mut socket: WebSocket) {
                         break;
                     }
                     Ok(Incoming::Msg(m)) => {
+                        if !budget.take(cost(&m)) {
+                            // Over budget: closed, so that no patient can
+                            // fill the queues of the clinicians it reaches.
+                            state.metrics().rate_limited();
+                            tracing::warn!(visit = %short_visit(&key.1), "patient closed: too many messages");
+                            let m = patient_error(
+                                ErrorCode::RateLimited,
+                                "Too many messages. Please reload the page.",
+                            );
+                            finish(&mut socket, &m, CLOSE_POLICY).await;
+                            break;
+                        }
                         match on_patient(&state, key, &device, m, &mut knocks) {
                             PatientAction::None => {}
                             PatientAction::Reply(m) => {
@@ -487,23 +578,27 @@ fn on_patient(
             PatientAction::None
         }
         PatientToRelay::Offer { sdp, tag } => {
-            match hub.patient_signal(key, device, |visit, device| RelayToClinician::Offer {
-                visit,
-                device,
-                sdp,
-                tag,
-            }) {
+            match hub.patient_signal(key, device, now, Signal::Offer { sdp, tag }) {
                 Ok(()) => PatientAction::None,
                 Err(_) => not_admitted(),
             }
         }
         PatientToRelay::Ice { candidate } => {
-            match hub.patient_signal(key, device, |visit, device| RelayToClinician::Ice {
-                visit,
-                device,
-                candidate,
-            }) {
+            match hub.patient_signal(key, device, now, Signal::Ice(candidate)) {
                 Ok(()) => PatientAction::None,
+                Err(_) => not_admitted(),
+            }
+        }
+        PatientToRelay::CallRefused { reason } => {
+            match hub.patient_signal(key, device, now, Signal::Refused(reason)) {
+                Ok(()) => {
+                    tracing::warn!(
+                        visit = %short_visit(&key.1),
+                        reason = reason.as_str(),
+                        "the patient page refused the call"
+                    );
+                    PatientAction::None
+                }
                 Err(_) => not_admitted(),
             }
         }
@@ -622,10 +717,11 @@ async fn clinician_session(state: AppState, mut socket: WebSocket) {
         return;
     };
     let clinic_name = state.clinic(clinic).map(|c| c.name).unwrap_or_default();
-    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let (tx, mut rx) = mpsc::channel(CLINICIAN_QUEUE);
+    let slow = crate::hub::SlowFlag::default();
     let Some(conn) = state.hub().map(|mut hub| {
         let conn = hub.next_conn();
-        hub.add_clinician(conn, clinic, tx);
+        hub.add_clinician(conn, clinic, (tx, slow.clone()));
         conn
     }) else {
         return;
@@ -651,7 +747,7 @@ async fn clinician_session(state: AppState, mut socket: WebSocket) {
                         break;
                     }
                     None => {
-                        close(&mut socket, CLOSE_POLICY).await;
+                        close(&mut socket, dropped_code(&slow)).await;
                         break;
                     }
                 },

@@ -393,13 +393,15 @@ pub enum VisitCmd {
         /// With --media: video size and rate we send, `WIDTHxHEIGHT@FPS`.
         #[arg(long, requires = "media", default_value = "640x480@30")]
         video: String,
-        /// With --media: which ICE candidates to use (`relay` = TURN only).
+        /// With --media: which ICE candidates to use (`relay` = TURN only, with the
+        /// credentials the relay hands out after admission).
         #[arg(long, value_enum, requires = "media", default_value = "all")]
         ice_policy: IcePolicyArg,
-        /// With --media: a TURN server URL (`turn:HOST:PORT`), with REST credentials
-        /// from the shared secret read on stdin.
-        #[arg(long, requires = "media")]
-        turn_url: Option<String>,
+        /// With --media: use this TURN URL (`turn:HOST:PORT`, repeatable) instead of
+        /// the relay's, with the relay's time-limited credentials (e.g. the same
+        /// coturn at an address inside the clinic). No secret is needed here.
+        #[arg(long = "turn-url", requires = "media")]
+        turn_urls: Vec<String>,
     },
 }
 

@@ -370,11 +370,11 @@ pub fn run(cli: Cli) -> Result<()> {
                     udp_addrs,
                     video,
                     ice_policy,
-                    turn_url,
+                    turn_urls,
                 },
         } => {
             let media = media
-                .map(|m| crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_url))
+                .map(|m| crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_urls))
                 .transpose()?;
             host(
                 &ctx,
@@ -884,18 +884,15 @@ fn host(
     let mut report = crate::visit_media::Report::default();
     let (connected_tx, mut connected_rx) = tokio::sync::watch::channel(false);
     let on_event = |e: bedside_host::HostEvent| {
-        let action = match &e {
-            bedside_host::HostEvent::Knock { .. } => Some("visit.knock"),
-            bedside_host::HostEvent::Admitting { .. } => Some("visit.admit"),
-            bedside_host::HostEvent::UnreadableKnock { .. } => Some("visit.knock_refused"),
-            bedside_host::HostEvent::CallAnswered { restart: false, .. } => {
-                Some("visit.call_started")
+        // Subjects are ids; a refusal also names its reason (a closed list, no PHI).
+        let subject = match &e {
+            bedside_host::HostEvent::CallRefusedByPatient { reason, .. } => {
+                json!({ "appointment": id, "reason": reason })
             }
-            bedside_host::HostEvent::CallAuthFailed { .. } => Some("visit.call_auth_failed"),
-            _ => None,
+            _ => json!({ "appointment": id }),
         };
-        if let Some(action) = action
-            && let Err(err) = store.audit(action, json!({ "appointment": id }))
+        if let Some(action) = e.audit_action()
+            && let Err(err) = store.audit(action, subject)
         {
             tracing::warn!(error = %err, "could not audit a visit event");
         }

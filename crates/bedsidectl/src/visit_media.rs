@@ -9,17 +9,27 @@ use crate::cli::{IcePolicyArg, MediaArg};
 use crate::commands::CliError;
 
 /// Builds the media options; `devices` is not available on this build.
+/// TURN credentials are not set here: the relay hands them out with each
+/// admitted device's offer (this computer never holds the TURN secret).
 pub fn options(
     media: MediaArg,
     udp_addrs: Vec<std::net::SocketAddr>,
     video: &str,
     ice_policy: IcePolicyArg,
-    turn_url: Option<String>,
+    turn_urls: Vec<String>,
 ) -> Result<MediaOptions, CliError> {
     if media == MediaArg::Devices {
         return Err(CliError::Env(
             "camera and microphone capture is not available on this build yet; use --media synthetic".into(),
         ));
+    }
+    if let Some(bad) = turn_urls
+        .iter()
+        .find(|u| !(u.starts_with("turn:") || u.starts_with("turns:")))
+    {
+        return Err(CliError::Usage(format!(
+            "--turn-url {bad:?}: expected turn:HOST:PORT or turns:HOST:PORT"
+        )));
     }
     let mut peer = PeerConfig {
         source: MediaSource::Synthetic,
@@ -33,50 +43,7 @@ pub fn options(
     if !udp_addrs.is_empty() {
         peer.udp_addrs = udp_addrs;
     }
-    if let Some(url) = turn_url {
-        let mut secret = String::new();
-        std::io::stdin().read_line(&mut secret).map_err(|e| {
-            CliError::Env(format!("could not read the TURN secret from stdin: {e}"))
-        })?;
-        let secret = zeroize::Zeroizing::new(secret.trim().to_owned());
-        if secret.is_empty() {
-            return Err(CliError::Usage(
-                "--turn-url needs the TURN shared secret on stdin".into(),
-            ));
-        }
-        peer.turn = Some(turn_rest_credentials(
-            &url,
-            secret.as_bytes(),
-            "bedside-clinician",
-        ));
-    } else if ice_policy == IcePolicyArg::Relay {
-        return Err(CliError::Usage(
-            "--ice-policy relay needs a TURN server (--turn-url)".into(),
-        ));
-    }
-    Ok(MediaOptions { peer })
-}
-
-/// coturn REST credentials: username `expiry:id` (one day), password
-/// `base64(HMAC-SHA1(secret, username))`.
-pub fn turn_rest_credentials(
-    url: &str,
-    secret: &[u8],
-    id: &str,
-) -> bedside_protocol::TurnCredentials {
-    let expiry = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        + 86_400;
-    let username = format!("{expiry}:{id}");
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
-    let tag = ring::hmac::sign(&key, username.as_bytes());
-    bedside_protocol::TurnCredentials {
-        urls: vec![url.to_owned()],
-        username,
-        credential: data_encoding::BASE64.encode(tag.as_ref()),
-    }
+    Ok(MediaOptions { peer, turn_urls })
 }
 
 fn parse_video(s: &str) -> Result<VideoSettings, CliError> {
@@ -241,14 +208,32 @@ mod tests {
     }
 
     #[test]
-    fn turn_credentials_are_coturn_rest_style() {
-        let c = turn_rest_credentials("turn:127.0.0.1:3478", b"s3cret", "x");
-        let (expiry, id) = c.username.split_once(':').unwrap_or_default();
-        assert_eq!(id, "x");
-        assert!(expiry.parse::<u64>().is_ok());
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"s3cret");
-        let want =
-            data_encoding::BASE64.encode(ring::hmac::sign(&key, c.username.as_bytes()).as_ref());
-        assert_eq!(c.credential, want);
+    fn turn_urls_are_checked_and_need_no_secret() {
+        let ok = options(
+            MediaArg::Synthetic,
+            vec![],
+            "640x480@30",
+            IcePolicyArg::Relay,
+            vec!["turn:10.0.0.5:3478".into()],
+        )
+        .map(|m| (m.turn_urls, m.peer.turn.is_none(), m.peer.ice_policy));
+        assert_eq!(
+            ok.ok(),
+            Some((
+                vec!["turn:10.0.0.5:3478".to_string()],
+                true,
+                IcePolicy::Relay
+            ))
+        );
+        assert!(
+            options(
+                MediaArg::Synthetic,
+                vec![],
+                "640x480@30",
+                IcePolicyArg::All,
+                vec!["https://turn.example.org".into()],
+            )
+            .is_err()
+        );
     }
 }

@@ -117,9 +117,12 @@ describe('Call', () => {
       expect(counters().authFailures).toBe(1);
       expect(counters().verified).toBe(false);
       expect(counters().sas).toBeNull();
+      // The clinic is told, once, with the reason alone.
+      expect(sent.filter((m) => m.type === 'call_refused')).toEqual([{ type: 'call_refused', reason: 'answer_tag_mismatch' }]);
       // Nothing more happens on this call.
       await call.onRelay(await answerFor(offers(sent)[0]!));
       expect(pc().log).not.toContain('setRemote:answer');
+      expect(sent.filter((m) => m.type === 'call_refused').length).toBe(1);
     });
   }
 
@@ -188,6 +191,30 @@ describe('Call', () => {
     await call.onRelay({ ...honest, sdp: honest.sdp.replace(FP_CLINIC, FP_MITM) });
     expect(call.state).toBe('refused');
     expect(pc().log).toContain('close');
+    expect(sent.at(-1)).toEqual({ type: 'call_refused', reason: 'answer_tag_mismatch' });
+  });
+
+  it('refuses a restart answered with another DTLS certificate, even with a valid tag', async () => {
+    const { call, sent, pc } = setup();
+    await call.start();
+    await call.onRelay(await answerFor(offers(sent)[0]!));
+    pc().ice('connected');
+    pc().ice('failed');
+    await vi.waitFor(() => expect(offers(sent).length).toBe(2));
+    // Tagged with the invite secret, but over a new fingerprint: not the same call.
+    await call.onRelay(await answerFor(offers(sent)[1]!, { fp: FP_MITM }));
+    expect(call.state).toBe('refused');
+    expect(pc().log.filter((l) => l === 'setRemote:answer').length).toBe(1);
+    expect(sent.filter((m) => m.type === 'call_refused')).toEqual([{ type: 'call_refused', reason: 'fingerprint_changed' }]);
+  });
+
+  it('sends no refusal for an honest call', async () => {
+    const { call, sent, pc } = setup();
+    await call.start();
+    await call.onRelay(await answerFor(offers(sent)[0]!));
+    pc().ice('connected');
+    call.close();
+    expect(sent.some((m) => m.type === 'call_refused')).toBe(false);
   });
 
   it('does not restart when a disconnect heals within the grace period', async () => {

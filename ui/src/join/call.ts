@@ -73,7 +73,10 @@ export interface CallCounters {
   quality: Quality;
 }
 
-type Signal = Extract<PatientToRelay, { type: 'offer' | 'ice' }>;
+type Signal = Extract<PatientToRelay, { type: 'offer' | 'ice' | 'call_refused' }>;
+
+/** Why the page refused the clinician's answer (a closed list; no PHI). */
+export type RefusalReason = Extract<PatientToRelay, { type: 'call_refused' }>['reason'];
 
 export interface CallOptions {
   /** The invite secret (from the link's fragment). */
@@ -84,7 +87,7 @@ export interface CallOptions {
   device: string;
   /** TURN credentials from `admitted`, if the relay gave any. */
   turn: TurnCredentials | null;
-  /** Sends an offer or an ICE candidate through the relay. */
+  /** Sends an offer, an ICE candidate or a refusal through the relay. */
   send: (m: Signal) => void;
   /** The device check's stream, reused when its tracks are still live. */
   stream?: MediaStream | null;
@@ -358,14 +361,17 @@ export class Call {
     const verify = (offer: Uint8Array) => verifyAnswer(this.kAuth!, this.opts.visit, this.opts.device, sdp, offer, fromB64url(tagText));
     try {
       theirs = await verify(this.currentOfferTag);
-      // A restart keeps the same DTLS certificate: a new one is not the same call.
-      if (this.theirFingerprint !== null && theirs.fingerprint !== this.theirFingerprint) throw new Error('auth-mismatch');
     } catch {
       if (await this.isStale(verify)) {
         this.awaitingAnswer = true;
         return;
       }
-      this.refuse();
+      this.refuse('answer_tag_mismatch');
+      return;
+    }
+    // A restart keeps the same DTLS certificate: a new one is not the same call.
+    if (this.theirFingerprint !== null && theirs.fingerprint !== this.theirFingerprint) {
+      this.refuse('fingerprint_changed');
       return;
     }
     if (this.closed()) return;
@@ -413,8 +419,13 @@ export class Call {
     }
   }
 
-  /** The answer failed verification: stop everything and say so. */
-  private refuse(): void {
+  /**
+   * The answer failed verification: stop everything, say so, and tell the
+   * clinic through the relay (the reason only) so their side stops and
+   * records it too.
+   */
+  private refuse(reason: RefusalReason): void {
+    this.opts.send({ type: 'call_refused', reason });
     this.counters.authFailures++;
     this.counters.verified = false;
     this.teardown();

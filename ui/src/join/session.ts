@@ -244,8 +244,8 @@ export class Session {
     this.opts.onEvent({ type: 'relay', msg });
   }
 
-  /** The call's signalling once admitted: the tagged offer and trickled ICE (call.ts). */
-  signal(m: Extract<PatientToRelay, { type: 'offer' | 'ice' }>): void {
+  /** The call's signalling once admitted: the tagged offer, trickled ICE and a refusal (call.ts). */
+  signal(m: Extract<PatientToRelay, { type: 'offer' | 'ice' | 'call_refused' }>): void {
     this.send(m);
   }
 

@@ -320,3 +320,104 @@ async fn flood_while_a_patient_knocks(attacker_addresses: u8) -> Flood {
         refused_tokens,
     }
 }
+
+/// An admitted patient floods the relay with ICE candidates as fast as it
+/// can write: it is closed with `rate_limited` after its burst, the
+/// clinician gets at most that burst from it and stays connected and
+/// answering, and another patient of the clinic is admitted as usual.
+#[tokio::test]
+async fn a_flooding_patient_is_closed_and_cannot_starve_the_clinician_or_others() {
+    use crate::ws::{knock, patient, recv_until};
+    let f = Fixture::new();
+    let burst = f.config.limits.patient_message_burst as usize;
+    let addr = start(f.state.clone()).await;
+    let (noisy_visit, calm_visit) = ([0x71; 16], [0x72; 16]);
+    let mut c = ready_clinician(addr, &f.key).await;
+    let mut noisy = patient(addr, &f.token(noisy_visit, 1), "noisy").await;
+    knock(&mut noisy).await;
+    let mut calm = patient(addr, &f.token(calm_visit, 1), "calm").await;
+    knock(&mut calm).await;
+    for _ in 0..2 {
+        recv_until(&mut c, |m: &RelayToClinician| {
+            matches!(m, RelayToClinician::Knock { .. })
+        })
+        .await;
+    }
+    send(
+        &mut c,
+        &ClinicianToRelay::Admit {
+            visit: hex(&noisy_visit),
+            device: crate::common::dev("noisy"),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut noisy).await,
+        Some(RelayToPatient::Admitted { .. })
+    ));
+
+    // 5,000 candidates, as fast as the socket takes them.
+    let candidate = PatientToRelay::Ice {
+        candidate: r#"{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host","sdpMLineIndex":0}"#.into(),
+    };
+    let started = Instant::now();
+    let mut written = 0;
+    for _ in 0..5_000 {
+        if !try_send(&mut noisy, &candidate).await {
+            break;
+        }
+        written += 1;
+    }
+    let mut told = None;
+    while let Some(m) = try_recv(&mut noisy).await {
+        if let RelayToPatient::Error { code, .. } = m {
+            told = Some(code);
+        }
+    }
+    assert_eq!(
+        told,
+        Some(bedside_protocol::ErrorCode::RateLimited),
+        "the flooder is told, then closed (wrote {written})"
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // The clinician is still connected and answering; of the flood it saw at
+    // most the burst plus the refill while it lasted.
+    send(&mut c, &ClinicianToRelay::Ping).await;
+    let mut forwarded = 0;
+    loop {
+        match recv::<RelayToClinician>(&mut c)
+            .await
+            .expect("the clinician stays connected")
+        {
+            RelayToClinician::Ice { .. } => forwarded += 1,
+            RelayToClinician::Pong => break,
+            _ => {}
+        }
+    }
+    let allowed = burst
+        + (elapsed * f64::from(f.config.limits.patient_messages_per_second)).ceil() as usize
+        + 1;
+    assert!(
+        forwarded <= allowed,
+        "{forwarded} candidates reached the clinician (at most {allowed})"
+    );
+    assert!(
+        forwarded >= burst / 2,
+        "the burst itself is forwarded ({forwarded})"
+    );
+
+    // The other patient is admitted as usual.
+    send(
+        &mut c,
+        &ClinicianToRelay::Admit {
+            visit: hex(&calm_visit),
+            device: crate::common::dev("calm"),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut calm).await,
+        Some(RelayToPatient::Admitted { .. })
+    ));
+}

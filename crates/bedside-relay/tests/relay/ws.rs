@@ -390,6 +390,7 @@ async fn knock_reaches_the_clinician_sealed_and_admit_reaches_the_patient() {
             device: dev("phone-1"),
             sdp: "v=0 offer".into(),
             tag: "offer-tag".into(),
+            turn: None,
         }
     );
     send(
@@ -626,21 +627,76 @@ async fn oversized_malformed_and_unknown_frames_get_an_error_and_a_close() {
     let _ = patient(addr, &token, "f").await;
 }
 
+/// Everything the relay logs, at every level, while a test runs on this
+/// thread (`#[tokio::test]` is single-threaded, so the relay's tasks too).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// TURN credentials go to the patient with `admitted` and to the clinicians
+/// with each offer of an admitted device, never before admission: coturn
+/// REST style (username `expiry:id`, password base64(HMAC-SHA1(secret,
+/// username))), and the secret itself never leaves the relay, not even in
+/// its logs.
 #[tokio::test]
 async fn turn_credentials_come_only_with_admission() {
+    const SECRET: &str = "coturn-secret-MARKER";
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || sink.clone())
+            .finish(),
+    );
     let f = Fixture::with_config(|c| {
         c.turn = Some(bedside_relay::TurnConfig {
             urls: vec!["turn:127.0.0.1:3478".into()],
-            secret: "coturn-secret".into(),
+            secret: SECRET.into(),
             ttl_secs: 600,
         });
     });
     let addr = start(f.state.clone()).await;
     let visit = [10u8; 16];
     let mut c = ready_clinician(addr, &f.key).await;
+    send(&mut c, &ClinicianToRelay::Watch { visit: hex(&visit) }).await;
     let mut p = patient(addr, &f.token(visit, 1), "p").await;
     knock(&mut p).await;
-    recv_until(&mut c, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+    // Before admission: an offer is refused and not forwarded; what the
+    // clinician sees until then carries no credentials.
+    send(
+        &mut p,
+        &PatientToRelay::Offer {
+            sdp: "v=0 early".into(),
+            tag: "t".into(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::BadState,
+            ..
+        })
+    ));
+    let mut before = Vec::new();
+    loop {
+        let m = recv::<RelayToClinician>(&mut c).await.expect("open");
+        let knocked = matches!(m, RelayToClinician::Knock { .. });
+        before.push(encode(&m));
+        if knocked {
+            break;
+        }
+    }
     send(
         &mut c,
         &ClinicianToRelay::Admit {
@@ -649,14 +705,68 @@ async fn turn_credentials_come_only_with_admission() {
         },
     )
     .await;
+    let hmac = |username: &str| {
+        let key =
+            ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, SECRET.as_bytes());
+        data_encoding::BASE64.encode(ring::hmac::sign(&key, username.as_bytes()).as_ref())
+    };
+    let expiry = crate::common::NOW + 600;
     match recv(&mut p).await {
         Some(RelayToPatient::Admitted { turn: Some(t) }) => {
             assert_eq!(t.urls, vec!["turn:127.0.0.1:3478".to_string()]);
-            assert_eq!(t.username, format!("{}:bedside", crate::common::NOW + 600));
-            assert!(!t.credential.is_empty());
+            assert_eq!(t.username, format!("{expiry}:bedside"));
+            assert_eq!(t.credential, hmac(&t.username));
         }
         other => panic!("expected admitted with TURN, got {other:?}"),
     }
+    let admitted = recv_until(&mut c, |m| {
+        matches!(
+            m,
+            RelayToClinician::DeviceState {
+                state: DeviceStateName::Admitted,
+                ..
+            }
+        )
+    })
+    .await;
+    before.push(encode(&admitted));
+    for m in &before {
+        assert!(
+            !m.contains("credential") && !m.contains("turn:"),
+            "credentials before the offer of an admitted device: {m}"
+        );
+    }
+
+    // After admission the offer brings the clinician its own fresh credentials.
+    f.clock.set(crate::common::NOW + 5);
+    send(
+        &mut p,
+        &PatientToRelay::Offer {
+            sdp: "v=0 offer".into(),
+            tag: "t".into(),
+        },
+    )
+    .await;
+    match recv_until(&mut c, |m| matches!(m, RelayToClinician::Offer { .. })).await {
+        RelayToClinician::Offer { turn: Some(t), .. } => {
+            assert_eq!(t.urls, vec!["turn:127.0.0.1:3478".to_string()]);
+            assert_eq!(t.username, format!("{}:bedside", expiry + 5));
+            let (when, id) = t.username.split_once(':').expect("expiry:id");
+            assert!(when.parse::<u64>().is_ok() && !id.is_empty());
+            assert_eq!(t.credential, hmac(&t.username));
+        }
+        other => panic!("expected an offer with TURN credentials, got {other:?}"),
+    }
+    let logs = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
+    assert!(logs.contains("knock"), "the relay logged: {logs}");
+    assert!(
+        !logs.contains(SECRET),
+        "the TURN secret in the logs: {logs}"
+    );
+    assert!(
+        !logs.contains(&hmac(&format!("{expiry}:bedside"))),
+        "a TURN password in the logs"
+    );
 }
 
 /// Device-key binding: the relay refuses a wrong signature, an id that is
@@ -797,4 +907,71 @@ async fn devices_must_prove_their_key() {
         RelayToClinician::Knock { device, .. } => assert_eq!(device, owner.id()),
         other => panic!("{other:?}"),
     }
+}
+
+/// A patient page that refuses the clinician's answer says why (a closed
+/// list) and the relay tells the clinicians of that visit; before admission
+/// there is no call to refuse.
+#[tokio::test]
+async fn a_refused_call_reaches_the_clinicians() {
+    let f = Fixture::new();
+    let addr = start(f.state.clone()).await;
+    let visit = [11u8; 16];
+    let mut c = ready_clinician(addr, &f.key).await;
+    let mut p = patient(addr, &f.token(visit, 1), "p").await;
+    knock(&mut p).await;
+    recv_until(&mut c, |m| matches!(m, RelayToClinician::Knock { .. })).await;
+    let refused = PatientToRelay::CallRefused {
+        reason: bedside_protocol::CallRefusal::AnswerTagMismatch,
+    };
+    send(&mut p, &refused).await;
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::BadState,
+            ..
+        })
+    ));
+    send(
+        &mut c,
+        &ClinicianToRelay::Admit {
+            visit: hex(&visit),
+            device: dev("p"),
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Admitted { .. })
+    ));
+    send(&mut p, &refused).await;
+    let got = recv_until(&mut c, |m| {
+        matches!(
+            m,
+            RelayToClinician::CallRefused { .. } | RelayToClinician::Error { .. }
+        )
+    })
+    .await;
+    assert_eq!(
+        got,
+        RelayToClinician::CallRefused {
+            visit: hex(&visit),
+            device: dev("p"),
+            reason: bedside_protocol::CallRefusal::AnswerTagMismatch,
+        }
+    );
+    // A reason outside the list is not the protocol: error and close.
+    p.send(Ws::text(
+        r#"{"type":"call_refused","reason":"the name is Zoe"}"#,
+    ))
+    .await
+    .expect("send");
+    assert!(matches!(
+        recv(&mut p).await,
+        Some(RelayToPatient::Error {
+            code: ErrorCode::Malformed,
+            ..
+        })
+    ));
+    assert_eq!(recv::<RelayToPatient>(&mut p).await, None);
 }
