@@ -87,6 +87,12 @@ fn pragmas_are_set() {
     assert_eq!(s.pragma("cache_size").expect("p"), "-65536");
     let v = s.pragma("cipher_version").expect("sqlcipher");
     assert!(v.starts_with('4'), "SQLCipher 4, got {v}");
+    // Pages go through Bedside's provider (ring + RustCrypto), not OpenSSL's.
+    assert_eq!(
+        s.pragma("cipher_provider").expect("p"),
+        bedside_sqlcipher::provider_name()
+    );
+    assert_eq!(s.pragma("cipher").expect("p"), "AES-256-CBC");
 }
 
 #[test]
