@@ -10,8 +10,9 @@
 //! (which the caller audits).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use bedside_media::{Call, CallAuth, CallError, PeerConfig, PeerEvent};
+use bedside_media::{Call, CallAuth, CallError, Peer, PeerConfig, PeerEvent};
 use bedside_protocol::ClinicianToRelay;
 use tokio::sync::mpsc;
 
@@ -24,12 +25,19 @@ pub struct MediaOptions {
     pub peer: PeerConfig,
 }
 
+/// Where the host hands each new peer (device id, peer) as soon as its first offer is
+/// answered: the caller subscribes to its frame sinks (`remote_video`, `local_preview`)
+/// and drives its switches (`set_muted`, `set_camera_off`). An ICE restart keeps the
+/// same peer and sends nothing.
+pub type PeerTap = mpsc::UnboundedSender<(String, Arc<Peer>)>;
+
 /// The calls of one watched visit.
 pub(crate) struct CallHost {
     call: Call,
     events: mpsc::Receiver<PeerEvent>,
     visit_hex: String,
     admitted: HashSet<String>,
+    tap: Option<PeerTap>,
 }
 
 /// What handling a relay message produced.
@@ -45,6 +53,7 @@ impl CallHost {
         visit: [u8; 16],
         visit_hex: String,
         opts: MediaOptions,
+        tap: Option<PeerTap>,
     ) -> Self {
         let (call, events) = Call::new(CallAuth::new(secret, visit), opts.peer);
         Self {
@@ -52,6 +61,7 @@ impl CallHost {
             events,
             visit_hex,
             admitted: HashSet::new(),
+            tap,
         }
     }
 
@@ -79,6 +89,11 @@ impl CallHost {
         }
         match self.call.offer(&device, sdp, tag).await {
             Ok(answer) => {
+                if let (false, Some(tap), Some(peer)) =
+                    (answer.restart, &self.tap, self.call.peer(&device))
+                {
+                    let _ = tap.send((device.clone(), Arc::clone(peer)));
+                }
                 out.events.push(HostEvent::CallAnswered {
                     device: device.clone(),
                     sas: answer.sas.clone(),
