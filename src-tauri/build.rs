@@ -39,6 +39,13 @@ const COMMANDS: &[&str] = &[
     "waiting_admit",
     "waiting_deny",
     "waiting_message",
+    "visit_open",
+    "visit_close",
+    "visit_frame_ack",
+    "visit_controls",
+    "visit_confirm_sas",
+    "visit_end",
+    "visit_send_back",
     "policy_effective",
     "policy_reload",
 ];
