@@ -38,7 +38,12 @@ use tokio::sync::watch;
 use crate::IpcError;
 
 /// Sent frames the window may have unacknowledged before newer ones are skipped.
-pub(crate) const IN_FLIGHT: u32 = 2;
+pub(crate) const IN_FLIGHT: u32 = 6;
+
+/// The self view is small: our own picture goes to the window at a quarter of its size
+/// and at most this often, so it costs the webview a fraction of the patient's video.
+const SELF_VIEW_SCALE: u32 = 4;
+const SELF_VIEW_PERIOD: Duration = Duration::from_millis(100);
 
 /// After this long without an acknowledgement, send the newest frame anyway (a lost ack
 /// must not freeze the picture).
@@ -122,6 +127,32 @@ pub(crate) fn encode_frame(
     out.extend_from_slice(&frame.u);
     out.extend_from_slice(&frame.v);
     Some(out)
+}
+
+/// A smaller copy of `frame`: every `factor`-th pixel of every `factor`-th row (the self
+/// view needs no more; a box filter would cost more than it shows at that size).
+pub(crate) fn decimate(frame: &bedside_codec::I420Frame, factor: u32) -> bedside_codec::I420Frame {
+    let f = factor.max(1) as usize;
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let (nw, nh) = (w.div_ceil(f).max(1), h.div_ceil(f).max(1));
+    let pick = |plane: &[u8], pw: usize, ow: usize, oh: usize| -> Vec<u8> {
+        let mut out = Vec::with_capacity(ow * oh);
+        for row in 0..oh {
+            for col in 0..ow {
+                out.push(plane.get(row * f * pw + col * f).copied().unwrap_or(128));
+            }
+        }
+        out
+    };
+    let (cw, _) = bedside_codec::I420Frame::chroma_size(frame.width, frame.height);
+    let (ncw, nch) = bedside_codec::I420Frame::chroma_size(nw as u32, nh as u32);
+    bedside_codec::I420Frame {
+        width: nw as u32,
+        height: nh as u32,
+        y: pick(&frame.y, w, nw, nh),
+        u: pick(&frame.u, cw, ncw, nch),
+        v: pick(&frame.v, cw, ncw, nch),
+    }
 }
 
 /// One update for the room (JSON over the events Channel).
@@ -241,21 +272,39 @@ fn spawn_pump(
 ) {
     tauri::async_runtime::spawn(async move {
         let mut seq: u32 = 0;
-        let mut last_sent = Instant::now();
+        let mut skipped: u64 = 0;
+        let mut last_sent = Instant::now()
+            .checked_sub(ACK_GRACE)
+            .unwrap_or_else(Instant::now);
         // Ends when the peer's slot goes (call over) or the view does.
         while rx.changed().await.is_ok() && alive.load(Ordering::Acquire) {
             let Some(frame) = rx.borrow_and_update().clone() else {
                 continue;
             };
             let behind = seq.wrapping_sub(acked.load(Ordering::Acquire)) >= IN_FLIGHT;
-            if behind && last_sent.elapsed() < ACK_GRACE {
+            let too_soon = stream == Stream::Local && last_sent.elapsed() < SELF_VIEW_PERIOD;
+            if too_soon || (behind && last_sent.elapsed() < ACK_GRACE) {
                 // Newest frame wins: the window is still busy, skip this one.
+                skipped += 1;
                 continue;
             }
             seq = seq.wrapping_add(1);
-            let Some(bytes) = encode_frame(stream, seq, &frame) else {
+            let bytes = if stream == Stream::Local {
+                encode_frame(stream, seq, &decimate(&frame, SELF_VIEW_SCALE))
+            } else {
+                encode_frame(stream, seq, &frame)
+            };
+            let Some(bytes) = bytes else {
                 continue;
             };
+            if seq.is_multiple_of(300) {
+                tracing::debug!(
+                    stream = stream as u8,
+                    sent = seq,
+                    skipped,
+                    "frames to the window"
+                );
+            }
             last_sent = Instant::now();
             if channel.send(InvokeResponseBody::Raw(bytes)).is_err() {
                 break;
@@ -555,6 +604,24 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn the_self_view_is_a_quarter_size_copy() {
+        let f = bedside_codec::synthetic::TestPattern::new(640, 480).frame(
+            bedside_codec::synthetic::Stamp {
+                counter: 1,
+                capture_micros: 0,
+            },
+        );
+        let small = decimate(&f, SELF_VIEW_SCALE);
+        assert_eq!((small.width, small.height), (160, 120));
+        assert!(small.is_well_formed());
+        assert_eq!(small.y[1], f.y[4]);
+        assert_eq!(small.y[160], f.y[4 * 640]);
+        let odd = decimate(&I420Frame::new_black(5, 3), 4);
+        assert!(odd.is_well_formed());
+        assert_eq!((odd.width, odd.height), (2, 1));
     }
 
     #[test]

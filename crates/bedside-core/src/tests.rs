@@ -790,7 +790,7 @@ fn desk_patients_schedule_notes_invites_audit_settings() {
     core.end_visit(vid).expect("ending twice is harmless");
     assert_eq!(
         core.appointment(vid, tz).expect("view").appointment.status,
-        AppointmentStatus::Finished
+        bedside_store::AppointmentStatus::Finished
     );
     assert_eq!(
         core.end_visit(forced.appointment.id.0)

@@ -58,6 +58,11 @@ interface Published {
   state: string;
   sas: string | null;
   renderer: string | null;
+  /** Frame messages received on the remote stream, and the mean time painting one (ms). */
+  received: number;
+  paintMs: number;
+  /** Mean round trip of a frame acknowledgement (ms). */
+  ackMs: number;
 }
 
 declare global {
@@ -91,6 +96,10 @@ export function createVisitStore(options: {
     error: null,
   };
   const state = writable<VisitState>(current);
+  let received = 0;
+  let paintTotalMs = 0;
+  let acks = 0;
+  let ackTotalMs = 0;
   const set = (patch: Partial<VisitState>) => {
     current = { ...current, ...patch };
     state.set(current);
@@ -101,6 +110,9 @@ export function createVisitStore(options: {
         state: current.state,
         sas: current.sas,
         renderer: options.renderer?.() ?? null,
+        received,
+        paintMs: current.painted > 0 ? paintTotalMs / current.painted : 0,
+        ackMs: acks > 0 ? ackTotalMs / acks : 0,
       };
     }
   };
@@ -140,17 +152,27 @@ export function createVisitStore(options: {
     const f = parseFrame(buffer);
     if (!f || f.stream !== stream) return;
     let painted = false;
+    const started = performance.now();
+    if (stream === 0) received++;
     try {
       painted = (stream === 0 ? painters.remote : painters.local)(f);
     } catch {
       painted = false;
     }
+    if (painted && stream === 0) paintTotalMs += performance.now() - started;
     if (painted) {
       if (stream === 0) set({ painted: current.painted + 1 });
       else set({ localPainted: current.localPainted + 1 });
     }
     // Acknowledge even an unpainted frame: the shell must not wait on it.
-    void api.visitFrameAck(visit, stream, f.seq).catch(() => {});
+    const sent = performance.now();
+    void api.visitFrameAck(visit, stream, f.seq).then(
+      () => {
+        acks++;
+        ackTotalMs += performance.now() - sent;
+      },
+      () => {},
+    );
   }
 
   async function open(paint: { remote: PaintFn; local: PaintFn }): Promise<void> {
