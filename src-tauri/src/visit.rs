@@ -38,7 +38,7 @@ use tokio::sync::watch;
 use crate::IpcError;
 
 /// Sent frames the window may have unacknowledged before newer ones are skipped.
-pub(crate) const IN_FLIGHT: u32 = 6;
+pub(crate) const IN_FLIGHT: u32 = 10;
 
 /// The self view is small: our own picture goes to the window at a quarter of its size
 /// and at most this often, so it costs the webview a fraction of the patient's video.
