@@ -590,6 +590,22 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         std::thread::sleep(Duration::from_millis(200));
     }
     d.step("visit-ended");
+    // The visit's course is in the audit log, by appointment id only.
+    d.click("nav-audit");
+    d.fill("audit-filter", "visit.");
+    d.click("audit-apply");
+    d.wait("audit-row");
+    let audit = d.text("audit-table");
+    for action in [
+        "visit.admit",
+        "visit.call_start",
+        "visit.sas_shown",
+        "visit.sas_confirmed",
+        "visit.end",
+    ] {
+        assert!(audit.contains(action), "{action} is not audited: {audit}");
+    }
+    d.click("nav-schedule");
 
     // Lock (the button; Ctrl+L does the same), then unlock with the password alone
     // (within the re-authentication window after the full sign-in).
