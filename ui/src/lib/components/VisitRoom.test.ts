@@ -89,6 +89,13 @@ describe('VisitRoom', () => {
     expect(onDone).toHaveBeenCalledWith('ended');
   });
 
+  it('sends the patient back to the waiting room', async () => {
+    const { calls, onDone, user } = setup();
+    await user.click(screen.getByTestId('visit-send-back'));
+    expect(calls.at(-1)).toEqual({ cmd: 'visit_send_back', args: { visit: VISIT } });
+    expect(onDone).toHaveBeenCalledWith('sent_back');
+  });
+
   it('is keyboard operable', async () => {
     const { calls, user } = setup();
     screen.getByTestId('visit-mute').focus();
