@@ -435,6 +435,7 @@ pub fn waiting_admit(
     device: String,
 ) -> Result<(), IpcError> {
     let appointment = waiting.send(&visit, bedside_host::HostCommand::Admit { device })?;
+    waiting.visits().admitted(appointment, &visit);
     state.call("waiting_admit", |core| {
         core.set_status(appointment, "arrived").or(Ok(()))
     })
@@ -465,6 +466,103 @@ pub fn waiting_message(
     let appointment = waiting.send(&visit, bedside_host::HostCommand::Message { device, text })?;
     state.call("waiting_message", |core| {
         core.audit_visit("visit.message", appointment)
+    })
+}
+
+// ---- The visit room (see visit.rs).
+
+/// Attaches the room's Channels to an admitted visit: call updates (JSON) and the
+/// patient's and our own frames (binary). Returns the appointment.
+#[tauri::command(async)]
+pub fn visit_open(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    visit: String,
+    events: tauri::ipc::Channel<crate::visit::VisitUpdate>,
+    remote: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
+    local: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
+) -> Result<i64, IpcError> {
+    let source =
+        crate::visit::SourceChoice::from_env(std::env::var("BEDSIDE_VIDEO_SOURCE").ok().as_deref());
+    let appointment = waiting
+        .visits()
+        .open(&visit, events, remote, local, source)?;
+    tracing::debug!(command = "visit_open", "ok");
+    Ok(appointment)
+}
+
+/// The room closed: stop sending it frames (the call goes on).
+#[tauri::command(async)]
+pub fn visit_close(waiting: State<'_, crate::waiting::WaitingRoom>, visit: String) {
+    waiting.visits().close_view(&visit);
+}
+
+/// The window painted frame `seq` of `stream` (0 remote, 1 self view).
+#[tauri::command(async)]
+pub fn visit_frame_ack(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    visit: String,
+    stream: u8,
+    seq: u32,
+) -> Result<(), IpcError> {
+    waiting.visits().ack(&visit, stream, seq)
+}
+
+/// Mute and camera switches.
+#[tauri::command(async)]
+pub fn visit_controls(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    visit: String,
+    muted: bool,
+    camera_off: bool,
+) -> Result<(), IpcError> {
+    waiting.visits().controls(&visit, muted, camera_off)?;
+    tracing::debug!(command = "visit_controls", "ok");
+    Ok(())
+}
+
+/// The patient read the SAS back and it matched: audited `visit.sas_confirmed`.
+#[tauri::command(async)]
+pub fn visit_confirm_sas(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
+    visit: String,
+) -> Result<(), IpcError> {
+    let appointment = waiting.visits().sas_shown(&visit)?;
+    state.call("visit_confirm_sas", |core| {
+        core.audit_visit("visit.sas_confirmed", appointment)
+    })
+}
+
+/// Ends the visit: the call stops, the relay tells the patient, and the appointment is
+/// finished (audited `visit.end`).
+#[tauri::command]
+pub async fn visit_end(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
+    visit: String,
+) -> Result<(), IpcError> {
+    let (appointment, device) = waiting.visits().finish(&visit).await?;
+    if let Some(device) = device {
+        // The relay may already have seen the patient go: nothing to tell it then.
+        let _ = waiting.send(&visit, bedside_host::HostCommand::End { device });
+    }
+    state.call("visit_end", |core| core.end_visit(appointment))
+}
+
+/// Sends the patient back to the waiting room: the call stops, the device waits to be
+/// admitted again, the appointment goes back to `arrived` (audited `visit.send_back`).
+#[tauri::command]
+pub async fn visit_send_back(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
+    visit: String,
+) -> Result<(), IpcError> {
+    let (appointment, device) = waiting.visits().drop_peer(&visit).await?;
+    let device = device.ok_or_else(|| IpcError::new("not_found", "No patient is in this call."))?;
+    waiting.send(&visit, bedside_host::HostCommand::SendBack { device })?;
+    state.call("visit_send_back", |core| {
+        let _ = core.set_status(appointment, "arrived");
+        core.audit_visit("visit.send_back", appointment)
     })
 }
 

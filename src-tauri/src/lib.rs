@@ -18,6 +18,7 @@ mod relay;
 mod state;
 mod tray;
 mod updater;
+mod visit;
 mod waiting;
 
 use std::process::ExitCode;
@@ -103,6 +104,13 @@ pub fn run() -> ExitCode {
             commands::waiting_admit,
             commands::waiting_deny,
             commands::waiting_message,
+            commands::visit_open,
+            commands::visit_close,
+            commands::visit_frame_ack,
+            commands::visit_controls,
+            commands::visit_confirm_sas,
+            commands::visit_end,
+            commands::visit_send_back,
             commands::policy_effective,
             commands::policy_reload,
             commands::update_check,
@@ -217,6 +225,13 @@ mod tests {
         "waiting_admit",
         "waiting_deny",
         "waiting_message",
+        "visit_open",
+        "visit_close",
+        "visit_frame_ack",
+        "visit_controls",
+        "visit_confirm_sas",
+        "visit_end",
+        "visit_send_back",
         "policy_effective",
         "policy_reload",
         "update_check",

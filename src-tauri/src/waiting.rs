@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bedside_core::WatchedVisit;
 use bedside_host::{HostCommand, HostConfig, HostEvent};
+use bedside_media::Peer;
 use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
@@ -176,6 +177,7 @@ pub struct WaitingRoom {
     watches: Mutex<HashMap<String, Watch>>,
     count: Mutex<WaitingCount>,
     on_count: OnceLock<CountListener>,
+    visits: crate::visit::VisitRoom,
 }
 
 impl WaitingRoom {
@@ -217,11 +219,17 @@ impl WaitingRoom {
         watches.len()
     }
 
-    /// Stops every connection (on lock: nothing PHI-bearing runs while locked).
+    /// The calls of the watched visits (the visit room).
+    pub(crate) fn visits(&self) -> &crate::visit::VisitRoom {
+        &self.visits
+    }
+
+    /// Stops every connection and call (on lock: nothing PHI-bearing runs while locked).
     pub(crate) fn stop_all(&self) {
         if let Ok(mut w) = self.watches.lock() {
             w.clear();
         }
+        self.visits.clear();
         self.count_changed(|c| c.retain_visits(&HashSet::new()));
     }
 
@@ -296,11 +304,33 @@ fn spawn_watch(
                 auto_admit: false,
             };
             let (tx, rx) = mpsc::unbounded_channel();
+            let (tap, mut peers) = mpsc::unbounded_channel::<(String, Arc<Peer>)>();
             let forward = async {
                 let app = app.clone();
                 let visit = visit.clone();
                 let on_event = move |e: HostEvent| {
+                    let room = app.state::<WaitingRoom>();
+                    match room.visits().host_event(appointment, &visit, &e) {
+                        Some("visit.call_start") => {
+                            let _ = app.state::<AppState>().call("visit", |core| {
+                                core.start_visit(appointment)?;
+                                core.audit_visit("visit.sas_shown", appointment)
+                            });
+                        }
+                        Some(action) => {
+                            let _ = app
+                                .state::<AppState>()
+                                .call("visit", |core| core.audit_visit(action, appointment));
+                        }
+                        None => {}
+                    }
+                    if let HostEvent::CallState { state, .. } = &e {
+                        tracing::info!(visit = %&visit[..8], state = %state, "call");
+                    }
                     let w = WaitingEvent::from_host(appointment, &visit, e);
+                    if w.kind == "other" {
+                        return;
+                    }
                     let audit = match w.kind {
                         "knock" => Some("visit.knock"),
                         "admitting" => Some("visit.admit"),
@@ -325,10 +355,29 @@ fn spawn_watch(
                         tracing::warn!(%error, "could not forward a waiting-room update");
                     }
                 };
-                bedside_host::run_with_control(cfg, on_event, rx, async {
-                    let _ = (&mut stopped).await;
-                })
+                bedside_host::run_with_control_and_media(
+                    cfg,
+                    crate::visit::media_options(),
+                    tap,
+                    on_event,
+                    rx,
+                    async {
+                        let _ = (&mut stopped).await;
+                    },
+                )
                 .await
+            };
+            // Each new call's peer goes to the visit room (frames, switches).
+            let calls = async {
+                while let Some((device, peer)) = peers.recv().await {
+                    app.state::<WaitingRoom>().visits().peer_ready(
+                        appointment,
+                        &visit,
+                        device,
+                        peer,
+                    );
+                }
+                std::future::pending::<()>().await;
             };
             // Commands from the panel go to the current connection.
             let relay = async {
@@ -342,6 +391,7 @@ fn spawn_watch(
             let result = tokio::select! {
                 r = forward => r,
                 () = relay => Ok(()),
+                () = calls => Ok(()),
             };
             if stopped.try_recv() != Err(oneshot::error::TryRecvError::Empty) {
                 tracing::info!(visit = %short, "waiting room closed");

@@ -2,7 +2,10 @@
 //! through tauri-driver 2.1.0 and WebKitWebDriver (the official WebDriver route), with the
 //! real Secret Service, SQLCipher and the embedded relay: first run → TOTP enrolment (the
 //! code computed from the secret the screen shows) → a patient → an appointment → its
-//! invite link → lock → unlock. A PNG screenshot is saved at each step under
+//! invite link → a Chromium patient (fake camera) knocks → admit → the visit room: the call
+//! connects, the patient's video is decoded and painted in the window (the painted-frames
+//! counter rises by ≥ 50 in 10 s), the window's SAS equals the patient page's, the patient
+//! reads it back → End visit → the appointment is finished → lock → unlock. A PNG screenshot is saved at each step under
 //! `<target>/desktop-e2e/`, with the app's log and the desktop notifications it sent
 //! (recorded by `dbus-monitor`: the knock's must name nobody).
 //!
@@ -306,7 +309,17 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
             .env("TZ", "UTC")
             .env("BEDSIDE_DATA_DIR", data.path())
             .env("BEDSIDE_POLICY_DIR", policy.path())
-            .env("BEDSIDE_LOG", "debug,zbus=info,tao=info,wry=info")
+            // The visit room sends the test pattern (no capture here; chosen explicitly) from
+            // loopback sockets, where the patient's Chromium finds it.
+            .env("BEDSIDE_VIDEO_SOURCE", "test-pattern")
+            .env("BEDSIDE_MEDIA_UDP", "127.0.0.1:0")
+            // The WebRTC stack's per-packet debug lines would cost the call CPU.
+            .env(
+                "BEDSIDE_LOG",
+                "debug,zbus=info,tao=info,wry=info,webrtc=info,rtc=info,rtc_ice=info,\
+                 rtc_dtls=info,rtc_srtp=info,rtc_sctp=info,rtc_datachannel=info,\
+                 rtc_interceptor=info,rtc_rtp=info,rtc_rtcp=info,rtc_media=info",
+            )
             .stdout(Stdio::null())
             .stderr(
                 std::fs::File::create(shots.join("app.log"))
@@ -434,7 +447,8 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     d.step("invite-created");
 
     // A real Chromium patient opens the link and knocks; the knock reaches the waiting-room
-    // panel with the name the patient typed; the clinician admits.
+    // panel with the name the patient typed; the clinician admits and the call runs: the
+    // patient's page measures 14 s of inbound media after its first decoded frame.
     let patient_shots = shots.join("patient");
     std::fs::create_dir_all(&patient_shots).expect("patient shots");
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -443,15 +457,15 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         .to_path_buf();
     let mut patient = Proc(
         Command::new("node")
-            .arg(workspace.join("tests/browser/join.mjs"))
+            .arg(workspace.join("tests/browser/call.mjs"))
             .arg(&link)
             .arg(&patient_shots)
-            .args(["--name", KNOCK_NAME])
+            .args(["--name", KNOCK_NAME, "--seconds", "14", "--warmup", "1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("node runs tests/browser/join.mjs"),
+            .expect("node runs tests/browser/call.mjs"),
     );
     d.wait("waiting-entry");
     assert_eq!(d.text("waiting-name"), KNOCK_NAME);
@@ -471,13 +485,69 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "no knock notification on the session bus: {notified}"
     );
     d.click("waiting-admit");
-    let child = &mut patient.0;
+
+    // The visit room opens; the call connects and the patient's video is painted.
+    d.wait("screen-visit");
+    let painted = |d: &Driver| {
+        d.js(
+            "return window.__bedsideVisit ? window.__bedsideVisit.painted : 0;",
+            json!([]),
+        )
+        .as_u64()
+        .unwrap_or(0)
+    };
     let deadline = Instant::now() + Duration::from_secs(40);
+    while painted(&d) == 0 {
+        if Instant::now() > deadline {
+            d.shot("no-remote-video");
+            panic!("no frame painted in the visit room within 40 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (p0, t0) = (painted(&d), Instant::now());
+    std::thread::sleep(Duration::from_secs(10));
+    let (p1, dt) = (painted(&d), t0.elapsed().as_secs_f64());
+    let visit = d.js("return window.__bedsideVisit;", json!([]));
+    eprintln!(
+        "visit room: {} frames painted in {dt:.1} s ({:.1} fps), renderer {}, {} received, \
+         {:.1} ms a paint, {:.1} ms an acknowledgement; {}",
+        p1 - p0,
+        (p1 - p0) as f64 / dt,
+        visit["renderer"],
+        visit["received"],
+        visit["paintMs"].as_f64().unwrap_or(0.0),
+        visit["ackMs"].as_f64().unwrap_or(0.0),
+        d.text("visit-quality-detail"),
+    );
+    d.step("visit-room");
+    assert!(
+        p1 - p0 >= 50,
+        "only {} frames painted in {dt:.1} s",
+        p1 - p0
+    );
+    assert_eq!(
+        d.text("visit-source-note"),
+        "Sending the test pattern (chosen for diagnostics)."
+    );
+    let window_sas = d.text("visit-sas");
+    assert!(
+        window_sas.len() >= 6,
+        "a security code is shown: {window_sas:?}"
+    );
+    d.click("visit-sas-confirm");
+    d.wait("visit-sas-confirmed");
+
+    // The patient's measurement ends; its page showed the same code.
+    let child = &mut patient.0;
+    let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
             break st;
         }
-        assert!(Instant::now() < deadline, "the patient was not admitted");
+        assert!(
+            Instant::now() < deadline,
+            "the patient's call did not finish"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let mut out = String::new();
@@ -490,9 +560,52 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     }
     assert!(status.success(), "patient page: {out}\n{err}");
     assert!(out.contains("\"admitted\""), "{out}");
-    // The patient's page closed after admission: the device left the waiting room.
+    let media: Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["step"] == "media")
+        .unwrap_or_else(|| panic!("no media step from the patient: {out}"));
+    assert!(
+        media["fps"].as_f64().unwrap_or(0.0) >= 20.0,
+        "the patient decoded our test pattern: {media}"
+    );
+    assert_eq!(
+        media["sas"].as_str(),
+        Some(window_sas.as_str()),
+        "the same SAS on both sides"
+    );
+    // The patient's page closed: the device left the waiting room.
     d.wait("waiting-empty");
-    d.step("patient-admitted");
+
+    // End visit: the appointment is finished in the schedule.
+    d.click("visit-end");
+    d.click("visit-end-confirm");
+    d.wait("screen-schedule");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.text("appointment-status") != "Finished" {
+        assert!(
+            Instant::now() < deadline,
+            "the appointment is not finished after End visit"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.step("visit-ended");
+    // The visit's course is in the audit log, by appointment id only.
+    d.click("nav-audit");
+    d.fill("audit-filter", "visit.");
+    d.click("audit-apply");
+    d.wait("audit-row");
+    let audit = d.text("audit-table");
+    for action in [
+        "visit.admit",
+        "visit.call_start",
+        "visit.sas_shown",
+        "visit.sas_confirmed",
+        "visit.end",
+    ] {
+        assert!(audit.contains(action), "{action} is not audited: {audit}");
+    }
+    d.click("nav-schedule");
 
     // Lock (the button; Ctrl+L does the same), then unlock with the password alone
     // (within the re-authentication window after the full sign-in).
@@ -533,5 +646,5 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         );
     }
     let pngs = std::fs::read_dir(&shots).expect("shots").count();
-    assert!(pngs >= 10, "{pngs} screenshots in {}", shots.display());
+    assert!(pngs >= 11, "{pngs} screenshots in {}", shots.display());
 }

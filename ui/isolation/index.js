@@ -41,6 +41,8 @@
   const byId = (a) => only(a, ['id']) && isId(a.id);
   const byAppointment = (a) => only(a, ['appointment']) && isId(a.appointment);
   const dayOrWeek = (a) => only(a, ['date', 'tz']) && isDate(a.date) && isZone(a.tz);
+  const isChannel = (v) => isString(v) && /^__CHANNEL__:[0-9]{1,10}$/.test(v);
+  const visit = (a, extra) => only(a, ['visit', ...extra]) && isHex(a.visit);
   const device = (a, extra) =>
     only(a, ['visit', 'device', ...extra]) && isHex(a.visit) && isShortString(a.device);
 
@@ -119,6 +121,28 @@
     waiting_admit: (a) => device(a, []),
     waiting_deny: (a) => device(a, ['reason']) && isShortString(a.reason),
     waiting_message: (a) => device(a, ['text']) && isShortString(a.text),
+    visit_open: (a) =>
+      visit(a, ['events', 'remote', 'local']) &&
+      isChannel(a.events) &&
+      isChannel(a.remote) &&
+      isChannel(a.local),
+    visit_close: (a) => visit(a, []),
+    visit_frame_ack: (a) =>
+      visit(a, ['stream', 'seq']) &&
+      (a.stream === 0 || a.stream === 1) &&
+      Number.isSafeInteger(a.seq) &&
+      a.seq >= 0 &&
+      a.seq <= 0xffffffff,
+    visit_controls: (a) =>
+      visit(a, ['muted', 'cameraOff']) &&
+      typeof a.muted === 'boolean' &&
+      typeof a.cameraOff === 'boolean',
+    visit_confirm_sas: (a) => visit(a, []),
+    visit_end: (a) => visit(a, []),
+    visit_send_back: (a) => visit(a, []),
+    // Tauri's own request for a Channel message too big to evaluate inline (video frames):
+    // it carries no arguments, only a header naming the queued message.
+    'plugin:__TAURI_CHANNEL__|fetch': noArgs,
     // The `locked`, `waiting` and `policy-changed` event subscriptions from @tauri-apps/api/event.
     'plugin:event|listen': (a) =>
       only(a, ['event', 'target', 'handler']) && EVENTS.includes(a.event),

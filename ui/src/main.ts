@@ -1,6 +1,6 @@
 // Entry point: wires the app store to Tauri's IPC and mounts the UI.
 
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import { mount } from 'svelte';
 
@@ -8,14 +8,17 @@ import './app.css';
 import App from './App.svelte';
 import { createApi } from './lib/api';
 import type { ListenFn } from './lib/events';
+import type { MakeChannel } from './lib/stores/visit';
 import { createAppStore } from './lib/stores/app';
 
 const listenToShell: ListenFn = (event, handler) => listen(event, (e) => handler(e.payload));
 
 const api = createApi(invoke);
+// The visit room's streams (call updates, video frames) come over Tauri Channels.
+const makeChannel: MakeChannel = <T>() => new Channel<T>();
 const store = createAppStore({ api, listen: listenToShell });
 
 const target = document.getElementById('app');
 if (!target) throw new Error('missing #app');
 
-export default mount(App, { target, props: { store, policyApi: api, listen: listenToShell } });
+export default mount(App, { target, props: { store, policyApi: api, listen: listenToShell, makeChannel } });

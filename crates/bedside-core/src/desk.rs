@@ -390,6 +390,42 @@ impl Core {
         Ok(())
     }
 
+    /// A visit's call was answered: the appointment is under way (`in_progress`, from
+    /// `booked` or `arrived`; a later state is left as it is), audited `visit.call_start`.
+    pub fn start_visit(&mut self, appointment: i64) -> Result<(), CoreError> {
+        let store = self.unlocked()?.store();
+        let id = AppointmentId(appointment);
+        if matches!(
+            store.appointment(id)?.status,
+            AppointmentStatus::Booked | AppointmentStatus::Arrived
+        ) {
+            store.set_status(id, AppointmentStatus::InProgress)?;
+        }
+        store.audit("visit.call_start", json!({ "appointment": appointment }))?;
+        Ok(())
+    }
+
+    /// The clinician ended the visit: the appointment is `finished` (through
+    /// `in_progress` when the call never got that far), audited `visit.end`. Ending a
+    /// visit that is already finished changes nothing but is audited again; a cancelled
+    /// or no-show appointment is refused (`bad_transition`).
+    pub fn end_visit(&mut self, appointment: i64) -> Result<(), CoreError> {
+        let store = self.unlocked()?.store();
+        let id = AppointmentId(appointment);
+        let status = store.appointment(id)?.status;
+        if matches!(
+            status,
+            AppointmentStatus::Booked | AppointmentStatus::Arrived
+        ) {
+            store.set_status(id, AppointmentStatus::InProgress)?;
+        }
+        if status != AppointmentStatus::Finished {
+            store.set_status(id, AppointmentStatus::Finished)?;
+        }
+        store.audit("visit.end", json!({ "appointment": appointment }))?;
+        Ok(())
+    }
+
     /// Audit events, newest first, filtered by action prefix.
     pub fn audit_events(&mut self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, CoreError> {
         let limit = filter.limit.unwrap_or(200).min(5000);

@@ -775,6 +775,47 @@ fn desk_patients_schedule_notes_invites_audit_settings() {
             .code(),
         "invalid_input"
     );
+    // A visit: the call moves it to in_progress, ending it to finished; both audited.
+    let visit = core
+        .book(AppointmentInput {
+            local_start: format!("{today}T17:00"),
+            ..booking(false)
+        })
+        .expect("visit");
+    let vid = visit.appointment.id.0;
+    core.start_visit(vid).expect("start");
+    core.start_visit(vid)
+        .expect("an ICE restart's second answer is fine");
+    core.end_visit(vid).expect("end");
+    core.end_visit(vid).expect("ending twice is harmless");
+    assert_eq!(
+        core.appointment(vid, tz).expect("view").appointment.status,
+        bedside_store::AppointmentStatus::Finished
+    );
+    assert_eq!(
+        core.end_visit(forced.appointment.id.0)
+            .expect_err("a cancelled visit does not finish")
+            .code(),
+        "bad_transition"
+    );
+    let actions: Vec<String> = core
+        .audit_events(&AuditFilter {
+            action: Some("visit.".into()),
+            limit: None,
+        })
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "visit.end",
+            "visit.end",
+            "visit.call_start",
+            "visit.call_start"
+        ]
+    );
     let moved = core
         .reschedule(
             a.appointment.id.0,

@@ -17,8 +17,9 @@
 //! reports `call_refused_by_patient` (audited by the caller too).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use bedside_media::{Call, CallAuth, CallError, IcePolicy, PeerConfig, PeerEvent};
+use bedside_media::{Call, CallAuth, CallError, IcePolicy, Peer, PeerConfig, PeerEvent};
 use bedside_protocol::{ClinicianToRelay, TurnCredentials};
 use tokio::sync::mpsc;
 
@@ -36,6 +37,12 @@ pub struct MediaOptions {
     pub turn_urls: Vec<String>,
 }
 
+/// Where the host hands each new peer (device id, peer) as soon as its first offer is
+/// answered: the caller subscribes to its frame sinks (`remote_video`, `local_preview`)
+/// and drives its switches (`set_muted`, `set_camera_off`). An ICE restart keeps the
+/// same peer and sends nothing.
+pub type PeerTap = mpsc::UnboundedSender<(String, Arc<Peer>)>;
+
 /// The calls of one watched visit.
 pub(crate) struct CallHost {
     /// Built at the first offer (with that offer's TURN credentials).
@@ -47,6 +54,7 @@ pub(crate) struct CallHost {
     admitted: HashSet<String>,
     /// Devices with a live peer in `call`.
     live: HashSet<String>,
+    tap: Option<PeerTap>,
 }
 
 /// What handling a relay message produced.
@@ -62,6 +70,7 @@ impl CallHost {
         visit: [u8; 16],
         visit_hex: String,
         opts: MediaOptions,
+        tap: Option<PeerTap>,
     ) -> Self {
         Self {
             call: None,
@@ -71,6 +80,7 @@ impl CallHost {
             visit_hex,
             admitted: HashSet::new(),
             live: HashSet::new(),
+            tap,
         }
     }
 
@@ -143,6 +153,11 @@ impl CallHost {
         match call.offer(&device, sdp, tag).await {
             Ok(answer) => {
                 self.live.insert(device.clone());
+                if let (false, Some(tap), Some(peer)) =
+                    (answer.restart, &self.tap, call.peer(&device))
+                {
+                    let _ = tap.send((device.clone(), Arc::clone(peer)));
+                }
                 out.events.push(HostEvent::CallAnswered {
                     device: device.clone(),
                     sas: answer.sas.clone(),

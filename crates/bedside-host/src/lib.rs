@@ -26,7 +26,7 @@ use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-pub use call::MediaOptions;
+pub use call::{MediaOptions, PeerTap};
 
 /// The invite secret, zeroized on drop.
 pub type Secret = zeroize::Zeroizing<[u8; 32]>;
@@ -389,7 +389,7 @@ pub async fn run(
     on_event: impl FnMut(HostEvent),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
-    run_loop(cfg, None, None, on_event, shutdown).await
+    run_loop(cfg, None, None, None, on_event, shutdown).await
 }
 
 /// [`run`], answering admitted devices' call offers with `media` (see [`call`]).
@@ -399,7 +399,7 @@ pub async fn run_with_media(
     on_event: impl FnMut(HostEvent),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
-    run_loop(cfg, media, None, on_event, shutdown).await
+    run_loop(cfg, media, None, None, on_event, shutdown).await
 }
 
 /// Like [`run`], but the caller decides: each [`HostCommand`] received on
@@ -413,24 +413,49 @@ pub async fn run_with_control(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
     cfg.auto_admit = false;
-    run_loop(cfg, None, Some(control), on_event, shutdown).await
+    run_loop(cfg, None, None, Some(control), on_event, shutdown).await
+}
+
+/// [`run_with_control`] and [`run_with_media`] in one loop: the caller admits, denies and
+/// messages, and admitted devices' call offers are answered with `media`. Each new peer is
+/// handed to `tap` (see [`PeerTap`]) so the caller can show its video and drive its
+/// switches; the call's events still arrive through `on_event`.
+pub async fn run_with_control_and_media(
+    mut cfg: HostConfig,
+    media: MediaOptions,
+    tap: PeerTap,
+    on_event: impl FnMut(HostEvent),
+    control: tokio::sync::mpsc::UnboundedReceiver<HostCommand>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), HostError> {
+    cfg.auto_admit = false;
+    run_loop(
+        cfg,
+        Some(media),
+        Some(tap),
+        Some(control),
+        on_event,
+        shutdown,
+    )
+    .await
 }
 
 /// How often the host pings the relay, well inside the relay's idle timeout.
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// The one clinician loop behind [`run`], [`run_with_media`] and
-/// [`run_with_control`]: authenticate, watch the visit, open knocks, follow
+/// The one clinician loop behind [`run`], [`run_with_media`], [`run_with_control`] and
+/// [`run_with_control_and_media`]: authenticate, watch the visit, open knocks, follow
 /// the caller's commands, answer call offers, keep the connection alive.
 async fn run_loop(
     cfg: HostConfig,
     media: Option<MediaOptions>,
+    tap: Option<PeerTap>,
     mut control: Option<tokio::sync::mpsc::UnboundedReceiver<HostCommand>>,
     mut on_event: impl FnMut(HostEvent),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HostError> {
-    let mut calls =
-        media.map(|m| call::CallHost::new(&cfg.secret, cfg.visit, HEXLOWER.encode(&cfg.visit), m));
+    let mut calls = media
+        .map(|m| call::CallHost::new(&cfg.secret, cfg.visit, HEXLOWER.encode(&cfg.visit), m, tap));
     let url = clinician_url(&cfg.relay_origin)?;
     let connector = url.starts_with("wss://").then(tls);
     let (mut ws, _) =
@@ -672,6 +697,8 @@ fn command_message(
                 sealed,
             }
         }
+        HostCommand::SendBack { device } => ClinicianToRelay::SendBack { visit, device },
+        HostCommand::End { device } => ClinicianToRelay::End { visit, device },
     })
 }
 
@@ -705,5 +732,16 @@ pub enum HostCommand {
         device: String,
         /// Plain text.
         text: String,
+    },
+    /// Move an admitted device back to the waiting room (its call ends; it may be
+    /// admitted again).
+    SendBack {
+        /// Device id.
+        device: String,
+    },
+    /// End the device's call: the relay tells the patient page the visit is over.
+    End {
+        /// Device id.
+        device: String,
     },
 }

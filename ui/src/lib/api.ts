@@ -20,7 +20,13 @@ import type {
   SessionState,
   TotpEnrolment,
   UpdateStatus,
+  VisitUpdate,
 } from './types';
+
+/** What `@tauri-apps/api/core`'s `Channel` offers us: messages pushed from the shell. */
+export interface ChannelLike<T> {
+  onmessage: (message: T) => void;
+}
 
 /** The signature of `@tauri-apps/api/core`'s `invoke`, narrowed to what we use. */
 export type InvokeFn = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
@@ -149,6 +155,24 @@ export interface Api {
   waitingAdmit(visit: string, device: string): Promise<void>;
   waitingDeny(visit: string, device: string, reason: string): Promise<void>;
   waitingMessage(visit: string, device: string, text: string): Promise<void>;
+  /** Attaches the visit room's Channels (call updates; the patient's and our own frames as
+   *  binary I420); resolves to the appointment id. */
+  visitOpen(
+    visit: string,
+    events: ChannelLike<VisitUpdate>,
+    remote: ChannelLike<ArrayBuffer>,
+    local: ChannelLike<ArrayBuffer>,
+  ): Promise<number>;
+  visitClose(visit: string): Promise<void>;
+  /** The window painted frame `seq` of `stream` (0 remote, 1 self view). */
+  visitFrameAck(visit: string, stream: number, seq: number): Promise<void>;
+  visitControls(visit: string, muted: boolean, cameraOff: boolean): Promise<void>;
+  /** The patient read the code back: audited. */
+  visitConfirmSas(visit: string): Promise<void>;
+  /** Ends the call and marks the appointment finished. */
+  visitEnd(visit: string): Promise<void>;
+  /** Ends the call and puts the patient back in the waiting room. */
+  visitSendBack(visit: string): Promise<void>;
   /** Every policy in force with its source, level and status (the Policy page). */
   policyEffective(): Promise<PolicyView>;
   /** Reads the policy sources again now and returns the result. */
@@ -220,6 +244,15 @@ export function createApi(invoke: InvokeFn): Api {
     waitingDeny: (visit, device, reason) => call<void>('waiting_deny', { visit, device, reason }),
     waitingMessage: (visit, device, text) =>
       call<void>('waiting_message', { visit, device, text }),
+    visitOpen: (visit, events, remote, local) =>
+      call<number>('visit_open', { visit, events, remote, local }),
+    visitClose: (visit) => call<void>('visit_close', { visit }),
+    visitFrameAck: (visit, stream, seq) => call<void>('visit_frame_ack', { visit, stream, seq }),
+    visitControls: (visit, muted, cameraOff) =>
+      call<void>('visit_controls', { visit, muted, cameraOff }),
+    visitConfirmSas: (visit) => call<void>('visit_confirm_sas', { visit }),
+    visitEnd: (visit) => call<void>('visit_end', { visit }),
+    visitSendBack: (visit) => call<void>('visit_send_back', { visit }),
     policyEffective: () => call<PolicyView>('policy_effective'),
     policyReload: () => call<PolicyView>('policy_reload'),
     updateCheck: () => call<UpdateStatus>('update_check'),

@@ -192,3 +192,36 @@ export interface UpdateStatus {
   version: string | null;
   notes: string | null;
 }
+/** Call statistics once a second. Mirrors `bedside_media::CallStats` (the fields the room shows). */
+export interface CallStats {
+  state: string;
+  rtt_ms: number | null;
+  loss_sent: number;
+  loss_received: number;
+  jitter_ms: number;
+  send_kbps: number;
+  recv_kbps: number;
+  fps_sent: number;
+  fps_decoded: number;
+  recv_resolution: [number, number];
+  send_resolution: [number, number];
+}
+
+/** Where the clinician's picture comes from. Mirrors `src-tauri/src/visit.rs` `SourceChoice`. */
+export type VideoSource = 'test_pattern' | 'no_camera';
+
+/** One update on the visit room's events Channel. Mirrors `src-tauri/src/visit.rs` `VisitUpdate`. */
+export type VisitUpdate =
+  | {
+      kind: 'snapshot';
+      appointment: number;
+      state: string;
+      sas: string | null;
+      muted: boolean;
+      camera_off: boolean;
+      source: VideoSource;
+    }
+  | { kind: 'answered'; sas: string }
+  | { kind: 'state'; state: string }
+  | { kind: 'stats'; stats: CallStats }
+  | { kind: 'auth_failed' };

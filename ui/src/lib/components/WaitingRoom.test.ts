@@ -11,13 +11,13 @@ import WaitingRoom from './WaitingRoom.svelte';
 
 const VISIT = '00112233445566778899aabbccddeeff';
 
-async function setup() {
+async function setup(onOpenVisit?: (e: { visit: string; appointment: number }) => void) {
   const core = createFakeCore();
   core.desk.watching = 1;
   const events = createFakeEvents();
   const store = createWaitingStore({ api: createApi(core.invoke), listen: events.listen, tz: 'UTC' });
   await store.start();
-  render(WaitingRoom, { store, nowSecs: () => 1_000 + 7 * 60 });
+  render(WaitingRoom, { store, nowSecs: () => 1_000 + 7 * 60, onOpenVisit });
   const knock = (device: string, name: string) =>
     events.emit(WAITING_EVENT, { appointment: 4, visit: VISIT, kind: 'knock', device, name, dob: '1980-12-10', waiting_since: 1_000 });
   return { core, events, knock, user: userEvent.setup() };
@@ -58,5 +58,16 @@ describe('WaitingRoom', () => {
       args: { visit: VISIT, device: 'd1', reason: 'Please call the clinic.' },
     });
     expect(await screen.findByTestId('waiting-empty')).toBeTruthy();
+  });
+
+  it('opens the visit room after admitting, and again from an admitted entry', async () => {
+    const opened: { visit: string; appointment: number }[] = [];
+    const { events, knock, user } = await setup((e) => opened.push({ visit: e.visit, appointment: e.appointment }));
+    knock('d1', 'Ada Lovelace');
+    await user.click(await screen.findByTestId('waiting-admit'));
+    expect(opened).toEqual([{ visit: VISIT, appointment: 4 }]);
+    events.emit(WAITING_EVENT, { appointment: 4, visit: VISIT, kind: 'device_state', device: 'd1', state: 'in_call' });
+    await user.click(await screen.findByTestId('waiting-open-visit'));
+    expect(opened.length).toBe(2);
   });
 });

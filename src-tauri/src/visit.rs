@@ -1,0 +1,689 @@
+//! The visit room: the call of an admitted patient, carried by the waiting room's relay
+//! connection for that visit (`bedside_host::run_with_control_and_media`), shown in the
+//! window. The room attaches three Tauri Channels (`visit_open`): call updates as JSON
+//! (state, SAS, stats once a second) and two binary frame streams, the patient's video
+//! and our own preview.
+//!
+//! A frame crosses as one binary message: a 16-byte header (`BSV1`, stream, seq, width,
+//! height; see [`encode_frame`]) and the tightly packed I420 planes at the decoded size
+//! (640×480: 460,816 bytes, against 1,228,816 as RGBA; the webview converts with a WebGL
+//! shader). **Invariant:** newest frame wins, never a queue: the pump reads the media
+//! crate's `watch` slot and sends a frame only while fewer than [`IN_FLIGHT`] sent frames
+//! are unacknowledged by the window (`visit_frame_ack`); anything older is skipped. A
+//! window that stops acknowledging gets one frame a second at most.
+//!
+//! Media source: device capture is not built yet, so the room sends the synthetic test
+//! pattern and tone (`bedside_codec::synthetic`), also the diagnostics source.
+//! `BEDSIDE_VIDEO_SOURCE=test-pattern` chooses it explicitly (tests do); without it the
+//! room says "No camera found — using a test pattern". `BEDSIDE_MEDIA_UDP` (comma-separated
+//! `ip:port`, e.g. `127.0.0.1:0`) binds the call's UDP sockets there instead of `0.0.0.0:0`.
+//!
+//! **Invariant:** frames, the SAS and stats go only to the main window's Channels; logs
+//! carry truncated visit ids and states; the audit log carries the appointment id
+//! (`visit.call_start`, `visit.sas_shown`, `visit.sas_confirmed`, `visit.call_auth_failed`,
+//! `visit.send_back`, `visit.end`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bedside_host::HostEvent;
+use bedside_media::{Frame, Peer};
+use serde::Serialize;
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tokio::sync::watch;
+
+use crate::IpcError;
+
+/// Sent frames the window may have unacknowledged before newer ones are skipped.
+pub(crate) const IN_FLIGHT: u32 = 10;
+
+/// The self view is small: our own picture goes to the window at a quarter of its size
+/// and at most this often, so it costs the webview a fraction of the patient's video.
+const SELF_VIEW_SCALE: u32 = 4;
+const SELF_VIEW_PERIOD: Duration = Duration::from_millis(100);
+
+/// After this long without an acknowledgement, send the newest frame anyway (a lost ack
+/// must not freeze the picture).
+const ACK_GRACE: Duration = Duration::from_secs(1);
+
+/// The header's first bytes.
+pub(crate) const FRAME_MAGIC: &[u8; 4] = b"BSV1";
+
+/// Header length in bytes.
+pub(crate) const FRAME_HEADER: usize = 16;
+
+/// The two frame streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stream {
+    /// The patient's decoded video.
+    Remote = 0,
+    /// Our own picture as sent (self view).
+    Local = 1,
+}
+
+/// Where the call's picture comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceChoice {
+    /// Chosen explicitly (`BEDSIDE_VIDEO_SOURCE=test-pattern`): diagnostics and tests.
+    TestPattern,
+    /// No capture device (capture is not built yet): the test pattern, with a note.
+    NoCamera,
+}
+
+impl SourceChoice {
+    /// From `BEDSIDE_VIDEO_SOURCE`.
+    pub(crate) fn from_env(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some("test-pattern") => Self::TestPattern,
+            _ => Self::NoCamera,
+        }
+    }
+}
+
+/// The media settings for the waiting room's connections.
+pub(crate) fn media_options() -> bedside_host::MediaOptions {
+    let mut opts = bedside_host::MediaOptions::default();
+    if let Some(addrs) = std::env::var("BEDSIDE_MEDIA_UDP")
+        .ok()
+        .map(|v| parse_udp(&v))
+        .filter(|a| !a.is_empty())
+    {
+        opts.peer.udp_addrs = addrs;
+    }
+    opts
+}
+
+fn parse_udp(value: &str) -> Vec<SocketAddr> {
+    value
+        .split(',')
+        .filter_map(|a| a.trim().parse().ok())
+        .collect()
+}
+
+/// Encodes one frame: `BSV1`, stream (u8), 3 reserved bytes, seq (u32 LE), width (u16 LE),
+/// height (u16 LE), then Y, U and V. `None` for a frame that is not well formed or too big
+/// for the header.
+pub(crate) fn encode_frame(
+    stream: Stream,
+    seq: u32,
+    frame: &bedside_codec::I420Frame,
+) -> Option<Vec<u8>> {
+    if !frame.is_well_formed() {
+        return None;
+    }
+    let width = u16::try_from(frame.width).ok()?;
+    let height = u16::try_from(frame.height).ok()?;
+    let mut out = Vec::with_capacity(FRAME_HEADER + frame.y.len() + frame.u.len() + frame.v.len());
+    out.extend_from_slice(FRAME_MAGIC);
+    out.extend_from_slice(&[stream as u8, 0, 0, 0]);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&width.to_le_bytes());
+    out.extend_from_slice(&height.to_le_bytes());
+    out.extend_from_slice(&frame.y);
+    out.extend_from_slice(&frame.u);
+    out.extend_from_slice(&frame.v);
+    Some(out)
+}
+
+/// A smaller copy of `frame`: every `factor`-th pixel of every `factor`-th row (the self
+/// view needs no more; a box filter would cost more than it shows at that size).
+pub(crate) fn decimate(frame: &bedside_codec::I420Frame, factor: u32) -> bedside_codec::I420Frame {
+    let f = factor.max(1) as usize;
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let (nw, nh) = (w.div_ceil(f).max(1), h.div_ceil(f).max(1));
+    let pick = |plane: &[u8], pw: usize, ow: usize, oh: usize| -> Vec<u8> {
+        let mut out = Vec::with_capacity(ow * oh);
+        for row in 0..oh {
+            for col in 0..ow {
+                out.push(plane.get(row * f * pw + col * f).copied().unwrap_or(128));
+            }
+        }
+        out
+    };
+    let (cw, _) = bedside_codec::I420Frame::chroma_size(frame.width, frame.height);
+    let (ncw, nch) = bedside_codec::I420Frame::chroma_size(nw as u32, nh as u32);
+    bedside_codec::I420Frame {
+        width: nw as u32,
+        height: nh as u32,
+        y: pick(&frame.y, w, nw, nh),
+        u: pick(&frame.u, cw, ncw, nch),
+        v: pick(&frame.v, cw, ncw, nch),
+    }
+}
+
+/// One update for the room (JSON over the events Channel).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VisitUpdate {
+    /// Sent first on `visit_open`: what is known so far.
+    Snapshot {
+        /// The appointment.
+        appointment: i64,
+        /// Call state (`waiting` before any offer).
+        state: String,
+        /// The SAS, once the call is answered.
+        sas: Option<String>,
+        /// Our audio is muted.
+        muted: bool,
+        /// Our camera is off.
+        camera_off: bool,
+        /// Where our picture comes from.
+        source: SourceChoice,
+    },
+    /// The call was answered (again, after an ICE restart): the SAS to read out.
+    Answered {
+        /// Short authentication string.
+        sas: String,
+    },
+    /// The call's connection state.
+    State {
+        /// `connecting`, `connected`, `disconnected`, `failed`, `closed`, `left`.
+        state: String,
+    },
+    /// Once a second.
+    Stats {
+        /// The snapshot.
+        stats: Box<bedside_media::CallStats>,
+    },
+    /// An offer did not authenticate: the call was refused.
+    AuthFailed,
+}
+
+/// The window's side of one visit: the Channels and the pumps' shared counters.
+struct View {
+    events: Channel<VisitUpdate>,
+    frames: [Channel<InvokeResponseBody>; 2],
+    acked: [Arc<AtomicU32>; 2],
+    /// Cleared when the view goes (room closed, visit ended, lock): the pumps stop.
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        self.alive.store(false, Ordering::Release);
+    }
+}
+
+/// One visit with a call (or about to have one).
+struct Live {
+    appointment: i64,
+    device: Option<String>,
+    peer: Option<Arc<Peer>>,
+    sas: Option<String>,
+    state: String,
+    muted: bool,
+    camera_off: bool,
+    view: Option<View>,
+}
+
+impl Live {
+    fn new(appointment: i64) -> Self {
+        Self {
+            appointment,
+            device: None,
+            peer: None,
+            sas: None,
+            state: "waiting".into(),
+            muted: false,
+            camera_off: false,
+            view: None,
+        }
+    }
+
+    fn send(&self, update: VisitUpdate) {
+        if let Some(v) = &self.view
+            && v.events.send(update).is_err()
+        {
+            tracing::debug!("visit room channel closed");
+        }
+    }
+
+    /// Starts the frame pumps for the current peer and view (if both exist).
+    fn start_pumps(&self) {
+        let (Some(peer), Some(view)) = (&self.peer, &self.view) else {
+            return;
+        };
+        for (stream, rx) in [
+            (Stream::Remote, peer.remote_video()),
+            (Stream::Local, peer.local_preview()),
+        ] {
+            let i = stream as usize;
+            spawn_pump(
+                stream,
+                rx,
+                view.frames[i].clone(),
+                Arc::clone(&view.acked[i]),
+                Arc::clone(&view.alive),
+            );
+        }
+    }
+}
+
+fn spawn_pump(
+    stream: Stream,
+    mut rx: watch::Receiver<Option<Frame>>,
+    channel: Channel<InvokeResponseBody>,
+    acked: Arc<AtomicU32>,
+    alive: Arc<AtomicBool>,
+) {
+    tauri::async_runtime::spawn(async move {
+        let mut seq: u32 = 0;
+        let mut skipped: u64 = 0;
+        let mut last_sent = Instant::now()
+            .checked_sub(ACK_GRACE)
+            .unwrap_or_else(Instant::now);
+        // Ends when the peer's slot goes (call over) or the view does.
+        while rx.changed().await.is_ok() && alive.load(Ordering::Acquire) {
+            let Some(frame) = rx.borrow_and_update().clone() else {
+                continue;
+            };
+            let behind = seq.wrapping_sub(acked.load(Ordering::Acquire)) >= IN_FLIGHT;
+            let too_soon = stream == Stream::Local && last_sent.elapsed() < SELF_VIEW_PERIOD;
+            if too_soon || (behind && last_sent.elapsed() < ACK_GRACE) {
+                // Newest frame wins: the window is still busy, skip this one.
+                skipped += 1;
+                continue;
+            }
+            seq = seq.wrapping_add(1);
+            let bytes = if stream == Stream::Local {
+                encode_frame(stream, seq, &decimate(&frame, SELF_VIEW_SCALE))
+            } else {
+                encode_frame(stream, seq, &frame)
+            };
+            let Some(bytes) = bytes else {
+                continue;
+            };
+            if seq.is_multiple_of(300) {
+                tracing::debug!(
+                    stream = stream as u8,
+                    sent = seq,
+                    skipped,
+                    "frames to the window"
+                );
+            }
+            last_sent = Instant::now();
+            if channel.send(InvokeResponseBody::Raw(bytes)).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// The visits with a call, by visit id (hex).
+#[derive(Default)]
+pub struct VisitRoom {
+    visits: Mutex<HashMap<String, Live>>,
+}
+
+impl VisitRoom {
+    fn with<T>(&self, visit: &str, f: impl FnOnce(&mut Live) -> T) -> Result<T, IpcError> {
+        let mut visits = self.visits.lock().map_err(|_| IpcError::internal())?;
+        let live = visits.get_mut(visit).ok_or_else(|| {
+            IpcError::new(
+                "not_found",
+                "This visit has no call; admit the patient first.",
+            )
+        })?;
+        Ok(f(live))
+    }
+
+    /// The waiting room admitted a device of this visit: the room may open now.
+    pub(crate) fn admitted(&self, appointment: i64, visit: &str) {
+        if let Ok(mut visits) = self.visits.lock() {
+            visits
+                .entry(visit.to_owned())
+                .or_insert_with(|| Live::new(appointment));
+        }
+    }
+
+    /// A new peer from the host: keep it, apply the switches, feed the window.
+    pub(crate) fn peer_ready(
+        &self,
+        appointment: i64,
+        visit: &str,
+        device: String,
+        peer: Arc<Peer>,
+    ) {
+        let Ok(mut visits) = self.visits.lock() else {
+            return;
+        };
+        let live = visits
+            .entry(visit.to_owned())
+            .or_insert_with(|| Live::new(appointment));
+        peer.set_muted(live.muted);
+        peer.set_camera_off(live.camera_off);
+        live.device = Some(device);
+        live.peer = Some(peer);
+        live.start_pumps();
+    }
+
+    /// A call event from the host; returns the audit action it calls for, if any.
+    pub(crate) fn host_event(
+        &self,
+        appointment: i64,
+        visit: &str,
+        event: &HostEvent,
+    ) -> Option<&'static str> {
+        let mut visits = self.visits.lock().ok()?;
+        let live = visits
+            .entry(visit.to_owned())
+            .or_insert_with(|| Live::new(appointment));
+        match event {
+            HostEvent::CallAnswered {
+                device,
+                sas,
+                restart,
+                ..
+            } => {
+                live.device = Some(device.clone());
+                live.sas = Some(sas.clone());
+                live.send(VisitUpdate::Answered { sas: sas.clone() });
+                (!restart).then_some("visit.call_start")
+            }
+            HostEvent::CallState { state, .. } => {
+                live.state.clone_from(state);
+                live.send(VisitUpdate::State {
+                    state: state.clone(),
+                });
+                None
+            }
+            HostEvent::CallStats { stats, .. } => {
+                live.send(VisitUpdate::Stats {
+                    stats: stats.clone(),
+                });
+                None
+            }
+            HostEvent::CallAuthFailed { .. } => {
+                live.send(VisitUpdate::AuthFailed);
+                Some("visit.call_auth_failed")
+            }
+            HostEvent::DeviceState { device, state }
+                if live.device.as_ref() == Some(device)
+                    && matches!(state.as_str(), "left" | "ended" | "expired" | "waiting") =>
+            {
+                // The patient went (or was sent back): the call is over.
+                live.peer = None;
+                live.state = "left".into();
+                live.send(VisitUpdate::State {
+                    state: "left".into(),
+                });
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The room opened: attach its Channels, send what is known, start the pumps.
+    pub(crate) fn open(
+        &self,
+        visit: &str,
+        events: Channel<VisitUpdate>,
+        remote: Channel<InvokeResponseBody>,
+        local: Channel<InvokeResponseBody>,
+        source: SourceChoice,
+    ) -> Result<i64, IpcError> {
+        self.with(visit, |live| {
+            live.view = Some(View {
+                events,
+                frames: [remote, local],
+                acked: [Arc::default(), Arc::default()],
+                alive: Arc::new(AtomicBool::new(true)),
+            });
+            live.send(VisitUpdate::Snapshot {
+                appointment: live.appointment,
+                state: live.state.clone(),
+                sas: live.sas.clone(),
+                muted: live.muted,
+                camera_off: live.camera_off,
+                source,
+            });
+            live.start_pumps();
+            live.appointment
+        })
+    }
+
+    /// The room closed (the call goes on; the window stops receiving frames).
+    pub(crate) fn close_view(&self, visit: &str) {
+        let _ = self.with(visit, |live| live.view = None);
+    }
+
+    /// The window painted frame `seq` of `stream`.
+    pub(crate) fn ack(&self, visit: &str, stream: u8, seq: u32) -> Result<(), IpcError> {
+        self.with(visit, |live| {
+            if let Some(v) = &live.view
+                && let Some(a) = v.acked.get(usize::from(stream))
+            {
+                a.store(seq, Ordering::Release);
+            }
+        })
+    }
+
+    /// Mute and camera switches (kept for a peer that comes later).
+    pub(crate) fn controls(
+        &self,
+        visit: &str,
+        muted: bool,
+        camera_off: bool,
+    ) -> Result<i64, IpcError> {
+        self.with(visit, |live| {
+            live.muted = muted;
+            live.camera_off = camera_off;
+            if let Some(p) = &live.peer {
+                p.set_muted(muted);
+                p.set_camera_off(camera_off);
+            }
+            live.appointment
+        })
+    }
+
+    /// The appointment, if a SAS has been shown for this visit.
+    pub(crate) fn sas_shown(&self, visit: &str) -> Result<i64, IpcError> {
+        self.with(visit, |live| live.sas.is_some().then_some(live.appointment))?
+            .ok_or_else(|| IpcError::new("invalid_input", "There is no code to confirm yet."))
+    }
+
+    /// Ends the visit's call here (the caller tells the relay): returns the appointment and
+    /// the device that was in the call, and forgets the visit.
+    pub(crate) async fn finish(&self, visit: &str) -> Result<(i64, Option<String>), IpcError> {
+        let live = {
+            let mut visits = self.visits.lock().map_err(|_| IpcError::internal())?;
+            visits.remove(visit).ok_or_else(|| {
+                IpcError::new(
+                    "not_found",
+                    "This visit has no call; admit the patient first.",
+                )
+            })?
+        };
+        if let Some(p) = &live.peer {
+            p.close().await;
+        }
+        Ok((live.appointment, live.device.clone()))
+    }
+
+    /// The call stopped without the room (send back): keep the visit, drop its peer.
+    pub(crate) async fn drop_peer(&self, visit: &str) -> Result<(i64, Option<String>), IpcError> {
+        let (peer, out) = self.with(visit, |live| {
+            live.state = "left".into();
+            live.send(VisitUpdate::State {
+                state: "left".into(),
+            });
+            (live.peer.take(), (live.appointment, live.device.clone()))
+        })?;
+        if let Some(p) = peer {
+            p.close().await;
+        }
+        Ok(out)
+    }
+
+    /// Forgets every visit (lock): views go, peers are closed by their host loops.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut v) = self.visits.lock() {
+            v.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bedside_codec::I420Frame;
+
+    #[test]
+    fn a_frame_is_a_header_then_the_i420_planes() {
+        let mut f = I420Frame::new_black(5, 3);
+        f.y[0] = 200;
+        let bytes = encode_frame(Stream::Local, 7, &f).expect("frame");
+        assert_eq!(&bytes[..4], FRAME_MAGIC);
+        assert_eq!(bytes[4], 1);
+        assert_eq!(
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]),
+            7
+        );
+        assert_eq!(u16::from_le_bytes([bytes[12], bytes[13]]), 5);
+        assert_eq!(u16::from_le_bytes([bytes[14], bytes[15]]), 3);
+        // 5×3 luma, 3×2 for each chroma plane.
+        assert_eq!(bytes.len(), FRAME_HEADER + 15 + 6 + 6);
+        assert_eq!(bytes[FRAME_HEADER], 200);
+        assert_eq!(bytes[FRAME_HEADER + 15], 128);
+        f.u.pop();
+        assert!(
+            encode_frame(Stream::Remote, 1, &f).is_none(),
+            "a mis-sized frame is not sent"
+        );
+    }
+
+    /// I420 at the decoded size against RGBA converted here: the bytes that cross and
+    /// the time the conversion would cost per 640×480 frame (the webview's shader does it
+    /// for free).
+    #[test]
+    fn i420_is_the_cheaper_wire_format() {
+        let f = bedside_codec::synthetic::TestPattern::new(640, 480).frame(
+            bedside_codec::synthetic::Stamp {
+                counter: 1,
+                capture_micros: 0,
+            },
+        );
+        let started = Instant::now();
+        let i420 = encode_frame(Stream::Remote, 1, &f).expect("frame");
+        let copy = started.elapsed();
+        let started = Instant::now();
+        let rgba = to_rgba(&f);
+        let convert = started.elapsed();
+        assert_eq!(i420.len(), FRAME_HEADER + 640 * 480 * 3 / 2);
+        assert_eq!(rgba.len(), 640 * 480 * 4);
+        assert!(rgba.len() > 2 * i420.len());
+        eprintln!(
+            "640x480: I420 {} B in {copy:?}; RGBA {} B in {convert:?}",
+            i420.len(),
+            rgba.len()
+        );
+    }
+
+    /// BT.601 limited range, as the webview's shader does it.
+    fn to_rgba(f: &I420Frame) -> Vec<u8> {
+        let (w, h) = (f.width as usize, f.height as usize);
+        let cw = w.div_ceil(2);
+        let mut out = Vec::with_capacity(w * h * 4);
+        for row in 0..h {
+            for col in 0..w {
+                let y = 1.164 * (f32::from(f.y[row * w + col]) - 16.0);
+                let c = (row / 2) * cw + col / 2;
+                let u = f32::from(f.u[c]) - 128.0;
+                let v = f32::from(f.v[c]) - 128.0;
+                let px = |x: f32| x.clamp(0.0, 255.0) as u8;
+                out.extend_from_slice(&[
+                    px(y + 1.596 * v),
+                    px(y - 0.392 * u - 0.813 * v),
+                    px(y + 2.017 * u),
+                    255,
+                ]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_self_view_is_a_quarter_size_copy() {
+        let f = bedside_codec::synthetic::TestPattern::new(640, 480).frame(
+            bedside_codec::synthetic::Stamp {
+                counter: 1,
+                capture_micros: 0,
+            },
+        );
+        let small = decimate(&f, SELF_VIEW_SCALE);
+        assert_eq!((small.width, small.height), (160, 120));
+        assert!(small.is_well_formed());
+        assert_eq!(small.y[1], f.y[4]);
+        assert_eq!(small.y[160], f.y[4 * 640]);
+        let odd = decimate(&I420Frame::new_black(5, 3), 4);
+        assert!(odd.is_well_formed());
+        assert_eq!((odd.width, odd.height), (2, 1));
+    }
+
+    #[test]
+    fn the_source_is_the_test_pattern_chosen_or_for_want_of_a_camera() {
+        assert_eq!(
+            SourceChoice::from_env(Some("test-pattern")),
+            SourceChoice::TestPattern
+        );
+        assert_eq!(SourceChoice::from_env(None), SourceChoice::NoCamera);
+        assert_eq!(
+            SourceChoice::from_env(Some("camera")),
+            SourceChoice::NoCamera
+        );
+        assert_eq!(
+            parse_udp("127.0.0.1:0, nonsense,[::1]:5000"),
+            vec![
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                "[::1]:5000".parse().expect("v6")
+            ]
+        );
+    }
+
+    #[test]
+    fn updates_carry_the_sas_and_state_but_no_name() {
+        let room = VisitRoom::default();
+        let visit = "00112233445566778899aabbccddeeff";
+        assert_eq!(
+            room.sas_shown(visit).expect_err("no visit").code(),
+            "not_found"
+        );
+        room.admitted(4, visit);
+        assert_eq!(
+            room.sas_shown(visit).expect_err("no SAS").code(),
+            "invalid_input"
+        );
+        let answered = HostEvent::CallAnswered {
+            device: "d1".into(),
+            sas: "123 456".into(),
+            local_fingerprint: "x".into(),
+            remote_fingerprint: "y".into(),
+            restart: false,
+        };
+        assert_eq!(
+            room.host_event(4, visit, &answered),
+            Some("visit.call_start")
+        );
+        assert_eq!(room.sas_shown(visit).expect("shown"), 4);
+        let json = serde_json::to_value(VisitUpdate::Answered {
+            sas: "123 456".into(),
+        })
+        .expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "answered", "sas": "123 456"})
+        );
+        let left = HostEvent::DeviceState {
+            device: "d1".into(),
+            state: "left".into(),
+        };
+        assert_eq!(room.host_event(4, visit, &left), None);
+        assert_eq!(room.controls(visit, true, false).expect("kept"), 4);
+        room.clear();
+        assert!(room.controls(visit, true, false).is_err());
+    }
+}

@@ -1,0 +1,107 @@
+import { render, screen } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { frameBytes } from '../../test/frames';
+import { createApi, type ChannelLike } from '../api';
+import { t } from '../i18n/en';
+import type { MakeChannel } from '../stores/visit';
+import VisitRoom from './VisitRoom.svelte';
+
+const VISIT = '00112233445566778899aabbccddeeff';
+
+function setup() {
+  // jsdom has no canvas: a 2D context that records what was put.
+  const put: number[] = [];
+  vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(function (
+    this: HTMLCanvasElement,
+    kind: string,
+  ) {
+    if (kind !== '2d') return null;
+    return {
+      createImageData: (w: number, h: number) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
+      putImageData: (img: { width: number }) => put.push(img.width),
+    } as unknown as CanvasRenderingContext2D;
+  } as unknown as typeof HTMLCanvasElement.prototype.getContext);
+  const calls: { cmd: string; args?: Record<string, unknown> }[] = [];
+  const invoke = async (cmd: string, args?: Record<string, unknown>) => {
+    calls.push({ cmd, args });
+    if (cmd === 'visit_open') return 4;
+    if (cmd === 'note_get') return null;
+    return null;
+  };
+  const channels: ChannelLike<unknown>[] = [];
+  const makeChannel: MakeChannel = <T>() => {
+    const c: ChannelLike<T> = { onmessage: () => {} };
+    channels.push(c as ChannelLike<unknown>);
+    return c;
+  };
+  const onDone = vi.fn();
+  render(VisitRoom, { api: createApi(invoke), visit: VISIT, appointment: 4, makeChannel, onDone });
+  return { calls, channels, put, onDone, user: userEvent.setup() };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('VisitRoom', () => {
+  it('paints frames on the canvases and counts them where tests can read it', async () => {
+    const { channels, put, calls } = setup();
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === 'visit_open')).toBe(true));
+    const [events, remote, local] = channels;
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'no_camera' });
+    for (let seq = 1; seq <= 3; seq++) remote.onmessage(frameBytes(0, seq, 8, 6));
+    local.onmessage(frameBytes(1, 1, 4, 2));
+    const canvas = screen.getByTestId('visit-remote-video');
+    await vi.waitFor(() => expect(canvas.getAttribute('data-painted')).toBe('3'));
+    expect(canvas.getAttribute('data-renderer')).toBe('2d');
+    expect(screen.getByTestId('visit-self-video').getAttribute('data-painted')).toBe('1');
+    expect(put).toEqual([8, 8, 8, 4]);
+    expect((canvas as HTMLCanvasElement).width).toBe(8);
+    expect(window.__bedsideVisit).toMatchObject({ painted: 3, localPainted: 1, renderer: '2d' });
+    expect(screen.getByTestId('visit-source-note').textContent).toBe(t.visit.noCamera);
+    expect(screen.getByTestId('visit-state').textContent?.trim()).toBe(t.visit.state.connected);
+  });
+
+  it('shows the code and records that the patient read it back', async () => {
+    const { channels, calls, user } = setup();
+    await vi.waitFor(() => expect(channels.length).toBe(3));
+    expect(screen.queryByTestId('visit-sas-confirm')).toBeNull();
+    channels[0].onmessage({ kind: 'answered', sas: '482 913' });
+    expect((await screen.findByTestId('visit-sas')).textContent).toBe('482 913');
+    await user.click(screen.getByTestId('visit-sas-confirm'));
+    expect(calls.at(-1)).toEqual({ cmd: 'visit_confirm_sas', args: { visit: VISIT } });
+    expect((await screen.findByTestId('visit-sas-confirmed')).textContent).toBe(t.visit.sasConfirmed);
+  });
+
+  it('mutes, turns the camera off, and ends the visit after a confirmation', async () => {
+    const { calls, onDone, user } = setup();
+    const mute = screen.getByTestId('visit-mute');
+    await user.click(mute);
+    expect(calls.at(-1)).toEqual({ cmd: 'visit_controls', args: { visit: VISIT, muted: true, cameraOff: false } });
+    expect(mute.getAttribute('aria-pressed')).toBe('true');
+    expect(mute.textContent?.trim()).toBe(t.visit.unmute);
+    await user.click(screen.getByTestId('visit-camera'));
+    expect(calls.at(-1)).toEqual({ cmd: 'visit_controls', args: { visit: VISIT, muted: true, cameraOff: true } });
+    await user.click(screen.getByTestId('visit-end'));
+    expect(calls.some((c) => c.cmd === 'visit_end')).toBe(false);
+    await user.click(screen.getByTestId('visit-end-confirm'));
+    expect(calls.at(-1)).toEqual({ cmd: 'visit_end', args: { visit: VISIT } });
+    expect(onDone).toHaveBeenCalledWith('ended');
+  });
+
+  it('sends the patient back to the waiting room', async () => {
+    const { calls, onDone, user } = setup();
+    await user.click(screen.getByTestId('visit-send-back'));
+    expect(calls.at(-1)).toEqual({ cmd: 'visit_send_back', args: { visit: VISIT } });
+    expect(onDone).toHaveBeenCalledWith('sent_back');
+  });
+
+  it('is keyboard operable', async () => {
+    const { calls, user } = setup();
+    screen.getByTestId('visit-mute').focus();
+    await user.keyboard('{Enter}');
+    expect(calls.at(-1)?.cmd).toBe('visit_controls');
+    await user.tab();
+    expect(document.activeElement).toBe(screen.getByTestId('visit-camera'));
+  });
+});

@@ -1,0 +1,117 @@
+import { get } from 'svelte/store';
+import { describe, expect, it } from 'vitest';
+
+import { createApi, type ChannelLike } from '../api';
+import { frameBytes } from '../../test/frames';
+import { i420ToRgba, parseFrame } from '../video';
+import { createVisitStore, qualityOf, type MakeChannel } from './visit';
+
+const VISIT = '00112233445566778899aabbccddeeff';
+
+function setup() {
+  const calls: { cmd: string; args?: Record<string, unknown> }[] = [];
+  const channels: ChannelLike<unknown>[] = [];
+  const invoke = async (cmd: string, args?: Record<string, unknown>) => {
+    calls.push({ cmd, args });
+    if (cmd === 'visit_open') return 4;
+    return null;
+  };
+  const makeChannel: MakeChannel = <T>() => {
+    const c: ChannelLike<T> = { onmessage: () => {} };
+    channels.push(c as ChannelLike<unknown>);
+    return c;
+  };
+  const store = createVisitStore({ api: createApi(invoke), visit: VISIT, makeChannel });
+  return { store, calls, channels };
+}
+
+describe('visit store', () => {
+  it('paints each frame, counts it and acknowledges its sequence number', async () => {
+    const { store, calls, channels } = setup();
+    const painted: number[] = [];
+    await store.open({ remote: (f) => (painted.push(f.seq), true), local: () => true });
+    expect(calls[0].cmd).toBe('visit_open');
+    expect(get(store).appointment).toBe(4);
+    const [, remote, local] = channels;
+    remote.onmessage(frameBytes(0, 1, 4, 2));
+    remote.onmessage(frameBytes(0, 2, 4, 2));
+    local.onmessage(frameBytes(1, 1, 2, 2));
+    expect(painted).toEqual([1, 2]);
+    expect(get(store).painted).toBe(2);
+    expect(get(store).localPainted).toBe(1);
+    expect(window.__bedsideVisit?.painted).toBe(2);
+    expect(calls.filter((c) => c.cmd === 'visit_frame_ack').map((c) => c.args)).toEqual([
+      { visit: VISIT, stream: 0, seq: 1 },
+      { visit: VISIT, stream: 0, seq: 2 },
+      { visit: VISIT, stream: 1, seq: 1 },
+    ]);
+    // Malformed, truncated, or on the wrong stream: not painted, not counted.
+    remote.onmessage(new ArrayBuffer(8));
+    remote.onmessage(frameBytes(0, 3, 4, 2).slice(0, 20));
+    remote.onmessage(frameBytes(1, 4, 4, 2));
+    expect(get(store).painted).toBe(2);
+    // After the room closes, frames are ignored.
+    store.close();
+    remote.onmessage(frameBytes(0, 5, 4, 2));
+    expect(get(store).painted).toBe(2);
+    expect(calls.at(-1)?.cmd).toBe('visit_close');
+  });
+
+  it('follows the call: snapshot, code, state, stats; a new code needs confirming again', async () => {
+    const { store, channels } = setup();
+    await store.open({ remote: () => true, local: () => true });
+    const events = channels[0];
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'waiting', sas: null, muted: false, camera_off: false, source: 'no_camera' });
+    expect(get(store).source).toBe('no_camera');
+    events.onmessage({ kind: 'answered', sas: '123 456' });
+    events.onmessage({ kind: 'state', state: 'connected' });
+    expect(get(store)).toMatchObject({ sas: '123 456', state: 'connected' });
+    await store.confirmSas();
+    expect(get(store).sasConfirmed).toBe(true);
+    events.onmessage({ kind: 'answered', sas: '123 456' });
+    expect(get(store).sasConfirmed).toBe(true);
+    events.onmessage({ kind: 'answered', sas: '654 321' });
+    expect(get(store).sasConfirmed).toBe(false);
+    events.onmessage({ kind: 'auth_failed' });
+    expect(get(store).authFailed).toBe(true);
+  });
+
+  it('sends the switches, the confirmation and the end to the right commands', async () => {
+    const { store, calls } = setup();
+    await store.toggleMute();
+    await store.toggleCamera();
+    await store.confirmSas();
+    await store.end();
+    expect(calls.map((c) => [c.cmd, c.args])).toEqual([
+      ['visit_controls', { visit: VISIT, muted: true, cameraOff: false }],
+      ['visit_controls', { visit: VISIT, muted: true, cameraOff: true }],
+      ['visit_confirm_sas', { visit: VISIT }],
+      ['visit_end', { visit: VISIT }],
+    ]);
+    expect(get(store).ended).toBe(true);
+  });
+
+  it('rates the connection from the stats', () => {
+    const s = { state: 'connected', rtt_ms: 20, loss_sent: 0, loss_received: 0, jitter_ms: 1, send_kbps: 900, recv_kbps: 900, fps_sent: 30, fps_decoded: 30, recv_resolution: [640, 480] as [number, number], send_resolution: [640, 480] as [number, number] };
+    expect(qualityOf(null)).toBe('unknown');
+    expect(qualityOf(s)).toBe('good');
+    expect(qualityOf({ ...s, loss_received: 0.05 })).toBe('fair');
+    expect(qualityOf({ ...s, rtt_ms: 900 })).toBe('poor');
+  });
+});
+
+describe('frames', () => {
+  it('parse only when the planes fit the header, and convert to RGBA', () => {
+    const f = parseFrame(frameBytes(0, 9, 3, 3, 235));
+    expect(f).toMatchObject({ stream: 0, seq: 9, width: 3, height: 3 });
+    expect(f!.u.length).toBe(4);
+    const rgba = new Uint8ClampedArray(3 * 3 * 4);
+    i420ToRgba(f!, rgba);
+    // Y = 235 with neutral chroma is white.
+    expect(Array.from(rgba.slice(0, 4))).toEqual([255, 255, 255, 255]);
+    expect(parseFrame(frameBytes(0, 1, 3, 3).slice(1))).toBeNull();
+    const zero = frameBytes(0, 1, 2, 2);
+    new DataView(zero).setUint16(12, 0, true);
+    expect(parseFrame(zero)).toBeNull();
+  });
+});
