@@ -3,6 +3,7 @@
 mod apt;
 mod bench;
 mod bundle;
+mod cross;
 mod desktop;
 mod fuzz;
 mod keychain;

@@ -16,7 +16,8 @@ pub const RUN: &[&str] = &[
 
 /// Packages needed on top of [`RUN`] by the tests: WebDriver, a headless display, a real
 /// Secret Service, Chromium as the patient browser, a TURN server, the media codecs, and
-/// `ip` for the network-namespace test of a dropped patient network.
+/// `ip` for the network-namespace test of a dropped patient network, and the C compilers
+/// for the macOS and Windows compile checks (`cross.rs`).
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
     "xvfb",
@@ -33,6 +34,8 @@ pub const TEST: &[&str] = &[
     "nasm",
     "dbus",
     "iproute2",
+    "gcc-mingw-w64-x86-64",
+    "clang",
 ];
 
 /// Packages that provide Node.js and npm, installed only when `node` or `npm` is not on PATH.

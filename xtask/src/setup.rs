@@ -46,6 +46,7 @@ pub fn setup(ws: &Workspace, purpose: Purpose) -> Result<()> {
     system_packages(purpose)?;
     if purpose == Purpose::Test {
         tauri_driver(ws)?;
+        crate::cross::ensure_targets()?;
     }
     ui(ws)
 }

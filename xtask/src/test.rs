@@ -110,6 +110,7 @@ pub fn test(ws: &Workspace, opts: &Options) -> Result<ExitCode> {
                     "warnings",
                 ]))
             }));
+            reports.push(run_step("cross-check", || cross_check(ws)));
         }
         if g.rust {
             // The real-window test (tests/tests/desktop.rs) drives the built app binary.
@@ -211,6 +212,20 @@ fn rust_tests(ws: &Workspace, extra: &[String]) -> Result<Outcome> {
         })
     })?;
     Ok(suite(st, counts))
+}
+
+/// `cargo check` of the macOS and Windows code (see `cross.rs`): one count per target.
+fn cross_check(ws: &Workspace) -> Result<Outcome> {
+    let mut counts = Counts::default();
+    for (target, mut cmd) in crate::cross::commands(ws)? {
+        step(format!("{} ({target})", describe(&cmd)));
+        if status(&mut cmd)?.success() {
+            counts.passed += 1;
+        } else {
+            counts.failed += 1;
+        }
+    }
+    Ok(Outcome::Ran(counts))
 }
 
 fn ui_tests(ws: &Workspace) -> Result<Outcome> {
