@@ -84,9 +84,22 @@ impl SourceChoice {
     }
 }
 
-/// The media settings for the waiting room's connections.
-pub(crate) fn media_options() -> bedside_host::MediaOptions {
+/// The media settings for the waiting room's connections under `policy`:
+/// `MediaMaxBitrateKbps` caps the video bitrate (adaptation only goes lower),
+/// `TurnServers` names the TURN URLs to use with the relay's credentials.
+pub(crate) fn media_options(policy: &bedside_policy::Effective) -> bedside_host::MediaOptions {
     let mut opts = bedside_host::MediaOptions::default();
+    if let Ok(cap) = u32::try_from(policy.int("MediaMaxBitrateKbps"))
+        && cap > 0
+    {
+        opts.peer.video.bitrate_kbps = opts.peer.video.bitrate_kbps.min(cap);
+    }
+    if let Some(urls) = policy.get("TurnServers").as_array() {
+        opts.turn_urls = urls
+            .iter()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect();
+    }
     if let Some(addrs) = std::env::var("BEDSIDE_MEDIA_UDP")
         .ok()
         .map(|v| parse_udp(&v))
@@ -401,6 +414,15 @@ impl VisitRoom {
                 live.send(VisitUpdate::AuthFailed);
                 Some("visit.call_auth_failed")
             }
+            HostEvent::CallRefusedByPatient { device, .. }
+                if live.device.as_ref().is_none_or(|d| d == device) =>
+            {
+                // The patient's page refused our answer: the call stopped for
+                // the same reason an offer that fails authentication does.
+                live.peer = None;
+                live.send(VisitUpdate::AuthFailed);
+                event.audit_action()
+            }
             HostEvent::DeviceState { device, state }
                 if live.device.as_ref() == Some(device)
                     && matches!(state.as_str(), "left" | "ended" | "expired" | "waiting") =>
@@ -531,6 +553,38 @@ impl VisitRoom {
 mod tests {
     use super::*;
     use bedside_codec::I420Frame;
+
+    fn managed(values: serde_json::Value) -> bedside_policy::Effective {
+        let layer = bedside_policy::Layer {
+            source: bedside_policy::Source::Platform {
+                location: "/etc/bedside/policies/managed/10-test.json".into(),
+            },
+            level: bedside_policy::Level::Mandatory,
+            values: values.as_object().cloned().unwrap_or_default(),
+        };
+        bedside_policy::merge(&serde_json::Map::new(), &[layer])
+    }
+
+    #[test]
+    fn media_policies_cap_the_bitrate_and_name_the_turn_servers() {
+        let default = media_options(&managed(serde_json::json!({})));
+        assert_eq!(
+            default.peer.video.bitrate_kbps, 1000,
+            "the encoder's own start"
+        );
+        assert!(default.turn_urls.is_empty(), "the relay's TURN URLs");
+
+        let set = media_options(&managed(serde_json::json!({
+            "MediaMaxBitrateKbps": 400,
+            "TurnServers": ["turns:turn.clinic.example:5349"],
+        })));
+        assert_eq!(set.peer.video.bitrate_kbps, 400);
+        assert_eq!(set.turn_urls, ["turns:turn.clinic.example:5349"]);
+        assert!(
+            set.peer.turn.is_none(),
+            "credentials still come from the relay"
+        );
+    }
 
     #[test]
     fn a_frame_is_a_header_then_the_i420_planes() {

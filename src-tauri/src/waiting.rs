@@ -305,6 +305,10 @@ fn spawn_watch(
             };
             let (tx, rx) = mpsc::unbounded_channel();
             let (tap, mut peers) = mpsc::unbounded_channel::<(String, Arc<Peer>)>();
+            // Policy in force when this connection starts: media limits and TURN URLs.
+            let media = crate::visit::media_options(
+                &app.state::<crate::policy::PolicyState>().current().effective,
+            );
             let forward = async {
                 let app = app.clone();
                 let visit = visit.clone();
@@ -357,7 +361,7 @@ fn spawn_watch(
                 };
                 bedside_host::run_with_control_and_media(
                     cfg,
-                    crate::visit::media_options(),
+                    media,
                     tap,
                     on_event,
                     rx,

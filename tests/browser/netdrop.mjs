@@ -13,7 +13,7 @@
 //   {"step":"link_down","frames":…}
 //   {"step":"link_up","frames":…,"states":[…],"cards":[…]}
 //   {"step":"resumed","frames":…,"hold_fps":…,"ice_restarts":…,"offers_sent":…,"state":…,"card":…}
-// (after resuming it stays 8 s in the call, so the clinician's side is seen to resume too)
+// (after resuming it stays 12 s in the call, so the clinician's side is seen to resume too)
 // Exit 0 when video resumed, 1 otherwise.
 
 import { execFileSync } from 'node:child_process';
@@ -38,7 +38,7 @@ if (!link || !shotDir || !iface || !fwd || !(downS > 0)) {
   process.exit(2);
 }
 /** Seconds to stay in the call after video resumed. */
-const HOLD_S = 8;
+const HOLD_S = 12;
 const TOTAL_MS = 120_000 + (downS + HOLD_S) * 1000;
 const sleep = (ms) => new Promise((f) => setTimeout(f, ms));
 
