@@ -307,7 +307,9 @@ fn spawn_watch(
             let (tap, mut peers) = mpsc::unbounded_channel::<(String, Arc<Peer>)>();
             // Policy in force when this connection starts: media limits and TURN URLs.
             let media = crate::visit::media_options(
-                &app.state::<crate::policy::PolicyState>().current().effective,
+                &app.state::<crate::policy::PolicyState>()
+                    .current()
+                    .effective,
             );
             let forward = async {
                 let app = app.clone();
@@ -359,16 +361,9 @@ fn spawn_watch(
                         tracing::warn!(%error, "could not forward a waiting-room update");
                     }
                 };
-                bedside_host::run_with_control_and_media(
-                    cfg,
-                    media,
-                    tap,
-                    on_event,
-                    rx,
-                    async {
-                        let _ = (&mut stopped).await;
-                    },
-                )
+                bedside_host::run_with_control_and_media(cfg, media, tap, on_event, rx, async {
+                    let _ = (&mut stopped).await;
+                })
                 .await
             };
             // Each new call's peer goes to the visit room (frames, switches).

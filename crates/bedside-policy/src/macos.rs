@@ -169,12 +169,7 @@ mod tests {
             !e.user_may_change("IdleLockMinutes"),
             "managed preferences are mandatory"
         );
-        let status = |n: &str| {
-            e.problems
-                .iter()
-                .find(|p| p.name == n)
-                .map(|p| p.status.clone())
-        };
+        let status = |n: &str| e.problem(n).cloned();
         assert_eq!(status("Teleport"), Some(Status::Unknown));
         assert!(matches!(
             status("PasswordMinLength"),

@@ -116,6 +116,15 @@ impl Effective {
         self.get(name).as_str()
     }
 
+    /// The status of the first value reported for `name` (unknown, invalid,
+    /// below floor), if any was.
+    pub fn problem(&self, name: &str) -> Option<&Status> {
+        self.problems
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.status)
+    }
+
     /// Whether the user may change `name` (no mandatory policy sets it).
     pub fn user_may_change(&self, name: &str) -> bool {
         self.entries

@@ -285,12 +285,7 @@ mod tests {
                 "https://c.example"
             ])
         );
-        let status = |n: &str| {
-            e.problems
-                .iter()
-                .find(|p| p.name == n)
-                .map(|p| p.status.clone())
-        };
+        let status = |n: &str| e.problem(n).cloned();
         assert_eq!(status("Teleport"), Some(Status::Unknown));
         assert!(matches!(
             status("WaitingRoomEnabled"),
