@@ -9,13 +9,21 @@
 //! network or a mis-sized frame from a caller — reaches libvpx out of bounds.
 //! Opus goes through `audiopus`, which is a safe API over libopus.
 //!
+//! With the `h264` feature (off by default), the [`h264`] module adds H.264
+//! through Cisco's OpenH264 (built from its BSD source by the `openh264`
+//! crate, whose API is safe): no `unsafe` outside [`vp8`] either way.
+//!
 //! The crate knows nothing of WebRTC, RTP, sockets or clocks: a frame goes
 //! in, bytes come out, and back.
 
+#[cfg(feature = "h264")]
+pub mod h264;
 mod opus;
 pub mod synthetic;
 mod vp8;
 
+#[cfg(feature = "h264")]
+pub use h264::{H264Config, H264Decoder, H264Encoder};
 pub use opus::{OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE, OpusDecoder, OpusEncoder};
 pub use vp8::{EncodedFrame, MAX_DECODE_PIXELS, Vp8Config, Vp8Decoder, Vp8Encoder};
 
