@@ -1,7 +1,7 @@
 //! The clinician's side of a visit's media, over webrtc-rs 0.21: a peer
 //! connection that answers the patient browser's authenticated offer, sends
 //! a source (synthetic test pattern and tone today), receives and decodes the
-//! patient's VP8 and Opus, and reports stats once a second.
+//! patient's VP8 (or H.264, feature `h264` and policy `AllowH264`) and Opus, and reports stats once a second.
 //!
 //! - [`peer`]: [`Call`] (the visit's peers by device id) and [`Peer`] (one
 //!   WebRTC peer connection; trickle ICE both ways; a new offer on an
@@ -27,6 +27,6 @@ pub mod stats;
 pub use media::{Frame, FrameSlot};
 pub use peer::{
     Answer, Call, CallAuth, CallError, Controls, IcePolicy, MediaSource, Peer, PeerConfig,
-    PeerEvent, VideoSettings,
+    PeerEvent, VideoCodec, VideoSettings,
 };
 pub use stats::{CallStats, StatsTotals};

@@ -1,5 +1,6 @@
 //! Sources and sinks of one peer: the synthetic test pattern and tone
-//! encoded and sent at their real frame durations, the patient's VP8 and Opus
+//! encoded and sent at their real frame durations, the patient's VP8 (or
+//! H.264 where negotiated, feature `h264`) and Opus
 //! received, reassembled and decoded, keyframe requests both ways, and a
 //! simple bandwidth adaptation.
 //!
@@ -19,16 +20,23 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bedside_codec::synthetic::{Stamp, TestPattern, Tone};
-use bedside_codec::{I420Frame, OpusDecoder, OpusEncoder, Vp8Config, Vp8Decoder, Vp8Encoder};
+use bedside_codec::{
+    CodecError, EncodedFrame, I420Frame, OpusDecoder, OpusEncoder, Vp8Config, Vp8Decoder,
+    Vp8Encoder,
+};
+#[cfg(feature = "h264")]
+use bedside_codec::{H264Decoder, H264Encoder};
 use bytes::Bytes;
 use rtc::media::Sample;
 use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::codec::vp8::Vp8Packet;
+use rtc::rtp::packetizer::Depacketizer;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::jitter::{self, JitterBuffer, JitterConfig, Playout};
-use crate::peer::{PeerShared, VideoSettings};
+use crate::peer::{PeerShared, VideoCodec, VideoSettings};
 use crate::stats::{CallStats, Counters};
 
 /// A decoded or captured picture, shared without copying.
@@ -45,6 +53,80 @@ pub(crate) fn level_settings(base: VideoSettings, level: u8) -> (u32, u32, u32) 
         0 => (base.width, base.height, base.fps),
         1 => (base.width, base.height, (base.fps / 2).max(1)),
         _ => (even(base.width), even(base.height), (base.fps / 2).max(1)),
+    }
+}
+
+/// The video encoder of the negotiated codec.
+// One per sending thread, for the whole call: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum VideoEncoder {
+    Vp8(Vp8Encoder),
+    #[cfg(feature = "h264")]
+    H264(H264Encoder),
+}
+
+impl VideoEncoder {
+    fn new(codec: VideoCodec, cfg: &Vp8Config) -> Result<Self, CodecError> {
+        match codec {
+            #[cfg(feature = "h264")]
+            VideoCodec::H264 => H264Encoder::new(cfg).map(Self::H264),
+            // Without the feature `VideoCodec::for_offer` never picks H.264.
+            _ => Vp8Encoder::new(cfg).map(Self::Vp8),
+        }
+    }
+
+    fn encode(
+        &mut self,
+        frame: &I420Frame,
+        pts: i64,
+        force: bool,
+    ) -> Result<Vec<EncodedFrame>, CodecError> {
+        match self {
+            Self::Vp8(e) => e.encode(frame, pts, force),
+            #[cfg(feature = "h264")]
+            Self::H264(e) => e.encode(frame, pts, force),
+        }
+    }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
+        match self {
+            Self::Vp8(e) => e.set_bitrate(kbps),
+            #[cfg(feature = "h264")]
+            Self::H264(e) => e.set_bitrate(kbps),
+        }
+    }
+}
+
+/// The video decoder of the negotiated codec.
+enum VideoDecoder {
+    Vp8(Vp8Decoder),
+    #[cfg(feature = "h264")]
+    H264(H264Decoder),
+}
+
+impl VideoDecoder {
+    fn new(codec: VideoCodec) -> Result<Self, CodecError> {
+        match codec {
+            #[cfg(feature = "h264")]
+            VideoCodec::H264 => H264Decoder::new().map(Self::H264),
+            _ => Vp8Decoder::new().map(Self::Vp8),
+        }
+    }
+
+    fn decode(&mut self, data: &[u8]) -> Result<Option<I420Frame>, CodecError> {
+        match self {
+            Self::Vp8(d) => d.decode(data),
+            #[cfg(feature = "h264")]
+            Self::H264(d) => d.decode(data),
+        }
+    }
+
+    fn needs_keyframe(&self) -> bool {
+        match self {
+            Self::Vp8(d) => d.needs_keyframe(),
+            #[cfg(feature = "h264")]
+            Self::H264(d) => d.needs_keyframe(),
+        }
     }
 }
 
@@ -91,7 +173,7 @@ fn video_sender(shared: &PeerShared) {
         .target_kbps
         .store(base.bitrate_kbps, Ordering::Relaxed);
     let mut level = u8::MAX;
-    let mut encoder: Option<Vp8Encoder> = None;
+    let mut encoder: Option<VideoEncoder> = None;
     let mut pattern = TestPattern::new(base.width, base.height);
     let mut bitrate = base.bitrate_kbps;
     let mut served = shared.feedback.keyframe_requests();
@@ -106,12 +188,13 @@ fn video_sender(shared: &PeerShared) {
         if want != level || encoder.is_none() {
             level = want;
             let (w, h, fps) = level_settings(base, level);
-            match Vp8Encoder::new(&Vp8Config {
+            let cfg = Vp8Config {
                 width: w,
                 height: h,
                 fps,
                 bitrate_kbps: bitrate,
-            }) {
+            };
+            match VideoEncoder::new(shared.video_codec, &cfg) {
                 Ok(e) => encoder = Some(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "video encoder unavailable");
@@ -235,14 +318,26 @@ fn audio_sender(shared: &PeerShared) {
     }
 }
 
-/// Receives the patient's video: RTP → VP8 frames → decoder thread → [`FrameSlot`].
+/// Receives the patient's video: RTP → VP8 or H.264 frames → decoder thread → [`FrameSlot`].
 pub(crate) async fn receive_video(shared: Arc<PeerShared>, track: Arc<dyn TrackRemote>) {
+    match shared.video_codec {
+        // H.264 arrives as Annex B access units (start codes), as OpenH264 reads them.
+        VideoCodec::H264 => receive_video_as(shared, track, H264Packet::default).await,
+        _ => receive_video_as(shared, track, Vp8Packet::default).await,
+    }
+}
+
+async fn receive_video_as<D: Depacketizer>(
+    shared: Arc<PeerShared>,
+    track: Arc<dyn TrackRemote>,
+    depacketizer: impl Fn() -> D,
+) {
     let media_ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
     let need_keyframe = Arc::new(AtomicBool::new(true));
     let Some(decoder_tx) = spawn_decoder(Arc::clone(&shared), Arc::clone(&need_keyframe)) else {
         return;
     };
-    let new_builder = || SampleBuilder::new(128, Vp8Packet::default(), 90_000);
+    let new_builder = || SampleBuilder::new(128, depacketizer(), 90_000);
     let mut builder = new_builder();
     let mut epoch = shared.path_epoch.load(Ordering::Acquire);
     let mut last_pli: Option<Instant> = None;
@@ -310,7 +405,7 @@ fn spawn_decoder(
     let spawned = std::thread::Builder::new()
         .name("bedside-video-decode".into())
         .spawn(move || {
-            let mut decoder = match Vp8Decoder::new() {
+            let mut decoder = match VideoDecoder::new(shared.video_codec) {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, "video decoder unavailable");

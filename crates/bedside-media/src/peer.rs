@@ -22,7 +22,7 @@ use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
@@ -48,6 +48,91 @@ use crate::stats::{CallStats, Counters, Snapshot, Totals};
 pub const VP8_PT: u8 = 96;
 /// Dynamic payload type for Opus in our media engine.
 pub const OPUS_PT: u8 = 111;
+/// Dynamic payload type for H.264 in our media engine (the answer uses the offer's).
+pub const H264_PT: u8 = 102;
+/// The H.264 format we accept: packetization-mode 1 (FU-A/STAP-A), constrained
+/// baseline (`42e0`, any level), as OpenH264 encodes and every WebRTC browser offers.
+pub const H264_FMTP: &str =
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+/// The video codec of a peer, chosen from the offer before the peer is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VideoCodec {
+    /// VP8 through libvpx: the default, always available.
+    Vp8,
+    /// H.264 constrained baseline through OpenH264 (feature `h264`, policy `AllowH264`).
+    H264,
+}
+
+impl VideoCodec {
+    /// The RTP mime type (`video/VP8`, `video/H264`).
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            Self::Vp8 => MIME_TYPE_VP8,
+            Self::H264 => MIME_TYPE_H264,
+        }
+    }
+
+    /// The codec this build answers `offer_sdp` with. H.264 only when the
+    /// build has the `h264` feature, `allow_h264` is set (policy
+    /// `AllowH264`), and the offer's video section lists H.264 with
+    /// packetization-mode 1 and a constrained-baseline profile; then it is
+    /// preferred over VP8 whatever the offer's order (an organisation allows
+    /// H.264 to use it: hardware codecs, devices whose VP8 is weak).
+    /// Otherwise VP8, exactly as without the feature.
+    pub fn for_offer(offer_sdp: &str, allow_h264: bool) -> Self {
+        if cfg!(feature = "h264") && allow_h264 && offer_has_h264(offer_sdp) {
+            Self::H264
+        } else {
+            Self::Vp8
+        }
+    }
+}
+
+/// Whether the offer's first video section lists H.264 we can take
+/// (packetization-mode=1, profile-level-id `42e0xx`).
+pub(crate) fn offer_has_h264(sdp: &str) -> bool {
+    let mut in_video = false;
+    let mut h264_pts: Vec<&str> = vec![];
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if in_video {
+                break; // only the first video section
+            }
+            in_video = m.starts_with("video ");
+            continue;
+        }
+        if !in_video {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("a=rtpmap:")
+            && let Some((pt, enc)) = rest.split_once(' ')
+            && enc.to_ascii_uppercase().starts_with("H264/90000")
+        {
+            h264_pts.push(pt);
+        } else if let Some(rest) = line.strip_prefix("a=fmtp:")
+            && let Some((pt, params)) = rest.split_once(' ')
+            && h264_pts.contains(&pt)
+        {
+            let mut mode1 = false;
+            let mut cb = false;
+            for kv in params.split(';').map(str::trim) {
+                match kv.split_once('=') {
+                    Some(("packetization-mode", v)) => mode1 = v == "1",
+                    Some(("profile-level-id", v)) => {
+                        cb = v.len() == 6 && v[..4].eq_ignore_ascii_case("42e0");
+                    }
+                    _ => {}
+                }
+            }
+            if mode1 && cb {
+                return true;
+            }
+        }
+    }
+    false
+}
 
 /// The invite secret and visit a call authenticates against.
 pub struct CallAuth {
@@ -124,6 +209,10 @@ pub struct PeerConfig {
     pub video: VideoSettings,
     /// Tone frequency for the synthetic audio source.
     pub tone_hz: f32,
+    /// Accept H.264 when the offer lists it (policy `AllowH264`; see
+    /// [`VideoCodec::for_offer`]). Without the `h264` cargo feature this has
+    /// no effect: every call is VP8.
+    pub allow_h264: bool,
 }
 
 impl Default for PeerConfig {
@@ -135,6 +224,7 @@ impl Default for PeerConfig {
             source: MediaSource::Synthetic,
             video: VideoSettings::default(),
             tone_hz: 440.0,
+            allow_h264: false,
         }
     }
 }
@@ -252,6 +342,8 @@ pub(crate) struct PeerShared {
     pub audio_pt: AtomicU8,
     pub remote_video: FrameSlot,
     pub local_preview: FrameSlot,
+    /// The negotiated video codec (both directions).
+    pub video_codec: VideoCodec,
     pub runtime: tokio::runtime::Handle,
 }
 
@@ -339,13 +431,23 @@ fn random_ssrc() -> u32 {
     u32::from_be_bytes(b).max(1)
 }
 
-fn vp8_codec() -> RTCRtpCodec {
+fn video_codec(codec: VideoCodec) -> RTCRtpCodec {
     RTCRtpCodec {
-        mime_type: MIME_TYPE_VP8.to_owned(),
+        mime_type: codec.mime_type().to_owned(),
         clock_rate: 90_000,
         channels: 0,
-        sdp_fmtp_line: String::new(),
+        sdp_fmtp_line: match codec {
+            VideoCodec::Vp8 => String::new(),
+            VideoCodec::H264 => H264_FMTP.to_owned(),
+        },
         rtcp_feedback: vec![],
+    }
+}
+
+fn video_pt(codec: VideoCodec) -> u8 {
+    match codec {
+        VideoCodec::Vp8 => VP8_PT,
+        VideoCodec::H264 => H264_PT,
     }
 }
 
@@ -394,14 +496,17 @@ impl Peer {
     async fn build(
         device: &str,
         config: &PeerConfig,
+        codec: VideoCodec,
         events: mpsc::Sender<PeerEvent>,
     ) -> Result<(Self, Arc<dyn RtpSender>, Arc<dyn RtpSender>), CallError> {
+        // One video codec per peer, chosen from the offer: the answer then
+        // carries exactly it, and both directions use it.
         let mut engine = MediaEngine::default();
         engine
             .register_codec(
                 RTCRtpCodecParameters {
-                    rtp_codec: vp8_codec(),
-                    payload_type: VP8_PT,
+                    rtp_codec: video_codec(codec),
+                    payload_type: video_pt(codec),
                 },
                 RtpCodecKind::Video,
             )
@@ -439,7 +544,11 @@ impl Peer {
                 credential: turn.credential.clone(),
             }]);
         }
-        let video_track = Arc::new(local_track(RtpCodecKind::Video, video_ssrc, vp8_codec())?);
+        let video_track = Arc::new(local_track(
+            RtpCodecKind::Video,
+            video_ssrc,
+            video_codec(codec),
+        )?);
         let audio_track = Arc::new(local_track(RtpCodecKind::Audio, audio_ssrc, opus_codec())?);
         let shared = Arc::new(PeerShared {
             device: device.to_owned(),
@@ -457,12 +566,13 @@ impl Peer {
             state: Mutex::new("new".into()),
             video_track: Arc::clone(&video_track),
             video_ssrc,
-            video_pt: AtomicU8::new(VP8_PT),
+            video_pt: AtomicU8::new(video_pt(codec)),
             audio_track: Arc::clone(&audio_track),
             audio_ssrc,
             audio_pt: AtomicU8::new(OPUS_PT),
             remote_video: watch::channel(None).0,
             local_preview: watch::channel(None).0,
+            video_codec: codec,
             runtime: tokio::runtime::Handle::current(),
         });
         let pc = PeerConnectionBuilder::new()
@@ -560,6 +670,11 @@ impl Peer {
         self.pc.add_ice_candidate(init).await.map_err(rtc_err)
     }
 
+    /// The video codec this peer negotiated.
+    pub fn video_codec(&self) -> VideoCodec {
+        self.shared.video_codec
+    }
+
     /// The newest decoded remote picture (newest wins; `None` until the first).
     pub fn remote_video(&self) -> watch::Receiver<Option<media::Frame>> {
         self.shared.remote_video.subscribe()
@@ -609,6 +724,7 @@ impl Peer {
                 .lock()
                 .map(|g| g.clone())
                 .unwrap_or_default(),
+            video_codec: self.shared.video_codec.mime_type(),
             rtt_ms,
             loss_sent: f.video_loss(),
             jitter_ms: f.video_jitter_ms(),
@@ -674,8 +790,9 @@ impl Call {
         if let Some(peer) = self.peers.get(device) {
             return peer.answer(&self.auth, sdp, offer_tag, true).await;
         }
+        let codec = VideoCodec::for_offer(sdp, self.config.allow_h264);
         let (peer, video_sender, audio_sender) =
-            Peer::build(device, &self.config, self.events.clone()).await?;
+            Peer::build(device, &self.config, codec, self.events.clone()).await?;
         let peer = Arc::new(peer);
         let answer = match peer.answer(&self.auth, sdp, offer_tag, false).await {
             Ok(a) => a,
@@ -685,7 +802,7 @@ impl Call {
             }
         };
         peer.shared.video_pt.store(
-            negotiated_pt(&video_sender, VP8_PT).await,
+            negotiated_pt(&video_sender, video_pt(codec)).await,
             Ordering::Relaxed,
         );
         peer.shared.audio_pt.store(
@@ -750,6 +867,52 @@ fn spawn_stats(peer: Arc<Peer>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The video section of a Chromium offer, trimmed: VP8 first, then H.264
+    /// baseline (42001f) and constrained baseline (42e01f), then an audio section.
+    const CHROME_OFFER: &str = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 102 106 108\r\n\
+        a=rtpmap:96 VP8/90000\r\na=rtpmap:102 H264/90000\r\n\
+        a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r\n\
+        a=rtpmap:106 H264/90000\r\n\
+        a=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
+        a=rtpmap:108 H264/90000\r\n\
+        a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+
+    #[test]
+    fn h264_is_found_only_with_mode_1_constrained_baseline_in_the_video_section() {
+        assert!(offer_has_h264(CHROME_OFFER));
+        let no_cb = CHROME_OFFER.replace(
+            "108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+            "108 packetization-mode=1;profile-level-id=640c1f",
+        );
+        assert!(
+            !offer_has_h264(&no_cb),
+            "High profile and mode 0 are not taken"
+        );
+        let vp8_only = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n\
+            m=audio 9 X 102\r\na=rtpmap:102 H264/90000\r\n\
+            a=fmtp:102 packetization-mode=1;profile-level-id=42e01f\r\n";
+        assert!(!offer_has_h264(vp8_only), "H.264 outside the video section");
+        assert!(!offer_has_h264(""));
+    }
+
+    #[test]
+    fn allow_h264_changes_the_codec_only_with_the_feature() {
+        assert_eq!(VideoCodec::for_offer(CHROME_OFFER, false), VideoCodec::Vp8);
+        let allowed = VideoCodec::for_offer(CHROME_OFFER, true);
+        if cfg!(feature = "h264") {
+            assert_eq!(
+                allowed,
+                VideoCodec::H264,
+                "preferred over VP8 though offered second"
+            );
+        } else {
+            assert_eq!(allowed, VideoCodec::Vp8, "no H.264 in this build");
+        }
+        let vp8_only = "m=video 9 X 96\r\na=rtpmap:96 VP8/90000\r\n";
+        assert_eq!(VideoCodec::for_offer(vp8_only, true), VideoCodec::Vp8);
+    }
 
     #[test]
     fn candidates_parse_from_json_or_a_bare_line() {

@@ -126,7 +126,7 @@ pub struct CallStats {
     pub elapsed_s: f64,
     /// The peer connection state (`connecting`, `connected`, …).
     pub state: String,
-    /// Video codec (`video/VP8`).
+    /// Video codec (`video/VP8`, or `video/H264` when negotiated).
     pub video_codec: String,
     /// Audio codec (`audio/opus`).
     pub audio_codec: String,
@@ -206,6 +206,7 @@ pub(crate) struct Snapshot<'a> {
     pub previous: Totals,
     pub started: Instant,
     pub state: String,
+    pub video_codec: &'static str,
     pub rtt_ms: Option<f64>,
     pub loss_sent: f64,
     pub jitter_ms: f64,
@@ -231,7 +232,7 @@ impl Snapshot<'_> {
         let stats = CallStats {
             elapsed_s: self.started.elapsed().as_secs_f64(),
             state: self.state,
-            video_codec: "video/VP8".into(),
+            video_codec: self.video_codec.into(),
             audio_codec: "audio/opus".into(),
             rtt_ms: self.rtt_ms,
             loss_sent: self.loss_sent,
