@@ -7,7 +7,7 @@
 // `media` (the default): waits for the peer connection and the first decoded frame, lets
 // S seconds (default 2) of warm-up pass, then measures N seconds (default 10) of inbound
 // media with getStats and prints
-//   {"step":"media","fps":…,"audio_pps":…,"frames":…,"width":…,"height":…,"codec":…,"sas":…}
+//   {"step":"media","fps":…,"audio_pps":…,"frames":…,"width":…,"height":…,"codec":…,"sent_codec":…,"sas":…}
 // `refused`: expects the page to refuse the clinician's answer (a swapped fingerprint)
 // and no media to arrive; prints {"step":"refused",…}. Exit 0 on success, 1 otherwise.
 
@@ -90,7 +90,10 @@ async function sample(page) {
         out.audioPackets = s.packetsReceived ?? 0;
         out.audioCodec = codecs.get(s.codecId);
       }
-      if (s.type === 'outbound-rtp' && s.kind === 'video') out.framesSent = s.framesSent ?? 0;
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        out.framesSent = s.framesSent ?? 0;
+        out.sentCodec = codecs.get(s.codecId);
+      }
     });
     return out;
   });
@@ -147,6 +150,7 @@ try {
       width: last.width,
       height: last.height,
       codec: last.codec,
+      sent_codec: last.sentCodec,
       audio_codec: last.audioCodec,
       state: last.state,
       sas: await sas(page),

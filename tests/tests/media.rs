@@ -1,8 +1,9 @@
 //! A real call: the real relay, the headless clinician answering with synthetic media
 //! (`bedside_host::run_with_media`, what `bedsidectl visit host --media synthetic
 //! --auto-admit` runs), and a headless Chromium patient with fake devices on the real
-//! join page (`tests/browser/call.mjs`). Both directions carry VP8 and Opus; after 2 s of
-//! warm-up from the first decoded frame, 10 s are measured.
+//! join page (`tests/browser/call.mjs`). Both directions carry VP8 (H.264 when
+//! `allow_h264` is set: policy `AllowH264`) and Opus; after 2 s of warm-up from the first
+//! decoded frame, 10 s are measured.
 
 use bedside_host::{HostConfig, HostEvent, MediaOptions};
 use bedside_media::{CallStats, PeerConfig};
@@ -84,18 +85,23 @@ fn rust_fps(stats: &[CallStats]) -> f64 {
     (last.totals.video_frames_decoded - first.totals.video_frames_decoded) as f64 / secs
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds() {
-    let Some(Scene {
+/// What one browser call measured: the browser's `media` step and the clinician's stats.
+struct CallRun {
+    media: serde_json::Value,
+    stats: Vec<CallStats>,
+}
+
+/// Relay + headless clinician with `peer` + a Chromium patient for 10 s, with the checks
+/// every codec must pass: ≥ `min_fps` decoded both ways, Opus at 45–55 packets/s, 640×480,
+/// no authentication failure, the same SAS. `None` when Chromium or node is missing.
+async fn browser_call(peer: PeerConfig, min_fps: f64) -> Option<CallRun> {
+    let Scene {
         relay,
         visit,
         secret,
         _browser,
-    }) = scene().await
-    else {
-        return;
-    };
-    let (mut host, stop) = spawn_media_host(&relay, visit, secret);
+    } = scene().await?;
+    let (mut host, stop) = spawn_media_host_with(&relay, visit, secret, peer);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
 
@@ -126,8 +132,9 @@ async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds
         .collect();
     for s in &stats {
         println!(
-            "clinician t={:.0}s sent {:.1} fps at {} kbit/s (target {}), decoded {:.1} fps, loss sent {:.3}, remb {:?}",
+            "clinician t={:.0}s {} sent {:.1} fps at {} kbit/s (target {}), decoded {:.1} fps, loss sent {:.3}, remb {:?}",
             s.elapsed_s,
+            s.video_codec,
             s.fps_sent,
             s.send_kbps as u32,
             s.target_kbps,
@@ -137,15 +144,14 @@ async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds
         );
     }
     let seen = steps(&run.stdout);
-    let media = step(&seen, "media").expect("a media step");
+    let media = step(&seen, "media").expect("a media step").clone();
     let fps = media["fps"].as_f64().unwrap_or(0.0);
     let audio_pps = media["audio_pps"].as_f64().unwrap_or(0.0);
-    assert!(fps >= 25.0, "browser decoded {fps:.1} fps: {media}");
+    assert!(fps >= min_fps, "browser decoded {fps:.1} fps: {media}");
     assert!(
         (45.0..=55.0).contains(&audio_pps),
         "browser received {audio_pps:.1} Opus packets/s: {media}"
     );
-    assert_eq!(media["codec"], "video/VP8", "{media}");
     assert_eq!(media["width"], 640, "{media}");
 
     let auth_failures: Vec<_> = events
@@ -165,22 +171,65 @@ async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds
     let fps = rust_fps(&stats);
     let last = stats.last().expect("stats");
     println!(
-        "browser: {:.1} fps, {audio_pps:.1} audio pkt/s; clinician: {fps:.1} fps decoded, first frame {:?} ms, {:?}",
+        "browser: {:.1} fps {}, {audio_pps:.1} audio pkt/s; clinician: {fps:.1} fps decoded, first frame {:?} ms, {:?}",
         media["fps"].as_f64().unwrap_or(0.0),
+        media["codec"],
         last.first_frame_ms,
         last.recv_resolution
     );
-    assert!(fps >= 25.0, "the clinician decoded {fps:.1} fps: {last:?}");
+    assert!(
+        fps >= min_fps,
+        "the clinician decoded {fps:.1} fps: {last:?}"
+    );
     assert!(
         last.totals.audio_frames_decoded > 400,
         "the clinician decoded {} audio frames",
         last.totals.audio_frames_decoded
     );
+    Some(CallRun { media, stats })
 }
 
-/// A man in the middle between the patient and the relay: forwards every connection's
-/// bytes both ways and, in what the relay sends, changes one hex digit of each DTLS
-/// fingerprint (same length, so WebSocket framing stays valid). Returns its origin.
+fn loopback_peer(allow_h264: bool) -> PeerConfig {
+    PeerConfig {
+        udp_addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        allow_h264,
+        ..PeerConfig::default()
+    }
+}
+
+/// The codec each direction used: the browser's inbound and outbound, and the clinician's.
+fn assert_codec(run: &CallRun, mime: &str) {
+    let media = &run.media;
+    assert_eq!(media["codec"], mime, "the browser received: {media}");
+    assert_eq!(media["sent_codec"], mime, "the browser sent: {media}");
+    assert!(
+        run.stats.iter().all(|s| s.video_codec == mime),
+        "the clinician reported {:?}",
+        run.stats.last().map(|s| &s.video_codec)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_patient_and_the_rust_clinician_exchange_media_for_ten_seconds() {
+    // AllowH264 off (the default): VP8 both ways, though this build has H.264 and
+    // Chromium offers it.
+    let Some(run) = browser_call(loopback_peer(false), 25.0).await else {
+        return;
+    };
+    assert_codec(&run, "video/VP8");
+}
+
+/// Policy `AllowH264` on (`PeerConfig::allow_h264`), in a build with the `h264` feature:
+/// the same call negotiates H.264 (packetization-mode 1, constrained baseline) and both
+/// directions decode at least 20 fps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_allow_h264_a_browser_call_negotiates_h264_both_ways() {
+    let Some(run) = browser_call(loopback_peer(true), 20.0).await else {
+        return;
+    };
+    assert_codec(&run, "video/H264");
+}
+
 async fn fingerprint_swapping_proxy(relay_origin: &str) -> String {
     let upstream = relay_origin.trim_start_matches("http://").to_owned();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
