@@ -94,6 +94,8 @@ pub(crate) fn media_options(policy: &bedside_policy::Effective) -> bedside_host:
     {
         opts.peer.video.bitrate_kbps = opts.peer.video.bitrate_kbps.min(cap);
     }
+    // Only a build with the `h264` feature can answer with H.264; elsewhere it stays VP8.
+    opts.peer.allow_h264 = policy.bool("AllowH264");
     if let Some(urls) = policy.get("TurnServers").as_array() {
         opts.turn_urls = urls
             .iter()
@@ -573,11 +575,14 @@ mod tests {
             "the encoder's own start"
         );
         assert!(default.turn_urls.is_empty(), "the relay's TURN URLs");
+        assert!(!default.peer.allow_h264, "VP8 only unless allowed");
 
         let set = media_options(&managed(serde_json::json!({
             "MediaMaxBitrateKbps": 400,
             "TurnServers": ["turns:turn.clinic.example:5349"],
+            "AllowH264": true,
         })));
+        assert!(set.peer.allow_h264, "AllowH264 reaches the peer");
         assert_eq!(set.peer.video.bitrate_kbps, 400);
         assert_eq!(set.turn_urls, ["turns:turn.clinic.example:5349"]);
         assert!(

@@ -373,8 +373,18 @@ pub fn run(cli: Cli) -> Result<()> {
                     turn_urls,
                 },
         } => {
+            // AllowH264 comes from the effective policy, as in the desktop app (no flag:
+            // a clinician cannot widen what the organisation allows).
+            let allow_h264 = effective.bool("AllowH264");
             let media = media
-                .map(|m| crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_urls))
+                .map(|m| {
+                    crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_urls).map(
+                        |mut o| {
+                            o.peer.allow_h264 = allow_h264;
+                            o
+                        },
+                    )
+                })
                 .transpose()?;
             host(
                 &ctx,
