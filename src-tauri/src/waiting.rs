@@ -30,6 +30,7 @@ const RETRY: Duration = Duration::from_secs(5);
 
 /// One waiting-room update for the panel.
 #[derive(Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct WaitingEvent {
     /// The appointment the visit belongs to.
     pub appointment: i64,
@@ -37,6 +38,10 @@ pub struct WaitingEvent {
     pub visit: String,
     /// `connected`, `disconnected`, `knock`, `unreadable_knock`, `admitting`, `device_state`,
     /// `relay_error`.
+    #[cfg_attr(
+        test,
+        schemars(extend("enum" = ["connected", "disconnected", "knock", "unreadable_knock", "admitting", "device_state", "relay_error", "other"]))
+    )]
     pub kind: &'static str,
     /// Device id, when the update is about a device.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -307,7 +312,9 @@ fn spawn_watch(
             let (tap, mut peers) = mpsc::unbounded_channel::<(String, Arc<Peer>)>();
             // Policy in force when this connection starts: media limits and TURN URLs.
             let media = crate::visit::media_options(
-                &app.state::<crate::policy::PolicyState>().current().effective,
+                &app.state::<crate::policy::PolicyState>()
+                    .current()
+                    .effective,
             );
             let forward = async {
                 let app = app.clone();
@@ -359,16 +366,9 @@ fn spawn_watch(
                         tracing::warn!(%error, "could not forward a waiting-room update");
                     }
                 };
-                bedside_host::run_with_control_and_media(
-                    cfg,
-                    media,
-                    tap,
-                    on_event,
-                    rx,
-                    async {
-                        let _ = (&mut stopped).await;
-                    },
-                )
+                bedside_host::run_with_control_and_media(cfg, media, tap, on_event, rx, async {
+                    let _ = (&mut stopped).await;
+                })
                 .await
             };
             // Each new call's peer goes to the visit room (frames, switches).
