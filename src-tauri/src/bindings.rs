@@ -357,6 +357,152 @@ pub(crate) fn typescript() -> String {
         ));
     }
     s.push_str(&body);
+    s.push('\n');
+    s.push_str(&commands(&defs));
+    s
+}
+
+/// Splits `text` at commas outside `<>`/`()`.
+fn split_top(text: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut depth = 0i32;
+    for c in text.chars() {
+        match c {
+            '<' | '(' => depth += 1,
+            '>' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = parts.last_mut() {
+            last.push(c);
+        }
+    }
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// A Rust type as written in a command signature, as TypeScript.
+fn rust_ts(ty: &str, defs: &Map<String, Value>) -> String {
+    let ty = ty.trim();
+    let generic = |outer: &str| {
+        ty.strip_prefix(outer)
+            .and_then(|r| r.strip_prefix('<'))
+            .and_then(|r| r.strip_suffix('>'))
+    };
+    if let Some(inner) = generic("Vec") {
+        let inner = rust_ts(inner, defs);
+        return if inner.contains(' ') {
+            format!("({inner})[]")
+        } else {
+            format!("{inner}[]")
+        };
+    }
+    if let Some(inner) = generic("Option") {
+        return format!("{} | null", rust_ts(inner, defs));
+    }
+    if ty.starts_with("tauri::ipc::Channel<") {
+        // A `Channel` object from `@tauri-apps/api/core`.
+        return "unknown".into();
+    }
+    match ty {
+        "()" => "void".into(),
+        "String" => "string".into(),
+        "bool" => "boolean".into(),
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i32" | "i64" => "number".into(),
+        path => {
+            let name = path.rsplit("::").next().unwrap_or(path);
+            assert!(
+                defs.contains_key(name),
+                "command type {path} has no generated binding"
+            );
+            name.to_owned()
+        }
+    }
+}
+
+/// `snake_case` → `camelCase`, as Tauri names command arguments.
+fn camel(name: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every `#[tauri::command]` in `commands.rs`: its arguments (as the webview passes them,
+/// without the `State`/`AppHandle` parameters Tauri injects) and what it resolves to. Read
+/// from the source text, so a changed signature changes the bindings.
+fn commands(defs: &Map<String, Value>) -> String {
+    let source = include_str!("commands.rs");
+    let mut s = String::from(
+        "/** Every command: its arguments (camelCase, as Tauri maps them) and what it resolves to. */\n\
+         export interface Commands {\n",
+    );
+    for chunk in source.split("#[tauri::command").skip(1) {
+        let Some(after_fn) = chunk.split_once(" fn ").map(|(_, r)| r) else {
+            panic!("a command without fn");
+        };
+        let (name, rest) = after_fn.split_once('(').expect("command name");
+        let mut depth = 1;
+        let mut end = 0;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                end = i;
+                break;
+            }
+        }
+        let (params, tail) = rest.split_at(end);
+        let signature_tail = tail[1..].split('{').next().unwrap_or_default().trim();
+        let ret = match signature_tail.strip_prefix("->") {
+            None => "()".to_owned(),
+            Some(r) => {
+                let r = r.trim();
+                r.strip_prefix("Result<")
+                    .and_then(|r| r.strip_suffix(", IpcError>"))
+                    .unwrap_or(r)
+                    .to_owned()
+            }
+        };
+        let mut args = Vec::new();
+        for param in split_top(params) {
+            let (arg, ty) = param.split_once(':').expect("name: Type");
+            let ty = ty.trim();
+            if ty.starts_with("State<") || ty == "tauri::AppHandle" {
+                continue;
+            }
+            args.push(format!("{}: {}", camel(arg.trim()), rust_ts(ty, defs)));
+        }
+        let args = if args.is_empty() {
+            "Record<string, never>".to_owned()
+        } else {
+            format!("{{ {} }}", args.join("; "))
+        };
+        s.push_str(&format!(
+            "  {}: {{ args: {args}; returns: {} }};\n",
+            name.trim(),
+            rust_ts(&ret, defs)
+        ));
+    }
+    s.push_str("}\n");
     s
 }
 

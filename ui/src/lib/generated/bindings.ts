@@ -300,3 +300,54 @@ export interface WaitingEvent {
   /** Unix seconds the device has been waiting since. */
   waiting_since?: number;
 }
+
+/** Every command: its arguments (camelCase, as Tauri maps them) and what it resolves to. */
+export interface Commands {
+  profiles: { args: Record<string, never>; returns: ProfileSummary[] };
+  password_policy: { args: Record<string, never>; returns: PasswordPolicy };
+  create_profile: { args: { username: string; displayName: string; password: string }; returns: Enrolment };
+  confirm_totp: { args: { username: string; password: string; code: string }; returns: void };
+  sign_in: { args: { username: string; password: string; totp: string | null }; returns: void };
+  pending_enrolment: { args: { username: string; password: string }; returns: Enrolment };
+  lock: { args: Record<string, never>; returns: void };
+  session_state: { args: Record<string, never>; returns: SessionState };
+  touch: { args: Record<string, never>; returns: void };
+  relay_origin: { args: Record<string, never>; returns: string | null };
+  patients_list: { args: Record<string, never>; returns: Patient[] };
+  patients_search: { args: { query: string }; returns: Patient[] };
+  patient_get: { args: { id: number }; returns: Patient };
+  patient_create: { args: { patient: PatientInput }; returns: Patient };
+  patient_update: { args: { id: number; patient: PatientInput }; returns: Patient };
+  appointments_day: { args: { date: string; tz: string }; returns: AppointmentView[] };
+  appointments_week: { args: { date: string; tz: string }; returns: AppointmentView[] };
+  appointment_get: { args: { id: number; tz: string }; returns: AppointmentView };
+  appointment_create: { args: { appointment: AppointmentInput }; returns: AppointmentView };
+  appointment_reschedule: { args: { id: number; localStart: string; tz: string; durationMin: number | null; force: boolean }; returns: AppointmentView };
+  appointment_cancel: { args: { id: number }; returns: void };
+  appointment_no_show: { args: { id: number }; returns: void };
+  appointment_set_status: { args: { id: number; status: string }; returns: void };
+  note_get: { args: { appointment: number }; returns: Note | null };
+  note_save: { args: { appointment: number; text: string }; returns: number };
+  invite_create: { args: { appointment: number }; returns: InviteView };
+  invite_show: { args: { appointment: number }; returns: InviteView | null };
+  invite_revoke: { args: { appointment: number }; returns: void };
+  audit_list: { args: { filter: AuditFilter }; returns: AuditEvent[] };
+  audit_verify: { args: Record<string, never>; returns: AuditVerdict };
+  settings_get: { args: Record<string, never>; returns: Settings };
+  settings_save: { args: { settings: Settings }; returns: Settings };
+  waiting_sync: { args: { tz: string }; returns: number };
+  waiting_admit: { args: { visit: string; device: string }; returns: void };
+  waiting_deny: { args: { visit: string; device: string; reason: string }; returns: void };
+  waiting_message: { args: { visit: string; device: string; text: string }; returns: void };
+  visit_open: { args: { visit: string; events: unknown; remote: unknown; local: unknown }; returns: number };
+  visit_close: { args: { visit: string }; returns: void };
+  visit_frame_ack: { args: { visit: string; stream: number; seq: number }; returns: void };
+  visit_controls: { args: { visit: string; muted: boolean; cameraOff: boolean }; returns: void };
+  visit_confirm_sas: { args: { visit: string }; returns: void };
+  visit_end: { args: { visit: string }; returns: void };
+  visit_send_back: { args: { visit: string }; returns: void };
+  policy_effective: { args: Record<string, never>; returns: PolicyView };
+  policy_reload: { args: Record<string, never>; returns: PolicyView };
+  update_check: { args: Record<string, never>; returns: UpdateStatus };
+  update_install: { args: Record<string, never>; returns: UpdateStatus };
+}
