@@ -12,6 +12,7 @@ use crate::{AppState, IpcError};
 
 /// A TOTP enrolment as the UI gets it: the QR code PNG as base64 for a `data:` URL.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Enrolment {
     otpauth_uri: String,
     secret_base32: String,
@@ -30,6 +31,7 @@ impl From<TotpEnrolment> for Enrolment {
 
 /// The password rules the UI explains before the core enforces them.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PasswordPolicy {
     min_length: usize,
 }
@@ -311,6 +313,7 @@ pub fn note_save(
 
 /// An invite link as the UI shows it, with its QR code.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct InviteView {
     link: String,
     not_before: i64,

@@ -9,6 +9,7 @@ use serde::Serialize;
 /// core guarantees free of PHI and secrets. Internal errors get a generic message instead, so
 /// details of a failure never reach the webview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct IpcError {
     code: &'static str,
     message: String,

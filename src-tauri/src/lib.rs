@@ -7,6 +7,8 @@
 //! **Invariant:** no PHI, secrets or user input in logs, events or the window title; the
 //! shell logs command names, error codes and lifecycle events only.
 
+#[cfg(test)]
+mod bindings;
 mod commands;
 mod csp;
 mod deeplink;

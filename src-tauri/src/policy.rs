@@ -123,13 +123,16 @@ pub(crate) fn spawn(app: AppHandle) -> std::io::Result<()> {
 
 /// One row of the Policy page.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PolicyRow {
     name: String,
     value: serde_json::Value,
     /// `default`, `user`, a file path or registry key, or `signed bundle vN`.
     source: String,
+    #[cfg_attr(test, schemars(schema_with = "crate::bindings::policy_level"))]
     level: Option<Level>,
     /// `ok`, `invalid`, `unknown` or `below_floor`.
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "invalid", "unknown", "below_floor"])))]
     status: &'static str,
     /// Why a value was ignored.
     detail: Option<String>,
@@ -163,6 +166,7 @@ impl From<&PolicyEntry> for PolicyRow {
 
 /// A file that could not be used.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Unreadable {
     path: String,
     reason: String,
@@ -170,6 +174,7 @@ pub struct Unreadable {
 
 /// What the Policy page shows: like chrome://policy.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PolicyView {
     /// Every policy with the value in force.
     policies: Vec<PolicyRow>,
@@ -178,6 +183,7 @@ pub struct PolicyView {
     /// Policy files that could not be read.
     unreadable: Vec<Unreadable>,
     /// Signed bundles: the one in force, those refused, pinned keys.
+    #[cfg_attr(test, schemars(schema_with = "crate::bindings::bundle_report"))]
     bundle: bedside_policy::sources::BundleReport,
     /// The minimum version policy requires, when this app is older (visits are refused).
     update_required: Option<String>,

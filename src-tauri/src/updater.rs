@@ -40,9 +40,11 @@ pub(crate) struct UpdateSource {
 
 /// What `update_check` and `update_install` report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct UpdateStatus {
     /// `off` (policy names no update server), `up_to_date`, `available` or `installed`
     /// (restart to finish).
+    #[cfg_attr(test, schemars(extend("enum" = ["off", "up_to_date", "available", "installed"])))]
     status: &'static str,
     /// The running version.
     current: String,

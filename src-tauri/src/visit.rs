@@ -66,6 +66,7 @@ pub(crate) enum Stream {
 
 /// Where the call's picture comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SourceChoice {
     /// Chosen explicitly (`BEDSIDE_VIDEO_SOURCE=test-pattern`): diagnostics and tests.
@@ -172,6 +173,7 @@ pub(crate) fn decimate(frame: &bedside_codec::I420Frame, factor: u32) -> bedside
 
 /// One update for the room (JSON over the events Channel).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum VisitUpdate {
     /// Sent first on `visit_open`: what is known so far.
@@ -202,6 +204,7 @@ pub enum VisitUpdate {
     /// Once a second.
     Stats {
         /// The snapshot.
+        #[cfg_attr(test, schemars(schema_with = "crate::bindings::call_stats"))]
         stats: Box<bedside_media::CallStats>,
     },
     /// An offer did not authenticate: the call was refused.

@@ -30,6 +30,7 @@ const RETRY: Duration = Duration::from_secs(5);
 
 /// One waiting-room update for the panel.
 #[derive(Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct WaitingEvent {
     /// The appointment the visit belongs to.
     pub appointment: i64,
@@ -37,6 +38,10 @@ pub struct WaitingEvent {
     pub visit: String,
     /// `connected`, `disconnected`, `knock`, `unreadable_knock`, `admitting`, `device_state`,
     /// `relay_error`.
+    #[cfg_attr(
+        test,
+        schemars(extend("enum" = ["connected", "disconnected", "knock", "unreadable_knock", "admitting", "device_state", "relay_error", "other"]))
+    )]
     pub kind: &'static str,
     /// Device id, when the update is about a device.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,6 +15,7 @@ use crate::{CoreError, Policy};
 
 /// Whether someone is signed in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SessionState {
     /// Nobody is signed in (or the app locked itself).

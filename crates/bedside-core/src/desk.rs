@@ -22,6 +22,7 @@ use crate::{Core, CoreError};
 
 /// A patient as the UI's form sends it (create, or the full record on edit).
 #[derive(Clone, Default, Deserialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct PatientInput {
     /// Full name.
     pub name: String,
@@ -50,6 +51,7 @@ fn optional(s: Option<String>) -> Option<String> {
 
 /// A new appointment as the UI sends it: a local wall-clock start in `tz`.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct AppointmentInput {
     /// The patient.
     pub patient: i64,
@@ -101,6 +103,7 @@ pub fn local_to_utc(local: &str, tz: &str) -> Result<chrono::DateTime<Utc>, Core
 
 /// Which audit events to list.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct AuditFilter {
     /// Only actions starting with this (e.g. `patient.` or `invite.create`).
     #[serde(default)]
@@ -112,6 +115,7 @@ pub struct AuditFilter {
 
 /// The user's own settings (policy may still cap them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct Settings {
     /// The relay invite links point at; `None` = the app's embedded relay.
     pub relay_url: Option<String>,

@@ -41,6 +41,7 @@ pub struct ProfileMeta {
 
 /// What the UI lists on the sign-in screen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct ProfileSummary {
     /// Sign-in name.
     pub username: String,

@@ -14,6 +14,7 @@ use crate::{Store, StoreError};
 
 /// One audit event as exported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct AuditEvent {
     /// 1, 2, 3, ... without gaps.
     pub seq: i64,
@@ -33,6 +34,7 @@ pub struct AuditEvent {
 
 /// The result of verifying the chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum AuditVerdict {
     /// Every link holds.

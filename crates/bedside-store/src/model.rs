@@ -10,6 +10,7 @@ macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
         #[serde(transparent)]
         pub struct $name(pub i64);
 
@@ -69,12 +70,14 @@ pub struct PatientUpdate {
 
 /// A stored patient.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct Patient {
     /// Id.
     pub id: PatientId,
     /// Full name.
     pub name: String,
     /// Date of birth.
+    #[cfg_attr(feature = "ts", schemars(with = "String"))]
     pub dob: NaiveDate,
     /// Phone.
     pub phone: Option<String>,
@@ -100,6 +103,7 @@ impl fmt::Debug for NewPatient {
 
 /// Appointment status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentStatus {
     /// Scheduled.
@@ -182,12 +186,14 @@ impl fmt::Debug for NewAppointment {
 
 /// A stored appointment.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct Appointment {
     /// Id.
     pub id: AppointmentId,
     /// Who.
     pub patient: PatientId,
     /// When (UTC).
+    #[cfg_attr(feature = "ts", schemars(with = "String"))]
     pub start: DateTime<Utc>,
     /// IANA time zone.
     pub tz: String,
@@ -212,6 +218,7 @@ impl fmt::Debug for Appointment {
 
 /// An appointment with the patient's name, for schedule views.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct AppointmentView {
     /// The appointment.
     #[serde(flatten)]
@@ -232,6 +239,7 @@ impl fmt::Debug for AppointmentView {
 
 /// One version of a visit note.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct Note {
     /// The appointment.
     pub appointment: AppointmentId,
@@ -240,6 +248,7 @@ pub struct Note {
     /// The text (PHI).
     pub text: String,
     /// When this version was saved.
+    #[cfg_attr(feature = "ts", schemars(with = "String"))]
     pub saved_at: DateTime<Utc>,
 }
 

@@ -22,6 +22,7 @@ import type {
   UpdateStatus,
   VisitUpdate,
 } from './types';
+import type { Commands } from './generated/bindings';
 
 /** What `@tauri-apps/api/core`'s `Channel` offers us: messages pushed from the shell. */
 export interface ChannelLike<T> {
@@ -185,9 +186,15 @@ export interface Api {
 
 /** Builds the API over an invoke function (Tauri's in the app, a mock in tests). */
 export function createApi(invoke: InvokeFn): Api {
-  async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  // Each command's name, arguments and result are checked against `Commands`, generated
+  // from the Rust command signatures (src-tauri/src/bindings.rs).
+  async function call<K extends keyof Commands>(
+    cmd: K,
+    ...args: Commands[K]['args'] extends Record<string, never> ? [] : [Commands[K]['args']]
+  ): Promise<Commands[K]['returns']> {
     try {
-      return (await invoke(cmd, args)) as T;
+      const result = await invoke(cmd, args[0] as Record<string, unknown> | undefined);
+      return result as Commands[K]['returns'];
     } catch (reason) {
       throw toApiError(reason);
     }
@@ -195,67 +202,67 @@ export function createApi(invoke: InvokeFn): Api {
 
   // Tauri maps camelCase argument names to the Rust commands' snake_case parameters.
   return {
-    profiles: () => call<ProfileSummary[]>('profiles'),
-    passwordPolicy: () => call<PasswordPolicy>('password_policy'),
+    profiles: () => call('profiles'),
+    passwordPolicy: () => call('password_policy'),
     createProfile: ({ username, displayName, password }) =>
-      call<TotpEnrolment>('create_profile', { username, displayName, password }),
+      call('create_profile', { username, displayName, password }),
     confirmTotp: ({ username, password, code }) =>
-      call<void>('confirm_totp', { username, password, code }),
-    signIn: ({ username, password, totp }) => call<void>('sign_in', { username, password, totp }),
+      call('confirm_totp', { username, password, code }),
+    signIn: ({ username, password, totp }) => call('sign_in', { username, password, totp }),
     pendingEnrolment: ({ username, password }) =>
-      call<TotpEnrolment>('pending_enrolment', { username, password }),
-    lock: () => call<void>('lock'),
-    sessionState: () => call<SessionState>('session_state'),
-    touch: () => call<void>('touch'),
-    relayOrigin: () => call<string | null>('relay_origin'),
+      call('pending_enrolment', { username, password }),
+    lock: () => call('lock'),
+    sessionState: () => call('session_state'),
+    touch: () => call('touch'),
+    relayOrigin: () => call('relay_origin'),
 
-    patientsList: () => call<Patient[]>('patients_list'),
-    patientsSearch: (query) => call<Patient[]>('patients_search', { query }),
-    patientGet: (id) => call<Patient>('patient_get', { id }),
-    patientCreate: (patient) => call<Patient>('patient_create', { patient }),
-    patientUpdate: (id, patient) => call<Patient>('patient_update', { id, patient }),
+    patientsList: () => call('patients_list'),
+    patientsSearch: (query) => call('patients_search', { query }),
+    patientGet: (id) => call('patient_get', { id }),
+    patientCreate: (patient) => call('patient_create', { patient }),
+    patientUpdate: (id, patient) => call('patient_update', { id, patient }),
 
-    appointmentsDay: (date, tz) => call<AppointmentView[]>('appointments_day', { date, tz }),
-    appointmentsWeek: (date, tz) => call<AppointmentView[]>('appointments_week', { date, tz }),
-    appointmentGet: (id, tz) => call<AppointmentView>('appointment_get', { id, tz }),
+    appointmentsDay: (date, tz) => call('appointments_day', { date, tz }),
+    appointmentsWeek: (date, tz) => call('appointments_week', { date, tz }),
+    appointmentGet: (id, tz) => call('appointment_get', { id, tz }),
     appointmentCreate: (appointment) =>
-      call<AppointmentView>('appointment_create', { appointment }),
+      call('appointment_create', { appointment }),
     appointmentReschedule: ({ id, localStart, tz, durationMin, force }) =>
-      call<AppointmentView>('appointment_reschedule', { id, localStart, tz, durationMin, force }),
-    appointmentCancel: (id) => call<void>('appointment_cancel', { id }),
-    appointmentNoShow: (id) => call<void>('appointment_no_show', { id }),
-    appointmentSetStatus: (id, status) => call<void>('appointment_set_status', { id, status }),
+      call('appointment_reschedule', { id, localStart, tz, durationMin, force }),
+    appointmentCancel: (id) => call('appointment_cancel', { id }),
+    appointmentNoShow: (id) => call('appointment_no_show', { id }),
+    appointmentSetStatus: (id, status) => call('appointment_set_status', { id, status }),
 
-    noteGet: (appointment) => call<Note | null>('note_get', { appointment }),
-    noteSave: (appointment, text) => call<number>('note_save', { appointment, text }),
+    noteGet: (appointment) => call('note_get', { appointment }),
+    noteSave: (appointment, text) => call('note_save', { appointment, text }),
 
-    inviteCreate: (appointment) => call<InviteView>('invite_create', { appointment }),
-    inviteShow: (appointment) => call<InviteView | null>('invite_show', { appointment }),
-    inviteRevoke: (appointment) => call<void>('invite_revoke', { appointment }),
+    inviteCreate: (appointment) => call('invite_create', { appointment }),
+    inviteShow: (appointment) => call('invite_show', { appointment }),
+    inviteRevoke: (appointment) => call('invite_revoke', { appointment }),
 
-    auditList: (filter) => call<AuditEvent[]>('audit_list', { filter }),
-    auditVerify: () => call<AuditVerdict>('audit_verify'),
+    auditList: (filter) => call('audit_list', { filter }),
+    auditVerify: () => call('audit_verify'),
 
-    settingsGet: () => call<Settings>('settings_get'),
-    settingsSave: (settings) => call<Settings>('settings_save', { settings }),
+    settingsGet: () => call('settings_get'),
+    settingsSave: (settings) => call('settings_save', { settings }),
 
-    waitingSync: (tz) => call<number>('waiting_sync', { tz }),
-    waitingAdmit: (visit, device) => call<void>('waiting_admit', { visit, device }),
-    waitingDeny: (visit, device, reason) => call<void>('waiting_deny', { visit, device, reason }),
+    waitingSync: (tz) => call('waiting_sync', { tz }),
+    waitingAdmit: (visit, device) => call('waiting_admit', { visit, device }),
+    waitingDeny: (visit, device, reason) => call('waiting_deny', { visit, device, reason }),
     waitingMessage: (visit, device, text) =>
-      call<void>('waiting_message', { visit, device, text }),
+      call('waiting_message', { visit, device, text }),
     visitOpen: (visit, events, remote, local) =>
-      call<number>('visit_open', { visit, events, remote, local }),
-    visitClose: (visit) => call<void>('visit_close', { visit }),
-    visitFrameAck: (visit, stream, seq) => call<void>('visit_frame_ack', { visit, stream, seq }),
+      call('visit_open', { visit, events, remote, local }),
+    visitClose: (visit) => call('visit_close', { visit }),
+    visitFrameAck: (visit, stream, seq) => call('visit_frame_ack', { visit, stream, seq }),
     visitControls: (visit, muted, cameraOff) =>
-      call<void>('visit_controls', { visit, muted, cameraOff }),
-    visitConfirmSas: (visit) => call<void>('visit_confirm_sas', { visit }),
-    visitEnd: (visit) => call<void>('visit_end', { visit }),
-    visitSendBack: (visit) => call<void>('visit_send_back', { visit }),
-    policyEffective: () => call<PolicyView>('policy_effective'),
-    policyReload: () => call<PolicyView>('policy_reload'),
-    updateCheck: () => call<UpdateStatus>('update_check'),
-    updateInstall: () => call<UpdateStatus>('update_install'),
+      call('visit_controls', { visit, muted, cameraOff }),
+    visitConfirmSas: (visit) => call('visit_confirm_sas', { visit }),
+    visitEnd: (visit) => call('visit_end', { visit }),
+    visitSendBack: (visit) => call('visit_send_back', { visit }),
+    policyEffective: () => call('policy_effective'),
+    policyReload: () => call('policy_reload'),
+    updateCheck: () => call('update_check'),
+    updateInstall: () => call('update_install'),
   };
 }

@@ -1,0 +1,353 @@
+// Generated from the Rust IPC types by src-tauri/src/bindings.rs. Do not edit:
+// regenerate with `BEDSIDE_BLESS=1 cargo test -p bedside-desktop bindings`.
+
+import type { BundleReport, CallStats } from '../types';
+
+/** An appointment's row id. */
+export type AppointmentId = number;
+
+/** A new appointment as the UI sends it: a local wall-clock start in `tz`. */
+export interface AppointmentInput {
+  /** Minutes. */
+  duration_min: number;
+  /** Book even if it overlaps another active appointment. */
+  force?: boolean;
+  /** Local start, `YYYY-MM-DDTHH:MM` (seconds optional), in `tz`. */
+  local_start: string;
+  /** The patient. */
+  patient: number;
+  /** Reason for the visit (PHI; empty = none). */
+  reason?: string | null;
+  /** The clinician's IANA time zone. */
+  tz: string;
+}
+
+/** Appointment status. */
+export type AppointmentStatus =
+  /** Scheduled. */
+  | 'booked'
+  /** The patient is in the waiting room. */
+  | 'arrived'
+  /** The visit is under way. */
+  | 'in_progress'
+  /** Done. */
+  | 'finished'
+  /** Called off. */
+  | 'cancelled'
+  /** The patient did not come. */
+  | 'no_show';
+
+/** An appointment with the patient's name, for schedule views. */
+export interface AppointmentView {
+  /** Minutes. */
+  duration_min: number;
+  /** Id. */
+  id: AppointmentId;
+  /** Start in the requested time zone, RFC 3339 with offset. */
+  local_start: string;
+  /** Who. */
+  patient: PatientId;
+  /** The patient's name (PHI). */
+  patient_name: string;
+  /** Reason (PHI). */
+  reason: string | null;
+  /** When (UTC). */
+  start: string;
+  /** Status. */
+  status: AppointmentStatus;
+  /** IANA time zone. */
+  tz: string;
+}
+
+/** One audit event as exported. */
+export interface AuditEvent {
+  /** What, e.g. `patient.create`. */
+  action: string;
+  /** Who (the profile's username, or `system`). */
+  actor: string;
+  /** This event's MAC, hex. */
+  mac: string;
+  /** The previous event's MAC, hex. */
+  prev: string;
+  /** 1, 2, 3, ... without gaps. */
+  seq: number;
+  /** Which records, as a JSON object of ids. */
+  subject: unknown;
+  /** RFC 3339 UTC with milliseconds. */
+  time: string;
+}
+
+/** Which audit events to list. */
+export interface AuditFilter {
+  /** Only actions starting with this (e.g. `patient.` or `invite.create`). */
+  action?: string | null;
+  /** At most this many, newest first (default 200, at most 5000). */
+  limit?: number | null;
+}
+
+/** The result of verifying the chain. */
+export type AuditVerdict =
+  /** Every link holds. */
+  | { status: 'ok'; count: number }
+  /** The first event whose link does not hold. */
+  | { status: 'broken'; seq: number }
+  /**
+   * The chain holds, but a checkpoint kept outside the database names
+   * event `seq`, which the database no longer has as recorded: events were
+   * removed from the end, or an older copy of the database was put back
+   * (`seq` 0: the checkpoint file itself is unreadable).
+   */
+  | { status: 'checkpoint_mismatch'; seq: number };
+
+/** A TOTP enrolment as the UI gets it: the QR code PNG as base64 for a `data:` URL. */
+export interface Enrolment {
+  otpauth_uri: string;
+  qr_png_base64: string;
+  secret_base32: string;
+}
+
+/** An invite link as the UI shows it, with its QR code. */
+export interface InviteView {
+  expires: number;
+  link: string;
+  not_before: number;
+  /** `data:image/png;base64,...` (the CSP allows `data:` images only). */
+  qr_data_url: string;
+}
+
+/**
+ * What a command returns to the UI on failure.
+ *
+ * `code` is stable for the UI to branch on; `message` is the core error's Display, which the
+ * core guarantees free of PHI and secrets. Internal errors get a generic message instead, so
+ * details of a failure never reach the webview.
+ */
+export interface IpcError {
+  code: string;
+  /** With `overlap`: the appointment the new time would clash with, so the UI can show it. */
+  conflict_with?: number;
+  message: string;
+  /** With `locked_out`: seconds until the next attempt, for the UI's countdown. */
+  retry_after_secs?: number;
+}
+
+/** One version of a visit note. */
+export interface Note {
+  /** The appointment. */
+  appointment: AppointmentId;
+  /** When this version was saved. */
+  saved_at: string;
+  /** The text (PHI). */
+  text: string;
+  /** 1 for the first save, then +1 per edit. */
+  version: number;
+}
+
+/** The password rules the UI explains before the core enforces them. */
+export interface PasswordPolicy {
+  min_length: number;
+}
+
+/** A stored patient. */
+export interface Patient {
+  /** Date of birth. */
+  dob: string;
+  /** E-mail. */
+  email: string | null;
+  /** Id. */
+  id: PatientId;
+  /** Medical record number. */
+  mrn: string | null;
+  /** Full name. */
+  name: string;
+  /** Phone. */
+  phone: string | null;
+}
+
+/** A patient's row id. */
+export type PatientId = number;
+
+/** A patient as the UI's form sends it (create, or the full record on edit). */
+export interface PatientInput {
+  /** Date of birth, `YYYY-MM-DD`. */
+  dob: string;
+  /** E-mail (empty = none). */
+  email?: string | null;
+  /** Medical record number (empty = none). */
+  mrn?: string | null;
+  /** Full name. */
+  name: string;
+  /** Phone (empty = none). */
+  phone?: string | null;
+}
+
+/** One row of the Policy page. */
+export interface PolicyRow {
+  /** Why a value was ignored. */
+  detail: string | null;
+  level: 'mandatory' | 'recommended' | null;
+  name: string;
+  /** `default`, `user`, a file path or registry key, or `signed bundle vN`. */
+  source: string;
+  /** `ok`, `invalid`, `unknown` or `below_floor`. */
+  status: 'ok' | 'invalid' | 'unknown' | 'below_floor';
+  value: unknown;
+}
+
+/** What the Policy page shows: like chrome://policy. */
+export interface PolicyView {
+  /** Signed bundles: the one in force, those refused, pinned keys. */
+  bundle: BundleReport;
+  /** Values that were ignored: unknown names, invalid values, attempts below a floor. */
+  ignored: PolicyRow[];
+  /** Every policy with the value in force. */
+  policies: PolicyRow[];
+  /** Policy files that could not be read. */
+  unreadable: Unreadable[];
+  /** The minimum version policy requires, when this app is older (visits are refused). */
+  update_required: string | null;
+}
+
+/** What the UI lists on the sign-in screen. */
+export interface ProfileSummary {
+  /** Shown name. */
+  display_name: string;
+  /** Whether TOTP has been confirmed. */
+  totp_enabled: boolean;
+  /** Sign-in name. */
+  username: string;
+}
+
+/** Whether someone is signed in. */
+export type SessionState =
+  /** Nobody is signed in (or the app locked itself). */
+  | { state: 'locked' }
+  /** Signed in. */
+  | { state: 'unlocked'; display_name: string; username: string };
+
+/** The user's own settings (policy may still cap them). */
+export interface Settings {
+  /** The most policy allows. */
+  idle_lock_max_minutes: number;
+  /** Idle minutes before the app locks; never longer than policy allows. */
+  idle_lock_minutes: number;
+  /** The relay invite links point at; `None` = the app's embedded relay. */
+  relay_url: string | null;
+}
+
+/** Where the call's picture comes from. */
+export type SourceChoice =
+  /** Chosen explicitly (`BEDSIDE_VIDEO_SOURCE=test-pattern`): diagnostics and tests. */
+  | 'test_pattern'
+  /** No capture device (capture is not built yet): the test pattern, with a note. */
+  | 'no_camera';
+
+/** A file that could not be used. */
+export interface Unreadable {
+  path: string;
+  reason: string;
+}
+
+/** What `update_check` and `update_install` report. */
+export interface UpdateStatus {
+  /** The running version. */
+  current: string;
+  /** The release notes, with `available`. */
+  notes: string | null;
+  /**
+   * `off` (policy names no update server), `up_to_date`, `available` or `installed`
+   * (restart to finish).
+   */
+  status: 'off' | 'up_to_date' | 'available' | 'installed';
+  /** The version offered, with `available` and `installed`. */
+  version: string | null;
+}
+
+/** One update for the room (JSON over the events Channel). */
+export type VisitUpdate =
+  /** Sent first on `visit_open`: what is known so far. */
+  | { kind: 'snapshot'; appointment: number; camera_off: boolean; muted: boolean; sas: string | null; source: SourceChoice; state: string }
+  /** The call was answered (again, after an ICE restart): the SAS to read out. */
+  | { kind: 'answered'; sas: string }
+  /** The call's connection state. */
+  | { kind: 'state'; state: string }
+  /** Once a second. */
+  | { kind: 'stats'; stats: CallStats }
+  /** An offer did not authenticate: the call was refused. */
+  | { kind: 'auth_failed' };
+
+/** One waiting-room update for the panel. */
+export interface WaitingEvent {
+  /** The appointment the visit belongs to. */
+  appointment: number;
+  /** Device id, when the update is about a device. */
+  device?: string;
+  /** Date of birth, when the join page asked for it (PHI). */
+  dob?: string;
+  /** Beyond the invite's device limit: flag it. */
+  extra_device?: boolean;
+  /**
+   * `connected`, `disconnected`, `knock`, `unreadable_knock`, `admitting`, `device_state`,
+   * `relay_error`.
+   */
+  kind: 'connected' | 'disconnected' | 'knock' | 'unreadable_knock' | 'admitting' | 'device_state' | 'relay_error' | 'other';
+  /** The name the patient typed (PHI: for the window only). */
+  name?: string;
+  /** The device's new state, or the relay's error code. */
+  state?: string;
+  /** The visit id (hex): the panel sends it back with admit/deny/message. */
+  visit: string;
+  /** Unix seconds the device has been waiting since. */
+  waiting_since?: number;
+}
+
+/** Every command: its arguments (camelCase, as Tauri maps them) and what it resolves to. */
+export interface Commands {
+  profiles: { args: Record<string, never>; returns: ProfileSummary[] };
+  password_policy: { args: Record<string, never>; returns: PasswordPolicy };
+  create_profile: { args: { username: string; displayName: string; password: string }; returns: Enrolment };
+  confirm_totp: { args: { username: string; password: string; code: string }; returns: void };
+  sign_in: { args: { username: string; password: string; totp: string | null }; returns: void };
+  pending_enrolment: { args: { username: string; password: string }; returns: Enrolment };
+  lock: { args: Record<string, never>; returns: void };
+  session_state: { args: Record<string, never>; returns: SessionState };
+  touch: { args: Record<string, never>; returns: void };
+  relay_origin: { args: Record<string, never>; returns: string | null };
+  patients_list: { args: Record<string, never>; returns: Patient[] };
+  patients_search: { args: { query: string }; returns: Patient[] };
+  patient_get: { args: { id: number }; returns: Patient };
+  patient_create: { args: { patient: PatientInput }; returns: Patient };
+  patient_update: { args: { id: number; patient: PatientInput }; returns: Patient };
+  appointments_day: { args: { date: string; tz: string }; returns: AppointmentView[] };
+  appointments_week: { args: { date: string; tz: string }; returns: AppointmentView[] };
+  appointment_get: { args: { id: number; tz: string }; returns: AppointmentView };
+  appointment_create: { args: { appointment: AppointmentInput }; returns: AppointmentView };
+  appointment_reschedule: { args: { id: number; localStart: string; tz: string; durationMin: number | null; force: boolean }; returns: AppointmentView };
+  appointment_cancel: { args: { id: number }; returns: void };
+  appointment_no_show: { args: { id: number }; returns: void };
+  appointment_set_status: { args: { id: number; status: string }; returns: void };
+  note_get: { args: { appointment: number }; returns: Note | null };
+  note_save: { args: { appointment: number; text: string }; returns: number };
+  invite_create: { args: { appointment: number }; returns: InviteView };
+  invite_show: { args: { appointment: number }; returns: InviteView | null };
+  invite_revoke: { args: { appointment: number }; returns: void };
+  audit_list: { args: { filter: AuditFilter }; returns: AuditEvent[] };
+  audit_verify: { args: Record<string, never>; returns: AuditVerdict };
+  settings_get: { args: Record<string, never>; returns: Settings };
+  settings_save: { args: { settings: Settings }; returns: Settings };
+  waiting_sync: { args: { tz: string }; returns: number };
+  waiting_admit: { args: { visit: string; device: string }; returns: void };
+  waiting_deny: { args: { visit: string; device: string; reason: string }; returns: void };
+  waiting_message: { args: { visit: string; device: string; text: string }; returns: void };
+  visit_open: { args: { visit: string; events: unknown; remote: unknown; local: unknown }; returns: number };
+  visit_close: { args: { visit: string }; returns: void };
+  visit_frame_ack: { args: { visit: string; stream: number; seq: number }; returns: void };
+  visit_controls: { args: { visit: string; muted: boolean; cameraOff: boolean }; returns: void };
+  visit_confirm_sas: { args: { visit: string }; returns: void };
+  visit_end: { args: { visit: string }; returns: void };
+  visit_send_back: { args: { visit: string }; returns: void };
+  policy_effective: { args: Record<string, never>; returns: PolicyView };
+  policy_reload: { args: Record<string, never>; returns: PolicyView };
+  update_check: { args: Record<string, never>; returns: UpdateStatus };
+  update_install: { args: Record<string, never>; returns: UpdateStatus };
+}
