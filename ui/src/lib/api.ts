@@ -132,6 +132,8 @@ export interface Api {
     durationMin: number | null;
     force: boolean;
   }): Promise<AppointmentView>;
+  /** Replaces the visit reason; `null` or blank clears it. */
+  appointmentSetReason(id: number, reason: string | null, tz: string): Promise<AppointmentView>;
   appointmentCancel(id: number): Promise<void>;
   appointmentNoShow(id: number): Promise<void>;
   appointmentSetStatus(id: number, status: string): Promise<void>;
@@ -222,6 +224,8 @@ export function createApi(invoke: InvokeFn): Api {
       call<AppointmentView>('appointment_create', { appointment }),
     appointmentReschedule: ({ id, localStart, tz, durationMin, force }) =>
       call<AppointmentView>('appointment_reschedule', { id, localStart, tz, durationMin, force }),
+    appointmentSetReason: (id, reason, tz) =>
+      call<AppointmentView>('appointment_set_reason', { id, reason, tz }),
     appointmentCancel: (id) => call<void>('appointment_cancel', { id }),
     appointmentNoShow: (id) => call<void>('appointment_no_show', { id }),
     appointmentSetStatus: (id, status) => call<void>('appointment_set_status', { id, status }),
