@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "appointment_get",
     "appointment_create",
     "appointment_reschedule",
+    "appointment_set_reason",
     "appointment_cancel",
     "appointment_no_show",
     "appointment_set_status",

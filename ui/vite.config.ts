@@ -37,5 +37,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     restoreMocks: true,
+    // contrast.test.ts reads the palette with `?raw`; vitest blanks CSS it does not process.
+    css: { include: [/\/src\/app\.css/, /\/src\/join\/join\.css/] },
   },
 });

@@ -273,6 +273,19 @@ pub fn appointment_reschedule(
     })
 }
 
+/// Replaces (or with `null`/blank, clears) the visit reason; audited without the text.
+#[tauri::command(async)]
+pub fn appointment_set_reason(
+    state: State<'_, AppState>,
+    id: i64,
+    reason: Option<String>,
+    tz: String,
+) -> Result<AppointmentView, IpcError> {
+    state.call("appointment_set_reason", |core| {
+        core.set_reason(id, reason.as_deref(), &tz)
+    })
+}
+
 #[tauri::command(async)]
 pub fn appointment_cancel(state: State<'_, AppState>, id: i64) -> Result<(), IpcError> {
     state.call("appointment_cancel", |core| {

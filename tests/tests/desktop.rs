@@ -2,12 +2,14 @@
 //! through tauri-driver 2.1.0 and WebKitWebDriver (the official WebDriver route), with the
 //! real Secret Service, SQLCipher and the embedded relay: first run → TOTP enrolment (the
 //! code computed from the secret the screen shows) → a patient → an appointment → its
-//! invite link → a Chromium patient (fake camera) knocks → admit → the visit room: the call
+//! invite link and a note → a Chromium patient (fake camera) knocks → admit → the visit room: the call
 //! connects, the patient's video is decoded and painted in the window (the painted-frames
 //! counter rises by ≥ 50 in 10 s), the window's SAS equals the patient page's, the patient
 //! reads it back → End visit → the appointment is finished → lock → unlock. A PNG screenshot is saved at each step under
 //! `<target>/desktop-e2e/`, with the app's log and the desktop notifications it sent
-//! (recorded by `dbus-monitor`: the knock's must name nobody).
+//! (recorded by `dbus-monitor`: the knock's must name nobody). Last, WebKit's data directories for
+//! the app (local storage, IndexedDB, caches, cookies) and the app's own files outside the
+//! encrypted database are scanned for the PHI the journey typed: none may be there.
 //!
 //! Needs the debug binary (`cargo build -p bedside-desktop`; `cargo xtask test` builds it),
 //! `tauri-driver` (`cargo xtask setup test` installs it), `WebKitWebDriver` and `Xvfb`.
@@ -25,6 +27,8 @@ const PASSWORD: &str = "correct horse battery staple";
 const PATIENT: &str = "Ada Lovelace-Testpatient";
 /// What the patient types at the knock (PHI: must reach the panel and nothing else).
 const KNOCK_NAME: &str = "Grace Knockmarker";
+/// The clinical note typed on the appointment page (PHI: only the encrypted database keeps it).
+const NOTE: &str = "Zebrafinch rash on the left forearm";
 
 /// Kills a child process by PID when dropped (PID 1 here does not reap: wait too).
 struct Proc(Child);
@@ -445,6 +449,13 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "the mail subject carries no PHI"
     );
     d.step("invite-created");
+    // A note, autosaved as version 1.
+    d.fill("notes-text", NOTE);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !d.text("notes-status").contains("version 1") {
+        assert!(Instant::now() < deadline, "the note was not saved");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // A real Chromium patient opens the link and knocks; the knock reaches the waiting-room
     // panel with the name the patient typed; the clinician admits and the call runs: the
@@ -635,6 +646,7 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "Lovelace",
         "1980-12-10",
         "follow-up",
+        "Zebrafinch",
     ] {
         assert!(!log.contains(phi), "the app log carries PHI ({phi})");
     }
@@ -647,4 +659,107 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     }
     let pngs = std::fs::read_dir(&shots).expect("shots").count();
     assert!(pngs >= 11, "{pngs} screenshots in {}", shots.display());
+
+    // PHI never lands in what WebKit keeps on disk for the window (local storage,
+    // IndexedDB, caches, cookies, HSTS) nor in the app's files outside the encrypted
+    // database (policy bundle state, auth state, audit checkpoints). The session is
+    // deleted above, so the app has exited and WebKit has flushed its stores.
+    let phi = [
+        KNOCK_NAME,
+        "Knockmarker",
+        PATIENT,
+        "Lovelace",
+        "1980-12-10",
+        "follow-up",
+        NOTE,
+        "Zebrafinch",
+    ];
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let xdg = |var: &str, fallback: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(fallback))
+    };
+    let mut webkit = Vec::new();
+    for base in [
+        xdg("XDG_DATA_HOME", ".local/share"),
+        xdg("XDG_CACHE_HOME", ".cache"),
+        xdg("XDG_CONFIG_HOME", ".config"),
+    ] {
+        // Tauri gives WebKit `<base>/<identifier>`; WebKitGTK's own default is `webkitgtk`.
+        for name in [
+            "health.bedside.desktop",
+            "bedside-desktop",
+            "Bedside",
+            "webkitgtk",
+        ] {
+            let dir = base.join(name);
+            if dir.is_dir() {
+                webkit.push(dir);
+            }
+        }
+    }
+    assert!(
+        !webkit.is_empty(),
+        "no WebKit data directory for the app under {}",
+        home.display()
+    );
+    let mut scanned = Vec::new();
+    for dir in &webkit {
+        scan_for_phi(dir, &phi, &|_| true, &mut scanned);
+    }
+    let app_files = scanned.len();
+    let encrypted = |p: &Path| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        [".db", ".db-wal", ".db-shm", ".db-journal"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+    };
+    scan_for_phi(data.path(), &phi, &|p| !encrypted(p), &mut scanned);
+    eprintln!(
+        "PHI scan: {app_files} WebKit files under {webkit:?}, {} app data files: {scanned:#?}",
+        scanned.len() - app_files
+    );
+    assert!(app_files > 0, "WebKit left no files to scan in {webkit:?}");
+}
+
+/// Reads every file under `dir` that `include` accepts, appends its path to
+/// `scanned`, and fails if any holds one of `phi` as UTF-8 or UTF-16LE (WebKit's
+/// local storage keeps UTF-16 in SQLite).
+fn scan_for_phi(
+    dir: &Path,
+    phi: &[&str],
+    include: &dyn Fn(&Path) -> bool,
+    scanned: &mut Vec<PathBuf>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            scan_for_phi(&path, phi, include, scanned);
+            continue;
+        }
+        if !kind.is_file() || !include(&path) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for needle in phi {
+            let utf16: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            for pattern in [needle.as_bytes(), utf16.as_slice()] {
+                assert!(
+                    !bytes.windows(pattern.len()).any(|w| w == pattern),
+                    "{} holds PHI ({needle})",
+                    path.display()
+                );
+            }
+        }
+        scanned.push(path);
+    }
 }

@@ -94,6 +94,11 @@
       isZone(a.tz) &&
       (a.durationMin === null || Number.isSafeInteger(a.durationMin)) &&
       typeof a.force === 'boolean',
+    appointment_set_reason: (a) =>
+      only(a, ['id', 'reason', 'tz']) &&
+      isId(a.id) &&
+      (a.reason === null || isText(a.reason)) &&
+      isZone(a.tz),
     appointment_cancel: byId,
     appointment_no_show: byId,
     appointment_set_status: (a) =>

@@ -38,6 +38,8 @@ describe('isolation hook', () => {
         appointment: { patient: 1, local_start: '2026-09-21T10:00', tz: 'UTC', duration_min: 30, reason: null, force: false },
       }),
       msg('appointment_reschedule', { id: 1, localStart: '2026-09-21T11:00', tz: 'UTC', durationMin: null, force: false }),
+      msg('appointment_set_reason', { id: 1, reason: 'cough', tz: 'UTC' }),
+      msg('appointment_set_reason', { id: 1, reason: null, tz: 'UTC' }),
       msg('note_save', { appointment: 1, text: 'note' }),
       msg('invite_create', { appointment: 1 }),
       msg('audit_list', { filter: { action: 'patient.', limit: 200 } }),

@@ -264,6 +264,21 @@ impl Core {
         self.appointment(id, tz)
     }
 
+    /// Replaces an appointment's visit reason; `None` or blank clears it.
+    /// Audited as `appointment.reason` without the text.
+    pub fn set_reason(
+        &mut self,
+        id: i64,
+        reason: Option<&str>,
+        tz: &str,
+    ) -> Result<AppointmentView, CoreError> {
+        parse_tz(tz)?;
+        self.unlocked()?
+            .store()
+            .set_reason(AppointmentId(id), reason)?;
+        self.appointment(id, tz)
+    }
+
     /// Changes an appointment's status (`cancelled`, `no_show`, `arrived`, …),
     /// within the allowed transitions.
     pub fn set_status(&mut self, id: i64, status: &str) -> Result<(), CoreError> {

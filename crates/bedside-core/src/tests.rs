@@ -835,6 +835,48 @@ fn desk_patients_schedule_notes_invites_audit_settings() {
         "invalid_input"
     );
 
+    // The visit reason can be edited after booking; audited without text.
+    let edited = core
+        .set_reason(a.appointment.id.0, Some("itchy rash, left arm"), tz)
+        .expect("reason");
+    assert_eq!(
+        edited.appointment.reason.as_deref(),
+        Some("itchy rash, left arm")
+    );
+    assert!(
+        edited.local_start.contains("T15:30:00+01:00"),
+        "shown in tz"
+    );
+    let cleared = core
+        .set_reason(a.appointment.id.0, None, tz)
+        .expect("clear");
+    assert_eq!(cleared.appointment.reason, None);
+    assert_eq!(
+        core.set_reason(a.appointment.id.0, Some("x"), "Mars/Base")
+            .expect_err("bad tz")
+            .code(),
+        "invalid_input"
+    );
+    assert_eq!(
+        core.set_reason(404_404, Some("x"), tz)
+            .expect_err("unknown")
+            .code(),
+        "not_found"
+    );
+    let reason_events = core
+        .audit_events(&AuditFilter {
+            action: Some("appointment.reason".into()),
+            limit: None,
+        })
+        .expect("audit");
+    assert_eq!(reason_events.len(), 2);
+    assert!(
+        reason_events
+            .iter()
+            .all(|e| !e.subject.to_string().contains("rash")),
+        "no reason text in the audit"
+    );
+
     // Notes: every save is a new version.
     assert!(core.note(a.appointment.id.0).expect("none").is_none());
     assert_eq!(core.save_note(a.appointment.id.0, "first").expect("v1"), 1);

@@ -1,5 +1,5 @@
-//! Appointments: book (with overlap detection), reschedule, cancel, no-show,
-//! status changes, and day/week listings in a time zone.
+//! Appointments: book (with overlap detection), reschedule, reason edits,
+//! cancel, no-show, status changes, and day/week listings in a time zone.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -168,6 +168,49 @@ impl Store {
                 params![id.0, start.timestamp(), end.timestamp(), duration, ts],
             )?;
             append(&tx, &key, &actor, now, "appointment.reschedule", &json!({ "appointment": id.0 }))?;
+            tx.commit()
+        })()
+        .map_err(|e| self.err_path(e))
+    }
+
+    /// Replaces (or with `None`, clears) an appointment's visit reason, in any
+    /// status: a clinician may correct it after the visit too. Every change
+    /// is audited as `appointment.reason` with whether it was cleared, never
+    /// the text (PHI); saving the reason it already has writes nothing.
+    pub fn set_reason(
+        &mut self,
+        id: AppointmentId,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(r) = reason
+            && (r.len() > MAX_FIELD || r.contains('\0'))
+        {
+            return Err(StoreError::invalid(
+                "reason",
+                format!("must be text under {MAX_FIELD} bytes"),
+            ));
+        }
+        let a = self.appointment(id)?;
+        if a.reason.as_deref() == reason {
+            return Ok(());
+        }
+        let now = self.now();
+        let (key, actor, ts) = (*self.audit_key, self.actor.clone(), now.to_rfc3339());
+        let tx = self.write()?;
+        (|| {
+            tx.execute(
+                "UPDATE appointments SET reason = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.0, reason, ts],
+            )?;
+            append(
+                &tx,
+                &key,
+                &actor,
+                now,
+                "appointment.reason",
+                &json!({ "appointment": id.0, "cleared": reason.is_none() }),
+            )?;
             tx.commit()
         })()
         .map_err(|e| self.err_path(e))

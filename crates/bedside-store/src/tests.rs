@@ -368,6 +368,76 @@ fn overlaps_reschedule_cancel_no_show() {
 }
 
 #[test]
+fn reason_edit_is_audited_without_its_text() {
+    let mut f = fixture();
+    let s = &mut f.store;
+    let p = s.add_patient(&patient("Rea Son")).expect("add");
+    let a = book(s, p, "2026-12-01T09:00:00Z", 20).expect("book");
+    let before = s.audit_count().expect("count");
+    s.set_reason(a, Some("  persistent cough  ")).expect("set");
+    assert_eq!(
+        s.appointment(a).expect("get").reason.as_deref(),
+        Some("persistent cough")
+    );
+    // The same reason again is no change: nothing written, nothing audited.
+    s.set_reason(a, Some("persistent cough")).expect("same");
+    assert_eq!(s.audit_count().expect("count"), before + 1);
+    // Works after the visit too; blank clears.
+    s.cancel(a).expect("cancel");
+    s.set_reason(a, Some("chest pain follow-up"))
+        .expect("after cancel");
+    s.set_reason(a, Some("   ")).expect("clear");
+    assert_eq!(s.appointment(a).expect("get").reason, None);
+    // Bad input and unknown ids are refused without touching the row.
+    assert!(matches!(
+        s.set_reason(a, Some("x\0y")),
+        Err(StoreError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+    let long = "a".repeat(patients::MAX_FIELD + 1);
+    assert!(matches!(
+        s.set_reason(a, Some(&long)),
+        Err(StoreError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.set_reason(AppointmentId(404), Some("x")),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(s.appointment(a).expect("get").reason, None);
+    // Three changes, three events, none carrying the text.
+    let events: Vec<_> = s
+        .audit_export()
+        .expect("export")
+        .into_iter()
+        .filter(|e| e.action == "appointment.reason")
+        .collect();
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.subject["cleared"].as_bool())
+            .collect::<Vec<_>>(),
+        [Some(false), Some(false), Some(true)]
+    );
+    for e in &events {
+        assert_eq!(e.subject["appointment"].as_i64(), Some(a.0));
+        let text = e.subject.to_string();
+        assert!(!text.contains("cough") && !text.contains("chest"), "{text}");
+    }
+    assert_eq!(
+        s.audit_verify().expect("verify"),
+        AuditVerdict::Ok {
+            count: s.audit_count().expect("count")
+        }
+    );
+}
+
+#[test]
 fn day_and_week_listing_in_a_time_zone() {
     let mut f = fixture();
     let s = &mut f.store;

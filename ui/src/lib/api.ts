@@ -133,6 +133,8 @@ export interface Api {
     durationMin: number | null;
     force: boolean;
   }): Promise<AppointmentView>;
+  /** Replaces the visit reason; `null` or blank clears it. */
+  appointmentSetReason(id: number, reason: string | null, tz: string): Promise<AppointmentView>;
   appointmentCancel(id: number): Promise<void>;
   appointmentNoShow(id: number): Promise<void>;
   appointmentSetStatus(id: number, status: string): Promise<void>;
@@ -229,6 +231,7 @@ export function createApi(invoke: InvokeFn): Api {
       call('appointment_create', { appointment }),
     appointmentReschedule: ({ id, localStart, tz, durationMin, force }) =>
       call('appointment_reschedule', { id, localStart, tz, durationMin, force }),
+    appointmentSetReason: (id, reason, tz) => call('appointment_set_reason', { id, reason, tz }),
     appointmentCancel: (id) => call('appointment_cancel', { id }),
     appointmentNoShow: (id) => call('appointment_no_show', { id }),
     appointmentSetStatus: (id, status) => call('appointment_set_status', { id, status }),

@@ -157,6 +157,17 @@ function desk(fake: FakeCore, cmd: string, a: Record<string, unknown>): unknown 
       Object.assign(x, { start: `${iso}Z`, local_start: `${iso}+00:00`, duration_min: dur });
       return x;
     }
+    case 'appointment_set_reason': {
+      const x = apptById(a.id);
+      const r = typeof a.reason === 'string' ? a.reason.trim() : '';
+      if (r.length > 65536) reject('invalid_input', 'reason is too long');
+      const next = r === '' ? null : r;
+      if (next !== x.reason) {
+        x.reason = next;
+        audit('appointment.reason', { appointment: x.id, cleared: next === null });
+      }
+      return x;
+    }
     case 'appointment_cancel':
     case 'appointment_no_show':
     case 'appointment_set_status': {

@@ -323,6 +323,7 @@ export interface Commands {
   appointment_get: { args: { id: number; tz: string }; returns: AppointmentView };
   appointment_create: { args: { appointment: AppointmentInput }; returns: AppointmentView };
   appointment_reschedule: { args: { id: number; localStart: string; tz: string; durationMin: number | null; force: boolean }; returns: AppointmentView };
+  appointment_set_reason: { args: { id: number; reason: string | null; tz: string }; returns: AppointmentView };
   appointment_cancel: { args: { id: number }; returns: void };
   appointment_no_show: { args: { id: number }; returns: void };
   appointment_set_status: { args: { id: number; status: string }; returns: void };
