@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "lock",
     "session_state",
     "touch",
+    "ui_painted",
     "relay_origin",
     "patients_list",
     "patients_search",

@@ -131,6 +131,19 @@ pub fn session_state(state: State<'_, AppState>) -> Result<SessionState, IpcErro
     state.call("session_state", |core| Ok(core.session_state()))
 }
 
+/// The UI's first real screen (sign-in or first run) has been painted. Logged once, with the
+/// time since start-up: support reads it, and `cargo xtask bench app` measures cold start by it.
+#[tauri::command]
+pub fn ui_painted() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing::info!(
+            since_start_ms = crate::since_start_ms(),
+            "first screen painted"
+        );
+    });
+}
+
 #[tauri::command(async)]
 pub fn touch(state: State<'_, AppState>) -> Result<(), IpcError> {
     state.call("touch", |core| {

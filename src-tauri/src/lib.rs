@@ -31,8 +31,19 @@ use tauri_plugin_deep_link::DeepLinkExt;
 pub use error::IpcError;
 pub use state::AppState;
 
+/// When `run` began; `ui_painted` logs the time from here to the first painted screen.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Milliseconds since `run` began (0 if it has not).
+fn since_start_ms() -> u64 {
+    STARTED.get().map_or(0, |t| {
+        u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
 /// Runs the desktop app until its window closes.
 pub fn run() -> ExitCode {
+    STARTED.get_or_init(std::time::Instant::now);
     init_logging();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
 
@@ -79,6 +90,7 @@ pub fn run() -> ExitCode {
             commands::lock,
             commands::session_state,
             commands::touch,
+            commands::ui_painted,
             commands::relay_origin,
             commands::patients_list,
             commands::patients_search,
@@ -201,6 +213,7 @@ mod tests {
         "lock",
         "session_state",
         "touch",
+        "ui_painted",
         "relay_origin",
         "patients_list",
         "patients_search",

@@ -56,6 +56,7 @@
     session_state: noArgs,
     lock: noArgs,
     touch: noArgs,
+    ui_painted: noArgs,
     relay_origin: noArgs,
     policy_effective: noArgs,
     policy_reload: noArgs,

@@ -18,6 +18,18 @@ function setup(profiles: (typeof ALEX)[] = []) {
   return { core, events, user };
 }
 
+describe('App: start-up', () => {
+  it('tells the shell once that the first screen is painted, even after the screen changes', async () => {
+    const { core, user } = setup([ALEX]);
+    await screen.findByTestId('screen-sign-in');
+    await waitFor(() => expect(core.calls.filter((c) => c.cmd === 'ui_painted')).toHaveLength(1));
+    await user.click(screen.getByTestId('signin-new-profile'));
+    await screen.findByTestId('screen-first-run');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(core.calls.filter((c) => c.cmd === 'ui_painted')).toHaveLength(1);
+  });
+});
+
 describe('App: first run', () => {
   it('goes from profile creation to TOTP enrolment to signed in, then locks with Ctrl+L', async () => {
     const { core, user } = setup();

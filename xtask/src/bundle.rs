@@ -37,45 +37,7 @@ pub fn bundle(ws: &Workspace, opts: &Options) -> Result<ExitCode> {
         .unwrap_or_else(|| ws.root.join("target"));
     need_tool("lintian", "lintian")?;
     if !opts.no_build {
-        setup::setup(ws, Purpose::Run)?;
-        step(format!(
-            "tauri build, strip, tauri bundle --bundles deb (release, CARGO_TARGET_DIR={})",
-            target.display()
-        ));
-        let tauri = ws.ui().join("node_modules/.bin/tauri");
-        anyhow::ensure!(
-            tauri.is_file(),
-            "{} is missing: run `npm ci` in ui/ (@tauri-apps/cli is a devDependency)",
-            tauri.display()
-        );
-        // Debian wants a gzipped changelog; -n keeps the file reproducible.
-        let changelog = ws.root.join("packaging/deb/changelog");
-        let gz = Command::new("gzip")
-            .args(["-9nc"])
-            .arg(&changelog)
-            .output()?;
-        anyhow::ensure!(gz.status.success(), "gzip {} failed", changelog.display());
-        std::fs::write(ws.root.join("packaging/deb/changelog.gz"), gz.stdout)?;
-        // Build, strip (lintian: unstripped-binary-or-object), then bundle. Stripping here
-        // rather than with a release-profile setting keeps the shared build cache intact.
-        let tauri_in_shell = |args: &[&str]| {
-            let mut cmd = Command::new(&tauri);
-            cmd.args(args)
-                .current_dir(ws.root.join("src-tauri"))
-                .env("CARGO_TARGET_DIR", &target);
-            cmd
-        };
-        check(&mut tauri_in_shell(&["build", "--no-bundle"]))?;
-        check(
-            Command::new("strip")
-                .args([
-                    "--strip-unneeded",
-                    "--remove-section=.comment",
-                    "--remove-section=.note",
-                ])
-                .arg(target.join("release/bedside-desktop")),
-        )?;
-        check(&mut tauri_in_shell(&["bundle", "--bundles", "deb"]))?;
+        build_deb(ws, &target)?;
         step("cargo build --release -p bedside-relay");
         check(
             ws.cargo(&["build", "--release", "-p", "bedside-relay"])
@@ -103,6 +65,51 @@ pub fn bundle(ws: &Workspace, opts: &Options) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Builds the release app (`tauri build`), strips it and bundles the .deb into
+/// `<target>/release/bundle/deb`; returns the .deb.
+pub(crate) fn build_deb(ws: &Workspace, target: &Path) -> Result<PathBuf> {
+    setup::setup(ws, Purpose::Run)?;
+    step(format!(
+        "tauri build, strip, tauri bundle --bundles deb (release, CARGO_TARGET_DIR={})",
+        target.display()
+    ));
+    let tauri = ws.ui().join("node_modules/.bin/tauri");
+    anyhow::ensure!(
+        tauri.is_file(),
+        "{} is missing: run `npm ci` in ui/ (@tauri-apps/cli is a devDependency)",
+        tauri.display()
+    );
+    // Debian wants a gzipped changelog; -n keeps the file reproducible.
+    let changelog = ws.root.join("packaging/deb/changelog");
+    let gz = Command::new("gzip")
+        .args(["-9nc"])
+        .arg(&changelog)
+        .output()?;
+    anyhow::ensure!(gz.status.success(), "gzip {} failed", changelog.display());
+    std::fs::write(ws.root.join("packaging/deb/changelog.gz"), gz.stdout)?;
+    // Build, strip (lintian: unstripped-binary-or-object), then bundle. Stripping here
+    // rather than with a release-profile setting keeps the shared build cache intact.
+    let tauri_in_shell = |args: &[&str]| {
+        let mut cmd = Command::new(&tauri);
+        cmd.args(args)
+            .current_dir(ws.root.join("src-tauri"))
+            .env("CARGO_TARGET_DIR", target);
+        cmd
+    };
+    check(&mut tauri_in_shell(&["build", "--no-bundle"]))?;
+    check(
+        Command::new("strip")
+            .args([
+                "--strip-unneeded",
+                "--remove-section=.comment",
+                "--remove-section=.note",
+            ])
+            .arg(target.join("release/bedside-desktop")),
+    )?;
+    check(&mut tauri_in_shell(&["bundle", "--bundles", "deb"]))?;
+    newest_deb(&target.join("release/bundle/deb"))
+}
+
 fn need_tool(bin: &str, package: &str) -> Result<()> {
     if on_path(bin) {
         return Ok(());
@@ -120,7 +127,7 @@ fn need_tool(bin: &str, package: &str) -> Result<()> {
     Err(Exit(2).into())
 }
 
-fn newest_deb(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn newest_deb(dir: &Path) -> Result<PathBuf> {
     let mut debs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
         .with_context(|| format!("no bundles in {}", dir.display()))?
         .flatten()
@@ -297,7 +304,7 @@ fn install_test(deb: &Path) -> Result<()> {
 }
 
 /// A free X display served by a fresh Xvfb (its own process group).
-fn start_xvfb() -> Result<(std::process::Child, String)> {
+pub(crate) fn start_xvfb() -> Result<(std::process::Child, String)> {
     let n = (100..200)
         .find(|n| {
             !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
@@ -333,7 +340,7 @@ fn start_xvfb() -> Result<(std::process::Child, String)> {
 
 /// Stops the process group led by `child` (SIGTERM, then SIGKILL) and returns the ids of any
 /// of its processes still alive afterwards.
-fn stop_group(child: &mut std::process::Child) -> Vec<String> {
+pub(crate) fn stop_group(child: &mut std::process::Child) -> Vec<String> {
     let group = format!("-{}", child.id());
     let quiet_kill = |signal: &str| {
         let _ = Command::new("kill")
@@ -370,7 +377,7 @@ fn stop_group(child: &mut std::process::Child) -> Vec<String> {
     left
 }
 
-fn tempdir(prefix: &str) -> Result<PathBuf> {
+pub(crate) fn tempdir(prefix: &str) -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -2,6 +2,7 @@
 
 mod apt;
 mod bench;
+mod bench_app;
 mod bundle;
 mod cross;
 mod desktop;

@@ -113,6 +113,8 @@ export interface Api {
   lock(): Promise<void>;
   sessionState(): Promise<SessionState>;
   touch(): Promise<void>;
+  /** The first screen is painted: the shell logs the start-up time once. */
+  uiPainted(): Promise<void>;
   relayOrigin(): Promise<string | null>;
 
   patientsList(): Promise<Patient[]>;
@@ -216,6 +218,7 @@ export function createApi(invoke: InvokeFn): Api {
     lock: () => call('lock'),
     sessionState: () => call('session_state'),
     touch: () => call('touch'),
+    uiPainted: () => call('ui_painted'),
     relayOrigin: () => call('relay_origin'),
 
     patientsList: () => call('patients_list'),

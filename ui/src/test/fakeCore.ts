@@ -331,6 +331,8 @@ export function createFakeCore(initial: Partial<Pick<FakeCore, 'profiles' | 'max
           return null;
         case 'touch':
           return null;
+        case 'ui_painted':
+          return null;
         default: {
           const handled = desk(fake, cmd, (args ?? {}) as Record<string, unknown>);
           if (handled !== NOT_DESK) return handled;

@@ -60,6 +60,8 @@ export interface AppStore extends Readable<AppState> {
   handleLocked(): Promise<void>;
   /** Records user activity (throttled) so the idle lock does not fire while someone works. */
   activity(): void;
+  /** The first real screen (sign-in or first run) is painted: tells the shell, once. */
+  painted(): void;
   showFirstRun(): void;
   showSignIn(): Promise<void>;
 }
@@ -238,6 +240,15 @@ export function createAppStore(options: AppStoreOptions): AppStore {
     });
   }
 
+  let paintedReported = false;
+  function painted(): void {
+    if (paintedReported) return;
+    paintedReported = true;
+    api.uiPainted().catch(() => {
+      // Only the start-up log line is lost.
+    });
+  }
+
   function showFirstRun(): void {
     setScreen({ name: 'first_run', canCancel: true });
   }
@@ -270,6 +281,7 @@ export function createAppStore(options: AppStoreOptions): AppStore {
     lock,
     handleLocked,
     activity,
+    painted,
     showFirstRun,
     showSignIn,
   };

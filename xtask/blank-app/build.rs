@@ -1,0 +1,5 @@
+//! Embeds the Tauri config.
+
+fn main() {
+    tauri_build::build();
+}
