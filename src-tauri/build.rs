@@ -48,6 +48,7 @@ const COMMANDS: &[&str] = &[
     "visit_confirm_sas",
     "visit_end",
     "visit_send_back",
+    "visit_chat_send",
     "policy_effective",
     "policy_reload",
     "update_check",

@@ -549,6 +549,23 @@ pub fn visit_controls(
     Ok(())
 }
 
+/// Sends a chat message to the patient on the call's data channel (never the relay). The
+/// line reaches the window through the visit's events Channel once sent. Not audited, not
+/// logged, not stored (see visit.rs).
+#[tauri::command(async)]
+pub fn visit_chat_send(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    visit: String,
+    text: String,
+) -> Result<(), IpcError> {
+    bedside_media::chat::check_text(&text)
+        .map_err(|e| IpcError::new("invalid_input", &format!("Not sent: {e}.")))?;
+    let device = waiting.visits().chat_device(&visit)?;
+    waiting.send(&visit, bedside_host::HostCommand::Chat { device, text })?;
+    tracing::debug!(command = "visit_chat_send", "ok");
+    Ok(())
+}
+
 /// The patient read the SAS back and it matched: audited `visit.sas_confirmed`.
 #[tauri::command(async)]
 pub fn visit_confirm_sas(

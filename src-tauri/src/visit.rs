@@ -18,7 +18,13 @@
 //! room says "No camera found — using a test pattern". `BEDSIDE_MEDIA_UDP` (comma-separated
 //! `ip:port`, e.g. `127.0.0.1:0`) binds the call's UDP sockets there instead of `0.0.0.0:0`.
 //!
-//! **Invariant:** frames, the SAS and stats go only to the main window's Channels; logs
+//! Chat: the patient's messages arrive as [`HostEvent::Chat`] (the call's data channel,
+//! never the relay) and the clinician's go out as `HostCommand::Chat`; both reach the
+//! window as [`VisitUpdate::Chat`]. The room keeps the last [`CHAT_KEPT`] lines in memory
+//! for a window that reopens, and forgets them when the visit ends or the app locks:
+//! chat is not stored (the clinician copies what matters into the encrypted note).
+//!
+//! **Invariant:** frames, the SAS, stats and chat go only to the main window's Channels; logs
 //! carry truncated visit ids and states; the audit log carries the appointment id
 //! (`visit.call_start`, `visit.sas_shown`, `visit.sas_confirmed`, `visit.call_auth_failed`,
 //! `visit.send_back`, `visit.end`).
@@ -36,6 +42,56 @@ use tauri::ipc::{Channel, InvokeResponseBody};
 use tokio::sync::watch;
 
 use crate::IpcError;
+
+/// Chat lines kept in memory per visit (for a room that is closed and reopened).
+pub(crate) const CHAT_KEPT: usize = 500;
+
+/// Who wrote a chat line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChatFrom {
+    /// The patient (received on the call's data channel).
+    Patient,
+    /// The clinician (sent from this window).
+    Clinician,
+}
+
+/// One chat line for the window. The text is PHI: `Debug` redacts it, and it is never
+/// logged or stored.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct ChatLine {
+    /// The sender's message id.
+    pub id: String,
+    /// Who wrote it.
+    pub from: ChatFrom,
+    /// The text.
+    pub text: String,
+    /// When it was sent, by the sender's clock (Unix milliseconds).
+    pub sent_at: u64,
+}
+
+impl std::fmt::Debug for ChatLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatLine")
+            .field("id", &self.id)
+            .field("from", &self.from)
+            .field("text", &"[redacted]")
+            .finish()
+    }
+}
+
+impl ChatLine {
+    fn new(from: ChatFrom, m: &bedside_media::ChatMessage) -> Self {
+        Self {
+            id: m.id.clone(),
+            from,
+            text: m.text.clone(),
+            sent_at: m.sent_at,
+        }
+    }
+}
 
 /// Sent frames the window may have unacknowledged before newer ones are skipped.
 pub(crate) const IN_FLIGHT: u32 = 10;
@@ -190,6 +246,8 @@ pub enum VisitUpdate {
         camera_off: bool,
         /// Where our picture comes from.
         source: SourceChoice,
+        /// The chat so far (memory only; gone when the visit ends or the app locks).
+        chat: Vec<ChatLine>,
     },
     /// The call was answered (again, after an ICE restart): the SAS to read out.
     Answered {
@@ -209,6 +267,19 @@ pub enum VisitUpdate {
     },
     /// An offer did not authenticate: the call was refused.
     AuthFailed,
+    /// A chat line: the patient's, or ours once sent.
+    Chat {
+        /// The line.
+        line: ChatLine,
+    },
+    /// A chat message was refused: ours (`outgoing`: too long, too many, no open
+    /// channel) or the patient's (too large, malformed, too many).
+    ChatRefused {
+        /// Ours (true) or the patient's.
+        outgoing: bool,
+        /// Why, as `bedside_media::ChatRefusal`'s snake_case name (`too_long`, `not_open`, …).
+        reason: String,
+    },
 }
 
 /// The window's side of one visit: the Channels and the pumps' shared counters.
@@ -236,6 +307,8 @@ struct Live {
     muted: bool,
     camera_off: bool,
     view: Option<View>,
+    /// The chat so far, newest last, at most [`CHAT_KEPT`] (memory only).
+    chat: std::collections::VecDeque<ChatLine>,
 }
 
 impl Live {
@@ -249,7 +322,16 @@ impl Live {
             muted: false,
             camera_off: false,
             view: None,
+            chat: std::collections::VecDeque::new(),
         }
+    }
+
+    fn chat(&mut self, line: ChatLine) {
+        if self.chat.len() >= CHAT_KEPT {
+            self.chat.pop_front();
+        }
+        self.chat.push_back(line.clone());
+        self.send(VisitUpdate::Chat { line });
     }
 
     fn send(&self, update: VisitUpdate) {
@@ -419,6 +501,26 @@ impl VisitRoom {
                 live.send(VisitUpdate::AuthFailed);
                 Some("visit.call_auth_failed")
             }
+            HostEvent::Chat { message, .. } => {
+                live.chat(ChatLine::new(ChatFrom::Patient, message));
+                None
+            }
+            HostEvent::ChatSent { message, .. } => {
+                live.chat(ChatLine::new(ChatFrom::Clinician, message));
+                None
+            }
+            HostEvent::ChatRefused {
+                outgoing, reason, ..
+            } => {
+                live.send(VisitUpdate::ChatRefused {
+                    outgoing: *outgoing,
+                    reason: serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                });
+                None
+            }
             HostEvent::CallRefusedByPatient { device, .. }
                 if live.device.as_ref().is_none_or(|d| d == device) =>
             {
@@ -467,6 +569,7 @@ impl VisitRoom {
                 muted: live.muted,
                 camera_off: live.camera_off,
                 source,
+                chat: live.chat.iter().cloned().collect(),
             });
             live.start_pumps();
             live.appointment
@@ -504,6 +607,20 @@ impl VisitRoom {
                 p.set_camera_off(camera_off);
             }
             live.appointment
+        })
+    }
+
+    /// The device to chat with: the one in the call, once its chat channel is open.
+    pub(crate) fn chat_device(&self, visit: &str) -> Result<String, IpcError> {
+        self.with(visit, |live| match (&live.device, &live.peer) {
+            (Some(d), Some(p)) if p.chat_open() => Some(d.clone()),
+            _ => None,
+        })?
+        .ok_or_else(|| {
+            IpcError::new(
+                "not_connected",
+                "Chat is not connected yet; wait for the call to connect.",
+            )
         })
     }
 
@@ -707,6 +824,49 @@ mod tests {
     }
 
     #[test]
+    fn chat_lines_reach_the_snapshot_bounded_and_their_text_is_not_in_debug_output() {
+        let room = VisitRoom::default();
+        let visit = "00112233445566778899aabbccddeeff";
+        room.admitted(4, visit);
+        let message = |i: usize| bedside_media::ChatMessage {
+            id: format!("m{i}"),
+            text: format!("PHI-MARKER chat {i}"),
+            sent_at: 1,
+        };
+        for i in 0..CHAT_KEPT + 3 {
+            let e = if i % 2 == 0 {
+                HostEvent::Chat {
+                    device: "d1".into(),
+                    message: message(i),
+                }
+            } else {
+                HostEvent::ChatSent {
+                    device: "d1".into(),
+                    message: message(i),
+                }
+            };
+            assert_eq!(room.host_event(4, visit, &e), None, "chat is not audited");
+        }
+        let kept: Vec<ChatLine> = room
+            .with(visit, |live| live.chat.iter().cloned().collect())
+            .expect("visit");
+        assert_eq!(kept.len(), CHAT_KEPT);
+        assert_eq!(kept[0].id, "m3", "the oldest went first");
+        assert_eq!(kept.last().map(|l| l.from), Some(ChatFrom::Patient));
+        let shown = format!("{kept:?}");
+        assert!(!shown.contains("PHI-MARKER"), "{}", &shown[..200]);
+        let json = serde_json::to_value(VisitUpdate::Chat {
+            line: kept[0].clone(),
+        })
+        .expect("json");
+        assert_eq!(json["kind"], "chat");
+        assert_eq!(json["line"]["from"], "clinician");
+        assert_eq!(json["line"]["text"], "PHI-MARKER chat 3");
+        room.clear();
+        assert!(room.with(visit, |_| ()).is_err(), "forgotten at lock");
+    }
+
+    #[test]
     fn updates_carry_the_sas_and_state_but_no_name() {
         let room = VisitRoom::default();
         let visit = "00112233445566778899aabbccddeeff";
@@ -745,6 +905,10 @@ mod tests {
         };
         assert_eq!(room.host_event(4, visit, &left), None);
         assert_eq!(room.controls(visit, true, false).expect("kept"), 4);
+        assert_eq!(
+            room.chat_device(visit).expect_err("no peer").code(),
+            "not_connected"
+        );
         room.clear();
         assert!(room.controls(visit, true, false).is_err());
     }

@@ -8,6 +8,9 @@
 // S seconds (default 2) of warm-up pass, then measures N seconds (default 10) of inbound
 // media with getStats and prints
 //   {"step":"media","fps":…,"audio_pps":…,"frames":…,"width":…,"height":…,"codec":…,"sent_codec":…,"sas":…}
+// With `--chat-send TEXT`, once the first frame is decoded the patient types TEXT in the chat
+// box and presses Enter; with `--chat-expect TEXT`, after the measurement the page must show a
+// clinician's chat message containing TEXT ({"step":"chat",…}).
 // `refused`: expects the page to refuse the clinician's answer (a swapped fingerprint)
 // and no media to arrive; prints {"step":"refused",…}. Exit 0 on success, 1 otherwise.
 
@@ -18,12 +21,16 @@ let seconds = 10;
 let warmup = 2;
 let expect = 'media';
 let NAME = 'Call Test Patient';
+let chatSend = null;
+let chatExpect = null;
 const positional = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--seconds') seconds = Number(args[++i]);
   else if (args[i] === '--warmup') warmup = Number(args[++i]);
   else if (args[i] === '--expect') expect = args[++i];
   else if (args[i] === '--name') NAME = args[++i];
+  else if (args[i] === '--chat-send') chatSend = args[++i];
+  else if (args[i] === '--chat-expect') chatExpect = args[++i];
   else positional.push(args[i]);
 }
 const [link, shotDir] = positional;
@@ -31,7 +38,7 @@ if (!link || !shotDir || !(seconds > 0) || !['media', 'refused'].includes(expect
   console.error('usage: node tests/browser/call.mjs LINK SHOTDIR [--seconds N] [--warmup S] [--expect media|refused] [--name NAME]');
   process.exit(2);
 }
-const TOTAL_MS = 40_000 + (seconds + warmup) * 1000;
+const TOTAL_MS = 40_000 + (seconds + warmup) * 1000 + (chatSend || chatExpect ? 30_000 : 0);
 
 // Every RTCPeerConnection the page makes is kept in window.__pcs, so the test measures
 // what the browser itself reports, whatever the page's own UI shows. The page's relay
@@ -127,6 +134,14 @@ try {
       await sleep(100);
     }
     await step(r, page, shotDir, 'first_frame', { state: first.state });
+    if (chatSend) {
+      r.current = 'chat_send';
+      await page.waitForFunction(() => window.__bedsideCall?.chatOpen === true, null, { timeout: r.left() });
+      const box = page.getByTestId('chat-input');
+      await box.fill(chatSend, { timeout: r.left() });
+      await box.press('Enter', { timeout: r.left() });
+      await page.locator('[data-testid="chat-message"][data-from="me"]').filter({ hasText: chatSend }).waitFor({ timeout: r.left() });
+    }
     // The measured window starts after the warm-up (the encoders' and the
     // estimators' first seconds), then runs for `seconds`.
     r.current = 'warmup';
@@ -155,6 +170,14 @@ try {
       state: last.state,
       sas: await sas(page),
     });
+    if (chatExpect) {
+      r.current = 'chat';
+      await page.locator('[data-testid="chat-message"][data-from="them"]').filter({ hasText: chatExpect }).waitFor({ timeout: r.left() });
+      await step(r, page, shotDir, 'chat', {
+        received: true,
+        counters: await page.evaluate(() => ({ sent: window.__bedsideCall?.chatSent, received: window.__bedsideCall?.chatReceived })),
+      });
+    }
   } else {
     // The page must refuse the tampered answer: no connection, no frames.
     r.current = 'refused';

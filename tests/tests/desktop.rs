@@ -5,7 +5,8 @@
 //! invite link and a note → a Chromium patient (fake camera) knocks → admit → the visit room: the call
 //! connects, the patient's video is decoded and painted in the window (the painted-frames
 //! counter rises by ≥ 50 in 10 s), the window's SAS equals the patient page's, the patient
-//! reads it back → End visit → the appointment is finished → lock → unlock. A PNG screenshot is saved at each step under
+//! reads it back → one chat message each way (the patient's typed on the page, the
+//! clinician's from the room's send box; both texts are then scanned for as PHI) → End visit → the appointment is finished → lock → unlock. A PNG screenshot is saved at each step under
 //! `<target>/desktop-e2e/`, with the app's log and the desktop notifications it sent
 //! (recorded by `dbus-monitor`: the knock's must name nobody). Last, WebKit's data directories for
 //! the app (local storage, IndexedDB, caches, cookies) and the app's own files outside the
@@ -29,6 +30,9 @@ const PATIENT: &str = "Ada Lovelace-Testpatient";
 const KNOCK_NAME: &str = "Grace Knockmarker";
 /// The clinical note typed on the appointment page (PHI: only the encrypted database keeps it).
 const NOTE: &str = "Zebrafinch rash on the left forearm";
+/// Chat each way (PHI: scanned for in logs and on disk like the rest).
+const PATIENT_CHAT: &str = "Quokkamarker itch since Tuesday";
+const CLINICIAN_CHAT: &str = "Wombatmarker: please hold it to the camera";
 
 /// Kills a child process by PID when dropped (PID 1 here does not reap: wait too).
 struct Proc(Child);
@@ -472,6 +476,7 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
             .arg(&link)
             .arg(&patient_shots)
             .args(["--name", KNOCK_NAME, "--seconds", "14", "--warmup", "1"])
+            .args(["--chat-send", PATIENT_CHAT, "--chat-expect", CLINICIAN_CHAT])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -548,6 +553,50 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     d.click("visit-sas-confirm");
     d.wait("visit-sas-confirmed");
 
+    // Chat both ways on the call's data channel: the patient's message appears in the room,
+    // the clinician answers from the send box, and the patient's page shows the answer.
+    let chat_lines = |d: &Driver| {
+        d.js(
+            "return [...document.querySelectorAll('[data-testid=\"visit-chat-message\"]')]
+               .map((e) => e.dataset.from + ':' + e.textContent);",
+            json!([]),
+        )
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !chat_lines(&d)
+        .iter()
+        .any(|l| l.starts_with("patient:") && l.contains(PATIENT_CHAT))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the patient's chat message did not reach the room: {:?}",
+            chat_lines(&d)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.fill("visit-chat-input", CLINICIAN_CHAT);
+    d.click("visit-chat-send");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !chat_lines(&d)
+        .iter()
+        .any(|l| l.starts_with("clinician:") && l.contains(CLINICIAN_CHAT))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the clinician's chat message was not sent: {:?}",
+            chat_lines(&d)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.step("visit-chat");
+
     // The patient's measurement ends; its page showed the same code.
     let child = &mut patient.0;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -576,6 +625,12 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|v| v["step"] == "media")
         .unwrap_or_else(|| panic!("no media step from the patient: {out}"));
+    assert!(
+        out.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|v| v["step"] == "chat" && v["received"] == true),
+        "the patient's page did not show the clinician's chat message: {out}"
+    );
     assert!(
         media["fps"].as_f64().unwrap_or(0.0) >= 20.0,
         "the patient decoded our test pattern: {media}"
@@ -647,6 +702,8 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "1980-12-10",
         "follow-up",
         "Zebrafinch",
+        "Quokkamarker",
+        "Wombatmarker",
     ] {
         assert!(!log.contains(phi), "the app log carries PHI ({phi})");
     }
@@ -673,6 +730,10 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "follow-up",
         NOTE,
         "Zebrafinch",
+        PATIENT_CHAT,
+        "Quokkamarker",
+        CLINICIAN_CHAT,
+        "Wombatmarker",
     ];
     let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
     let xdg = |var: &str, fallback: &str| {

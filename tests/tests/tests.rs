@@ -1,6 +1,7 @@
 //! Bedside's cross-crate integration tests: one binary, one module per concern.
 
 mod browser;
+mod chat;
 mod crash;
 mod desktop;
 mod logs;

@@ -146,6 +146,7 @@
     visit_confirm_sas: (a) => visit(a, []),
     visit_end: (a) => visit(a, []),
     visit_send_back: (a) => visit(a, []),
+    visit_chat_send: (a) => visit(a, ['text']) && isText(a.text),
     // Tauri's own request for a Channel message too big to evaluate inline (video frames):
     // it carries no arguments, only a header naming the queued message.
     'plugin:__TAURI_CHANNEL__|fetch': noArgs,

@@ -224,6 +224,16 @@ impl CallHost {
             PeerEvent::Stats { device, stats } => {
                 out.events.push(HostEvent::CallStats { device, stats });
             }
+            PeerEvent::Chat { device, message } => {
+                out.events.push(HostEvent::Chat { device, message });
+            }
+            PeerEvent::ChatRefused { device, reason } => {
+                out.events.push(HostEvent::ChatRefused {
+                    device,
+                    outgoing: false,
+                    reason,
+                });
+            }
             _ => {}
         }
         out
@@ -234,6 +244,26 @@ impl CallHost {
         if let Some((call, _)) = self.call.as_mut() {
             call.close().await;
         }
+    }
+}
+
+/// Sends a chat message to `device` on its call's data channel: the event to report.
+pub(crate) async fn send_chat(calls: Option<&CallHost>, device: String, text: &str) -> HostEvent {
+    let peer = calls
+        .filter(|c| c.live.contains(&device))
+        .and_then(|c| c.call.as_ref())
+        .and_then(|(call, _)| call.peer(&device));
+    let result = match peer {
+        Some(p) => p.send_chat(text).await,
+        None => Err(bedside_media::ChatRefusal::NotOpen),
+    };
+    match result {
+        Ok(message) => HostEvent::ChatSent { device, message },
+        Err(reason) => HostEvent::ChatRefused {
+            device,
+            outgoing: true,
+            reason,
+        },
     }
 }
 

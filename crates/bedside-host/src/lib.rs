@@ -146,6 +146,32 @@ pub enum HostEvent {
         /// The snapshot.
         stats: Box<bedside_media::CallStats>,
     },
+    /// A chat message from the patient arrived on the call's data channel (never
+    /// through the relay). The text is PHI: the caller shows it and keeps it in
+    /// memory at most; `Debug` redacts it.
+    Chat {
+        /// Device id.
+        device: String,
+        /// The message.
+        message: bedside_media::ChatMessage,
+    },
+    /// A chat message the caller asked for ([`HostCommand::Chat`]) went out.
+    ChatSent {
+        /// Device id.
+        device: String,
+        /// The message as sent (its id and time, for the caller's own list).
+        message: bedside_media::ChatMessage,
+    },
+    /// A chat message was refused: one from the patient (too large, malformed, too
+    /// many), or one the caller asked to send (`outgoing`: too long, no open channel).
+    ChatRefused {
+        /// Device id.
+        device: String,
+        /// Ours (true) or theirs.
+        outgoing: bool,
+        /// Why (no content).
+        reason: bedside_media::ChatRefusal,
+    },
     /// The relay reported an error.
     RelayError {
         /// Its code.
@@ -484,6 +510,11 @@ async fn run_loop(
                     control = None;
                     continue;
                 };
+                if let HostCommand::Chat { device, text } = c {
+                    // Chat goes on the call's data channel, never to the relay.
+                    on_event(call::send_chat(calls.as_ref(), device, &text).await);
+                    continue;
+                }
                 let m = command_message(&cfg, &visit_hex, c, &mut on_event)?;
                 ws.send(send(m)).await.map_err(closed)?;
                 continue;
@@ -699,6 +730,8 @@ fn command_message(
         }
         HostCommand::SendBack { device } => ClinicianToRelay::SendBack { visit, device },
         HostCommand::End { device } => ClinicianToRelay::End { visit, device },
+        // Handled by the loop (the data channel); never reaches the relay.
+        HostCommand::Chat { .. } => return Err(HostError::Protocol),
     })
 }
 
@@ -743,5 +776,13 @@ pub enum HostCommand {
     End {
         /// Device id.
         device: String,
+    },
+    /// A chat message to the device, on its call's data channel (not the relay).
+    /// Answered by [`HostEvent::ChatSent`] or [`HostEvent::ChatRefused`].
+    Chat {
+        /// Device id.
+        device: String,
+        /// The text (PHI; at most 2,000 characters).
+        text: String,
     },
 }

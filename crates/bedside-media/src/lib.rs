@@ -13,17 +13,20 @@
 //! - [`feedback`]: the interceptor that delivers the browser's PLI/FIR,
 //!   reception reports and REMB to the sender.
 //! - [`stats`]: counters and the once-a-second [`CallStats`].
+//! - [`chat`]: chat on the call's negotiated data channel (strict parser, limits).
 //!
 //! **Boundary:** signalling (the relay WebSocket) is the caller's: it hands
 //! offers and candidates in and forwards [`PeerEvent`]s out. No SDP, frame
 //! content or secret is logged.
 
+pub mod chat;
 pub mod feedback;
 pub mod jitter;
 pub mod media;
 pub mod peer;
 pub mod stats;
 
+pub use chat::{ChatCounts, ChatMessage, ChatRefusal};
 pub use media::{Frame, FrameSlot};
 pub use peer::{
     Answer, Call, CallAuth, CallError, Controls, IcePolicy, MediaSource, Peer, PeerConfig,

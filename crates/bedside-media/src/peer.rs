@@ -303,6 +303,20 @@ pub enum PeerEvent {
         /// The snapshot.
         stats: Box<CallStats>,
     },
+    /// A chat message arrived on the call's data channel (see [`crate::chat`]).
+    Chat {
+        /// Device id.
+        device: String,
+        /// The message (its text is PHI; `Debug` redacts it).
+        message: crate::chat::ChatMessage,
+    },
+    /// A chat frame from the device was refused (too large, malformed, too many).
+    ChatRefused {
+        /// Device id.
+        device: String,
+        /// Why (no content).
+        reason: crate::chat::ChatRefusal,
+    },
 }
 
 /// Local switches.
@@ -421,6 +435,8 @@ pub struct Peer {
     pc: Arc<dyn PeerConnection>,
     shared: Arc<PeerShared>,
     offer_tag: Mutex<[u8; 32]>,
+    /// The negotiated chat data channel (see [`crate::chat`]).
+    chat: Arc<crate::chat::ChatChannel>,
 }
 
 fn random_ssrc() -> u32 {
@@ -596,11 +612,24 @@ impl Peer {
             .add_track(audio_track as Arc<dyn TrackLocal>)
             .await
             .map_err(rtc_err)?;
+        let chat = Arc::new(crate::chat::ChatChannel::new(
+            pc.create_data_channel(
+                crate::chat::CHAT_LABEL,
+                Some(webrtc::data_channel::RTCDataChannelInit {
+                    ordered: true,
+                    negotiated: Some(crate::chat::CHAT_STREAM_ID),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(rtc_err)?,
+        ));
         Ok((
             Self {
                 pc,
                 shared,
                 offer_tag: Mutex::new([0; 32]),
+                chat,
             },
             video_sender,
             audio_sender,
@@ -734,9 +763,31 @@ impl Peer {
         .build()
     }
 
+    /// Sends a chat message to the patient on the call's data channel; returns it as
+    /// sent (id and time) for the clinician's own list. Refused when the text is blank,
+    /// over 2,000 characters or has control characters, when over the rate limit, or
+    /// while the channel is not open.
+    pub async fn send_chat(
+        &self,
+        text: &str,
+    ) -> Result<crate::chat::ChatMessage, crate::chat::ChatRefusal> {
+        self.chat.send(text).await
+    }
+
+    /// Chat counters (no content).
+    pub fn chat_counts(&self) -> crate::chat::ChatCounts {
+        self.chat.counts()
+    }
+
+    /// Whether the chat channel is open.
+    pub fn chat_open(&self) -> bool {
+        self.chat.is_open()
+    }
+
     /// Closes the connection and stops the media threads.
     pub async fn close(&self) {
         self.shared.stop.store(true, Ordering::Release);
+        self.chat.close().await;
         let _ = self.pc.close().await;
     }
 }
@@ -810,6 +861,15 @@ impl Call {
             Ordering::Relaxed,
         );
         spawn_stats(Arc::clone(&peer));
+        crate::chat::spawn_receiver(
+            Arc::clone(&peer.chat),
+            device.to_owned(),
+            self.events.clone(),
+            {
+                let shared = Arc::clone(&peer.shared);
+                Box::new(move || shared.stop.load(Ordering::Acquire))
+            },
+        );
         self.peers.insert(device.to_owned(), peer);
         Ok(answer)
     }

@@ -345,3 +345,58 @@ describe('call helpers', () => {
     expect(got).toEqual(['answer', 'ice']);
   });
 });
+
+describe('chat on the call', () => {
+  it('rides a negotiated, ordered data channel created before the offer', async () => {
+    const { call, pc } = setup();
+    await call.start();
+    expect(pc().channels).toHaveLength(1);
+    expect(pc().channels[0]!.label).toBe('chat');
+    expect(pc().channels[0]!.init).toEqual({ negotiated: true, id: 0, ordered: true });
+    expect(pc().log[0]).toBe('createOffer');
+    call.close();
+    expect(pc().channels[0]!.readyState).toBe('closed');
+  });
+
+  it('sends checked, rate-limited JSON and hands incoming messages over, refusing bad ones', async () => {
+    const got: unknown[] = [];
+    FakePC.all = [];
+    let counters: CallCounters | null = null;
+    let t = 0;
+    const call = new Call({
+      secret: SECRET,
+      visit: VISIT,
+      device: DEVICE,
+      turn: null,
+      send: () => {},
+      getUserMedia: async () => new FakeStream([new FakeTrack('audio')]) as unknown as MediaStream,
+      RTCPeerConnectionImpl: FakePC as unknown as typeof RTCPeerConnection,
+      onChat: (l) => got.push(l),
+      onCounters: (c) => (counters = c),
+      now: () => t,
+    });
+    await call.start();
+    const dc = FakePC.all[0]!.channels[0]!;
+    expect(call.sendChat('too early')).toEqual({ ok: false, reason: 'not_open' });
+    dc.open();
+    expect(counters!.chatOpen).toBe(true);
+    expect(call.sendChat('x'.repeat(2001))).toEqual({ ok: false, reason: 'too_long' });
+    const r = call.sendChat('Hello doctor', 1_800_000_000_000);
+    expect(r.ok).toBe(true);
+    expect(JSON.parse(dc.sent[0]!)).toMatchObject({ v: 1, kind: 'text', text: 'Hello doctor', sentAt: 1_800_000_000_000 });
+    for (let i = 0; i < 4; i++) expect(call.sendChat(`m${i}`).ok).toBe(true);
+    expect(call.sendChat('one too many')).toEqual({ ok: false, reason: 'rate_limited' });
+    t += 1500;
+    expect(call.sendChat('after a pause').ok).toBe(true);
+    expect(dc.sent).toHaveLength(6);
+
+    dc.receive(JSON.stringify({ v: 1, kind: 'text', id: 'c1', text: 'Hi there', sentAt: 5 }));
+    dc.receive('{"v":1,"kind":"bogus"}');
+    dc.receive('x'.repeat(20_000));
+    expect(got).toEqual([{ id: 'c1', text: 'Hi there', sentAt: 5, from: 'them' }]);
+    expect(counters!).toMatchObject({ chatSent: 6, chatReceived: 1, chatRefused: 2 });
+    call.close();
+    expect(counters!.chatOpen).toBe(false);
+    expect(call.sendChat('after the end')).toEqual({ ok: false, reason: 'not_open' });
+  });
+});

@@ -14,6 +14,18 @@
 // logs, and the test counters (window.__bedsideCall) hold no PHI.
 
 import type { PatientToRelay, RelayToPatient, TurnCredentials } from '../../../crates/bedside-protocol/generated/protocol';
+import {
+  CHAT_LABEL,
+  CHAT_STREAM_ID,
+  checkText,
+  encodeMessage,
+  inboundLimit,
+  newId,
+  pageLimit,
+  parseMessage,
+  type ChatLine,
+  type Result,
+} from './chat';
 import { b64url, fromB64url, offerTag, sas, sdpAuthKey, sdpIdentity, verifyAnswer, type SdpIdentity } from './crypto';
 
 export type CallState =
@@ -71,6 +83,12 @@ export interface CallCounters {
   /** Inbound packet loss over the last second, in percent. */
   lossPct: number | null;
   quality: Quality;
+  /** The chat data channel is open. */
+  chatOpen: boolean;
+  /** Chat messages sent, received and accepted, and received but refused (counts only). */
+  chatSent: number;
+  chatReceived: number;
+  chatRefused: number;
 }
 
 type Signal = Extract<PatientToRelay, { type: 'offer' | 'ice' | 'call_refused' }>;
@@ -99,6 +117,10 @@ export interface CallOptions {
   onRemoteStream?: (s: MediaStream) => void;
   /** The counters changed (about once a second). */
   onCounters?: (c: CallCounters) => void;
+  /** A chat message from the clinician (PHI: shown, never logged or stored). */
+  onChat?: (line: ChatLine) => void;
+  /** The chat channel opened or closed. */
+  onChatOpen?: (open: boolean) => void;
   /** Milliseconds; performance.now by default. */
   now?: () => number;
   /** How long ICE may stay `disconnected` before we restart it. */
@@ -238,7 +260,15 @@ export class Call {
     rttMs: null,
     lossPct: null,
     quality: 'unknown',
+    chatOpen: false,
+    chatSent: 0,
+    chatReceived: 0,
+    chatRefused: 0,
   };
+  /** The negotiated chat channel (chat.ts). */
+  private chat: RTCDataChannel | null = null;
+  private chatOut = pageLimit();
+  private chatIn = inboundLimit();
 
   constructor(private opts: CallOptions) {
     this.now = opts.now ?? (() => performance.now());
@@ -276,6 +306,8 @@ export class Call {
     else pc.addTransceiver('audio', { direction: 'recvonly' });
     if (video && this.local) pc.addTransceiver(video, { direction: 'sendrecv', streams: [this.local] });
     else pc.addTransceiver('video', { direction: 'recvonly' });
+
+    this.openChat(pc);
 
     pc.onicecandidate = (ev) => {
       if (!ev.candidate) return;
@@ -537,6 +569,57 @@ export class Call {
     this.publish();
   }
 
+  /**
+   * The chat channel: negotiated (id 0, ordered), so it is in the offer's
+   * m=application section without any signalling of its own.
+   */
+  private openChat(pc: RTCPeerConnection): void {
+    if (typeof pc.createDataChannel !== 'function') return;
+    let dc: RTCDataChannel;
+    try {
+      dc = pc.createDataChannel(CHAT_LABEL, { negotiated: true, id: CHAT_STREAM_ID, ordered: true });
+    } catch {
+      return;
+    }
+    this.chat = dc;
+    const setOpen = (open: boolean) => {
+      if (this.counters.chatOpen === open) return;
+      this.counters.chatOpen = open;
+      this.opts.onChatOpen?.(open);
+      this.publish();
+    };
+    dc.onopen = () => setOpen(true);
+    dc.onclose = () => setOpen(false);
+    dc.onmessage = (ev: MessageEvent) => {
+      const r = this.chatIn.take(this.now()) ? parseMessage(ev.data) : ({ ok: false, reason: 'rate_limited' } as const);
+      if (r.ok) {
+        this.counters.chatReceived++;
+        this.opts.onChat?.({ ...r.value, from: 'them' });
+      } else {
+        this.counters.chatRefused++;
+      }
+      this.publish();
+    };
+  }
+
+  /** Sends a chat message to the clinician; the line to show, or why not. */
+  sendChat(text: string, nowMs: number = Date.now()): Result<ChatLine> {
+    const bad = checkText(text);
+    if (bad) return { ok: false, reason: bad };
+    const dc = this.chat;
+    if (!dc || dc.readyState !== 'open' || this.closed()) return { ok: false, reason: 'not_open' };
+    if (!this.chatOut.take(this.now())) return { ok: false, reason: 'rate_limited' };
+    const line: ChatLine = { id: newId(), text, sentAt: nowMs, from: 'me' };
+    try {
+      dc.send(encodeMessage(line));
+    } catch {
+      return { ok: false, reason: 'not_open' };
+    }
+    this.counters.chatSent++;
+    this.publish();
+    return { ok: true, value: line };
+  }
+
   /** Mutes or unmutes the microphone (the track stays, sending silence). */
   setMic(on: boolean): void {
     if (!this.view.hasMic || this.closed()) return;
@@ -576,6 +659,18 @@ export class Call {
     this.awaitingAnswer = false;
     this.incoming = [];
     this.outgoing = [];
+    const dc = this.chat;
+    this.chat = null;
+    if (dc) {
+      dc.onopen = null;
+      dc.onclose = null;
+      dc.onmessage = null;
+      dc.close();
+    }
+    if (this.counters.chatOpen) {
+      this.counters.chatOpen = false;
+      this.opts.onChatOpen?.(false);
+    }
     const pc = this.pc;
     if (pc) {
       pc.onicecandidate = null;

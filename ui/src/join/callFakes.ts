@@ -37,8 +37,35 @@ export class FakeStream {
   }
 }
 
+export class FakeDataChannel {
+  readyState: RTCDataChannelState = 'connecting';
+  sent: string[] = [];
+  onopen: (() => void) | null = null;
+  onclose: (() => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  constructor(
+    public label: string,
+    public init: RTCDataChannelInit | undefined,
+  ) {}
+  send(data: string) {
+    if (this.readyState !== 'open') throw new Error('InvalidStateError');
+    this.sent.push(data);
+  }
+  close() {
+    this.readyState = 'closed';
+  }
+  open() {
+    this.readyState = 'open';
+    this.onopen?.();
+  }
+  receive(data: unknown) {
+    this.onmessage?.({ data });
+  }
+}
+
 export class FakePC {
   static all: FakePC[] = [];
+  channels: FakeDataChannel[] = [];
   log: string[] = [];
   transceivers: { what: string; direction: string | undefined }[] = [];
   localDescription: RTCSessionDescriptionInit | null = null;
@@ -54,6 +81,11 @@ export class FakePC {
 
   constructor(public config: RTCConfiguration) {
     FakePC.all.push(this);
+  }
+  createDataChannel(label: string, init?: RTCDataChannelInit) {
+    const dc = new FakeDataChannel(label, init);
+    this.channels.push(dc);
+    return dc;
   }
   addTransceiver(t: FakeTrack | string, init?: RTCRtpTransceiverInit) {
     this.transceivers.push({ what: typeof t === 'string' ? `${t}:none` : `${t.kind}:track`, direction: init?.direction });

@@ -102,4 +102,25 @@ export const t = {
     leave: 'Leave the call',
     quality: { unknown: 'Checking the connection…', good: 'Connection: good', fair: 'Connection: fair', poor: 'Connection: poor' },
   },
+  chat: {
+    title: 'Messages',
+    intro: 'Only you and your clinician see these messages. They are not saved on this device.',
+    listLabel: 'Messages with your clinician',
+    empty: 'No messages yet.',
+    me: 'You',
+    them: 'Your clinician',
+    inputLabel: 'Type a message',
+    hint: 'Press Enter to send. Press Shift and Enter for a new line.',
+    send: 'Send',
+    count: (n: number, max: number) => `${n} of ${max} characters`,
+    newMessage: (text: string) => `New message from your clinician: ${text}`,
+    errors: {
+      empty: 'Please type a message first.',
+      too_long: (over: number) =>
+        `This message is ${over} ${over === 1 ? 'character' : 'characters'} too long. Messages can be up to 2,000 characters.`,
+      bad_characters: 'This message has characters that cannot be sent. Please retype it.',
+      rate_limited: 'You are sending messages very quickly. Please wait a moment.',
+      not_open: 'Messages are not connected yet. Please wait a moment and try again.',
+    },
+  },
 };

@@ -178,6 +178,8 @@ export interface Api {
   visitEnd(visit: string): Promise<void>;
   /** Ends the call and puts the patient back in the waiting room. */
   visitSendBack(visit: string): Promise<void>;
+  /** A chat message to the patient, on the call's data channel (the line comes back as a `chat` update). */
+  visitChatSend(visit: string, text: string): Promise<void>;
   /** Every policy in force with its source, level and status (the Policy page). */
   policyEffective(): Promise<PolicyView>;
   /** Reads the policy sources again now and returns the result. */
@@ -266,6 +268,7 @@ export function createApi(invoke: InvokeFn): Api {
     visitConfirmSas: (visit) => call('visit_confirm_sas', { visit }),
     visitEnd: (visit) => call('visit_end', { visit }),
     visitSendBack: (visit) => call('visit_send_back', { visit }),
+    visitChatSend: (visit, text) => call('visit_chat_send', { visit, text }),
     policyEffective: () => call('policy_effective'),
     policyReload: () => call('policy_reload'),
     updateCheck: () => call('update_check'),

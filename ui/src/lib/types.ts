@@ -12,6 +12,8 @@ export type {
   AuditEvent,
   AuditFilter,
   AuditVerdict,
+  ChatFrom,
+  ChatLine,
   InviteView,
   Note,
   PasswordPolicy,

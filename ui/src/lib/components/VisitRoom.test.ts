@@ -105,3 +105,42 @@ describe('VisitRoom', () => {
     expect(document.activeElement).toBe(screen.getByTestId('visit-camera'));
   });
 });
+
+describe('VisitRoom chat', () => {
+  it('shows the conversation, sends with Enter, announces the patient, and marks new messages while hidden', async () => {
+    const { channels, calls, user } = setup();
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === 'visit_open')).toBe(true));
+    const [events] = channels;
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'no_camera', chat: [] });
+    events.onmessage({ kind: 'chat', line: { id: 'p1', from: 'patient', text: 'I feel dizzy', sent_at: 0 } });
+    await vi.waitFor(() => expect(screen.getAllByTestId('visit-chat-message')).toHaveLength(1));
+    expect(screen.getByTestId('visit-chat-announce').textContent).toContain(t.visit.chat.announce('I feel dizzy'));
+    expect(screen.getByTestId('visit-chat-announce').getAttribute('aria-live')).toBe('polite');
+
+    const box = screen.getByLabelText(t.visit.chat.inputLabel);
+    await user.type(box, 'Sit down{Shift>}{Enter}{/Shift}please{Enter}');
+    await vi.waitFor(() =>
+      expect(calls.find((c) => c.cmd === 'visit_chat_send')?.args).toEqual({ visit: VISIT, text: 'Sit down\nplease' }),
+    );
+    await vi.waitFor(() => expect((box as HTMLTextAreaElement).value).toBe(''));
+
+    await user.click(screen.getByTestId('visit-chat-toggle'));
+    expect(screen.getByTestId('visit-chat-toggle').getAttribute('aria-expanded')).toBe('false');
+    events.onmessage({ kind: 'chat', line: { id: 'p2', from: 'patient', text: 'OK', sent_at: 0 } });
+    await vi.waitFor(() => expect(screen.getByTestId('visit-chat-unread').textContent).toBe(t.visit.chat.newCount(1)));
+    await user.click(screen.getByTestId('visit-chat-toggle'));
+    expect(screen.queryByTestId('visit-chat-unread')).toBeNull();
+  });
+
+  it('refuses a message over 2,000 characters inline without sending it', async () => {
+    const { calls, user } = setup();
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === 'visit_open')).toBe(true));
+    const box = screen.getByTestId('visit-chat-input') as HTMLTextAreaElement;
+    box.focus();
+    await user.paste('x'.repeat(2005));
+    await user.click(screen.getByTestId('visit-chat-send'));
+    expect((await screen.findByTestId('visit-chat-error')).textContent).toBe(t.visit.chat.tooLong(5));
+    expect(calls.some((c) => c.cmd === 'visit_chat_send')).toBe(false);
+    expect(box.value).toHaveLength(2005);
+  });
+});

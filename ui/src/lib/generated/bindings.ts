@@ -99,6 +99,28 @@ export type AuditVerdict =
    */
   | { status: 'checkpoint_mismatch'; seq: number };
 
+/** Who wrote a chat line. */
+export type ChatFrom =
+  /** The patient (received on the call's data channel). */
+  | 'patient'
+  /** The clinician (sent from this window). */
+  | 'clinician';
+
+/**
+ * One chat line for the window. The text is PHI: `Debug` redacts it, and it is never
+ * logged or stored.
+ */
+export interface ChatLine {
+  /** Who wrote it. */
+  from: ChatFrom;
+  /** The sender's message id. */
+  id: string;
+  /** When it was sent, by the sender's clock (Unix milliseconds). */
+  sent_at: number;
+  /** The text. */
+  text: string;
+}
+
 /** A TOTP enrolment as the UI gets it: the QR code PNG as base64 for a `data:` URL. */
 export interface Enrolment {
   otpauth_uri: string;
@@ -266,7 +288,7 @@ export interface UpdateStatus {
 /** One update for the room (JSON over the events Channel). */
 export type VisitUpdate =
   /** Sent first on `visit_open`: what is known so far. */
-  | { kind: 'snapshot'; appointment: number; camera_off: boolean; muted: boolean; sas: string | null; source: SourceChoice; state: string }
+  | { kind: 'snapshot'; appointment: number; camera_off: boolean; chat: ChatLine[]; muted: boolean; sas: string | null; source: SourceChoice; state: string }
   /** The call was answered (again, after an ICE restart): the SAS to read out. */
   | { kind: 'answered'; sas: string }
   /** The call's connection state. */
@@ -274,7 +296,14 @@ export type VisitUpdate =
   /** Once a second. */
   | { kind: 'stats'; stats: CallStats }
   /** An offer did not authenticate: the call was refused. */
-  | { kind: 'auth_failed' };
+  | { kind: 'auth_failed' }
+  /** A chat line: the patient's, or ours once sent. */
+  | { kind: 'chat'; line: ChatLine }
+  /**
+   * A chat message was refused: ours (`outgoing`: too long, too many, no open
+   * channel) or the patient's (too large, malformed, too many).
+   */
+  | { kind: 'chat_refused'; outgoing: boolean; reason: string };
 
 /** One waiting-room update for the panel. */
 export interface WaitingEvent {
@@ -345,6 +374,7 @@ export interface Commands {
   visit_close: { args: { visit: string }; returns: void };
   visit_frame_ack: { args: { visit: string; stream: number; seq: number }; returns: void };
   visit_controls: { args: { visit: string; muted: boolean; cameraOff: boolean }; returns: void };
+  visit_chat_send: { args: { visit: string; text: string }; returns: void };
   visit_confirm_sas: { args: { visit: string }; returns: void };
   visit_end: { args: { visit: string }; returns: void };
   visit_send_back: { args: { visit: string }; returns: void };

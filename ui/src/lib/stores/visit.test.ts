@@ -115,3 +115,45 @@ describe('frames', () => {
     expect(parseFrame(zero)).toBeNull();
   });
 });
+
+describe('visit store chat', () => {
+  const line = (id: string, from: 'patient' | 'clinician', text = `text ${id}`) => ({ id, from, text, sent_at: 1_800_000_000_000 });
+
+  it('keeps the conversation from the snapshot and updates, once each, and counts unread while hidden', async () => {
+    const { store, channels } = setup();
+    await store.open({ remote: () => true, local: () => true });
+    const [events] = channels;
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'no_camera', chat: [line('a', 'patient')] });
+    events.onmessage({ kind: 'chat', line: line('b', 'clinician') });
+    events.onmessage({ kind: 'chat', line: line('b', 'clinician') });
+    expect(get(store).chat.map((l) => l.id)).toEqual(['a', 'b']);
+    expect(get(store).unread).toBe(0);
+    store.showChat(false);
+    events.onmessage({ kind: 'chat', line: line('c', 'patient') });
+    events.onmessage({ kind: 'chat', line: line('d', 'clinician') });
+    expect(get(store).unread).toBe(1);
+    store.showChat(true);
+    expect(get(store).unread).toBe(0);
+    // Chat text is never published for tests.
+    expect(JSON.stringify(window.__bedsideVisit)).not.toContain('text c');
+  });
+
+  it('sends through visit_chat_send, refuses over 2,000 characters before asking, and shows refusals', async () => {
+    const { store, calls, channels } = setup();
+    await store.open({ remote: () => true, local: () => true });
+    expect(await store.sendChat('Hello')).toBe(true);
+    expect(calls.at(-1)).toEqual({ cmd: 'visit_chat_send', args: { visit: VISIT, text: 'Hello' } });
+    const n = calls.length;
+    expect(await store.sendChat('🙂'.repeat(2001))).toBe(false);
+    expect(get(store).chatError).toContain('Too long by 1 character');
+    expect(await store.sendChat('   ')).toBe(false);
+    expect(calls.length).toBe(n);
+    const [events] = channels;
+    events.onmessage({ kind: 'chat_refused', outgoing: true, reason: 'rate_limited' });
+    expect(get(store).chatError).toContain('too many messages');
+    events.onmessage({ kind: 'chat_refused', outgoing: false, reason: 'too_large' });
+    expect(get(store).chatError).toContain('could not be shown');
+    // 2,000 emoji are 2,000 characters (4,000 UTF-16 units): allowed.
+    expect(await store.sendChat('🙂'.repeat(2000))).toBe(true);
+  });
+});

@@ -1,5 +1,6 @@
 // The visit room's state: call updates and frames from the shell's Channels, the switches,
-// the SAS confirmation and the end of the visit. Frames are painted as they arrive and
+// the SAS confirmation, the chat and the end of the visit. Chat lines (PHI) live only
+// here and in the shell's memory for the visit: never logged, stored or published. Frames are painted as they arrive and
 // acknowledged once painted, so the shell sends the newest frame only when the window has
 // caught up (it never queues). Counters for tests: `painted` here, and on
 // `window.__bedsideVisit` (numbers, states and the SAS only).
@@ -7,7 +8,8 @@
 import { writable, type Readable } from 'svelte/store';
 
 import type { Api, ChannelLike } from '../api';
-import type { CallStats, VideoSource, VisitUpdate } from '../types';
+import { t } from '../i18n/en';
+import type { CallStats, ChatLine, VideoSource, VisitUpdate } from '../types';
 import { parseFrame, type VideoFrame } from '../video';
 
 export interface VisitState {
@@ -26,6 +28,25 @@ export interface VisitState {
   localPainted: number;
   ended: boolean;
   error: string | null;
+  /** The chat, oldest first (at most CHAT_KEPT lines). */
+  chat: ChatLine[];
+  /** Patient messages that arrived while the chat panel was hidden. */
+  unread: number;
+  /** The chat panel is shown. */
+  chatShown: boolean;
+  /** Why the last message was not sent, or that a patient's message was unreadable. */
+  chatError: string | null;
+}
+
+/** Chat lines kept (the shell keeps as many). */
+export const CHAT_KEPT = 500;
+export const MAX_CHAT_CHARS = 2000;
+
+/** Characters as a person counts them (code points), as the core does. */
+export function chatChars(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
 }
 
 /** Where frames go to be painted (the room's canvases). Returns false if not painted. */
@@ -40,6 +61,10 @@ export interface VisitStore extends Readable<VisitState> {
   confirmSas(): Promise<void>;
   end(): Promise<void>;
   sendBack(): Promise<void>;
+  /** Sends a chat message; true when the shell took it (the line comes back as an update). */
+  sendChat(text: string): Promise<boolean>;
+  /** Shows or hides the chat panel (showing it marks everything read). */
+  showChat(shown: boolean): void;
   /** Applies one update (exported for tests). */
   handle(update: VisitUpdate): void;
   /** Handles one binary frame message (exported for tests). */
@@ -94,6 +119,10 @@ export function createVisitStore(options: {
     localPainted: 0,
     ended: false,
     error: null,
+    chat: [],
+    unread: 0,
+    chatShown: true,
+    chatError: null,
   };
   const state = writable<VisitState>(current);
   let received = 0;
@@ -129,6 +158,23 @@ export function createVisitStore(options: {
           muted: u.muted,
           cameraOff: u.camera_off,
           source: u.source,
+          chat: (u.chat ?? []).slice(-CHAT_KEPT),
+        });
+        break;
+      case 'chat': {
+        const l = u.line;
+        if (current.chat.some((c) => c.id === l.id && c.from === l.from)) break;
+        const incoming = l.from === 'patient';
+        set({
+          chat: [...current.chat, l].slice(-CHAT_KEPT),
+          unread: incoming && !current.chatShown ? current.unread + 1 : current.unread,
+          chatError: incoming ? current.chatError : null,
+        });
+        break;
+      }
+      case 'chat_refused':
+        set({
+          chatError: u.outgoing ? (t.visit.chat.refusedOut[u.reason] ?? t.visit.chat.refusedOutOther) : t.visit.chat.refusedIn,
         });
         break;
       case 'answered':
@@ -224,6 +270,28 @@ export function createVisitStore(options: {
     confirmSas: () => act(() => api.visitConfirmSas(visit), { sasConfirmed: true }),
     end: () => act(() => api.visitEnd(visit), { ended: true, state: 'closed' }),
     sendBack: () => act(() => api.visitSendBack(visit), { state: 'left' }),
+    async sendChat(text: string): Promise<boolean> {
+      const n = chatChars(text);
+      if (text.trim() === '') {
+        set({ chatError: t.visit.chat.empty_message });
+        return false;
+      }
+      if (n > MAX_CHAT_CHARS) {
+        set({ chatError: t.visit.chat.tooLong(n - MAX_CHAT_CHARS) });
+        return false;
+      }
+      try {
+        await api.visitChatSend(visit, text);
+        set({ chatError: null });
+        return true;
+      } catch (e) {
+        set({ chatError: e instanceof Error ? e.message : String(e) });
+        return false;
+      }
+    },
+    showChat(shown: boolean): void {
+      set({ chatShown: shown, unread: shown ? 0 : current.unread });
+    },
   };
 }
 
