@@ -3,6 +3,7 @@
 mod browser;
 mod crash;
 mod desktop;
+mod firefox;
 mod logs;
 mod media;
 mod network;
