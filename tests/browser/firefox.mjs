@@ -3,25 +3,34 @@
 // its own patched build), so Firefox gets this driver; Chromium keeps join.mjs/call.mjs.
 //
 //   node tests/browser/firefox.mjs LINK SHOTDIR [--expect admitted|media|invalid|expired|withdrawn]
-//        [--name NAME] [--reload] [--forward LOCALPORT=HOST:PORT] [--seconds N]
+//        [--name NAME] [--reload] [--devices fake|blocked|none] [--forward LOCALPORT=HOST:PORT] [--seconds N]
+//        [--iface IF --down S]
 //
 // `admitted` (the default): passes the device check with Firefox's fake camera and
 // microphone, types the name, knocks, waits to be let in; the `admitted` step carries the
 // device keys read back from the page's IndexedDB (`devices`: id, extractable, exported)
 // and the CSP violations Firefox reported (`csp_violations`, also on the `media` step).
 // With --reload it then reloads, knocks again, and the `rewaiting` step carries them again.
+// --devices blocked (fake devices, camera and microphone permission denied) or none (no
+// devices at all): the device check must say so; the `device_check` step carries its alert's
+// text (`message`), then the patient continues without camera, knocks and is let in.
 // `media`: once admitted, waits for the page's call to decode the clinician's video, then
 // measures N seconds (default 6) of inbound and outbound media with getStats on the page's
 // own RTCPeerConnection:
 //   {"step":"media","frames_before":…,"frames":…,"fps":…,"audio_packets":…,"frames_sent":…,"codec":…,…}
 // `invalid|expired|withdrawn`: the relay's plain refusal page (or the page's link_error
 // state), step {"step":EXPECT,"by":"relay"|"page","status":HTTP status}.
+// With --iface IF --down S (media only), after the measurement the namespace's link IF goes
+// down for S seconds and comes back; the page must restart ICE by itself and Firefox decode
+// the clinician's video again (then it stays 5 s in the call):
+//   {"step":"resumed","frames_at_up":…,"frames":…,"ice_restarts":…,"states":[…],"cards":[…]}
 // --forward LOCALPORT=HOST:PORT serves 127.0.0.1:LOCALPORT here and carries it to HOST:PORT
 // (run inside a network namespace: the link stays on 127.0.0.1, a secure context, while
 // Firefox's media goes over the namespace's veth; Firefox gathers no loopback candidates).
 // One JSON line per step on stdout, a screenshot per step in SHOTDIR; exit 0 on success,
 // 1 with a message naming the step on failure or when the time budget runs out.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -37,10 +46,6 @@ const FIREFOX = '/usr/bin/firefox-esr';
 
 /** Firefox's own switches for a test patient: fake devices, no prompt, nothing phoning home. */
 const PREFS = {
-  'media.navigator.streams.fake': true,
-  'media.navigator.permission.disabled': true,
-  'permissions.default.camera': 1,
-  'permissions.default.microphone': 1,
   'app.update.enabled': false,
   'browser.shell.checkDefaultBrowser': false,
   'datareporting.policy.dataSubmissionEnabled': false,
@@ -53,6 +58,9 @@ let NAME = 'Firefox Test Patient';
 let reload = false;
 let forward = null;
 let seconds = 6;
+let devices = 'fake';
+let iface = null;
+let downS = 0;
 const positional = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--expect') expect = args[++i];
@@ -60,6 +68,9 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--reload') reload = true;
   else if (args[i] === '--forward') forward = args[++i];
   else if (args[i] === '--seconds') seconds = Number(args[++i]);
+  else if (args[i] === '--devices') devices = args[++i];
+  else if (args[i] === '--iface') iface = args[++i];
+  else if (args[i] === '--down') downS = Number(args[++i]);
   else positional.push(args[i]);
 }
 const [link, shotDir] = positional;
@@ -74,15 +85,40 @@ if (
   !shotDir ||
   !['admitted', 'media', ...Object.keys(REFUSALS)].includes(expect) ||
   (forward !== null && !fwd) ||
+  !['fake', 'blocked', 'none'].includes(devices) ||
+  (downS > 0 && (!iface || expect !== 'media')) ||
   !(seconds > 0)
 ) {
   console.error(
-    'usage: node tests/browser/firefox.mjs LINK SHOTDIR [--expect admitted|media|invalid|expired|withdrawn] [--name NAME] [--reload] [--forward LOCALPORT=HOST:PORT] [--seconds N]',
+    'usage: node tests/browser/firefox.mjs LINK SHOTDIR [--expect admitted|media|invalid|expired|withdrawn] [--name NAME] [--reload] [--devices fake|blocked|none] [--forward LOCALPORT=HOST:PORT] [--seconds N] [--iface IF --down S]',
   );
   process.exit(2);
 }
 
-const TOTAL_MS = expect === 'media' ? 60_000 + seconds * 1000 : 45_000;
+/** The camera and microphone Firefox offers the page. */
+const DEVICES = {
+  // Firefox's fake camera and microphone, granted without a prompt.
+  fake: {
+    'media.navigator.streams.fake': true,
+    'media.navigator.permission.disabled': true,
+    'permissions.default.camera': 1,
+    'permissions.default.microphone': 1,
+  },
+  // The fake devices exist, but the patient blocked them.
+  blocked: {
+    'media.navigator.streams.fake': true,
+    'media.navigator.permission.disabled': false,
+    'permissions.default.camera': 2,
+    'permissions.default.microphone': 2,
+  },
+  // No fake devices; this machine has no real ones.
+  none: {
+    'media.navigator.streams.fake': false,
+    'media.navigator.permission.disabled': true,
+  },
+}[devices];
+
+const TOTAL_MS = expect === 'media' ? 60_000 + seconds * 1000 + (downS > 0 ? 60_000 + downS * 1000 : 0) : 45_000;
 const started = Date.now();
 const left = () => Math.max(1, TOTAL_MS - (Date.now() - started));
 const sleep = (ms) => new Promise((f) => setTimeout(f, ms));
@@ -90,7 +126,18 @@ let current = 'launch';
 let browser = null;
 const profile = mkdtempSync(join(tmpdir(), 'bedside-firefox-'));
 
+function linkSet(state) {
+  execFileSync('ip', ['link', 'set', 'dev', iface, state], { stdio: 'inherit' });
+}
+
 async function cleanup() {
+  if (downS > 0) {
+    try {
+      linkSet('up');
+    } catch {
+      // the namespace is going away anyway
+    }
+  }
   try {
     await browser?.close();
   } catch {
@@ -202,6 +249,18 @@ async function knockAndWait(page, prefix = '') {
   await page.click('[data-testid="start"]');
   await state(page, 'device_check');
   current = 'camera';
+  if (devices !== 'fake') {
+    // Firefox refuses the camera: the card says why and offers to go on without it.
+    const skip = '[data-testid="card"] button.link';
+    const alert = await page.waitForSelector('[data-testid="card"][data-state="device_check"] [role="alert"]', {
+      timeout: left(),
+    });
+    const message = await alert.evaluate((el) => el.innerText.replace(/\s+/g, ' ').trim());
+    const preview = (await page.$('video.preview')) !== null;
+    await step(page, `${prefix}device_check`, { message, preview });
+    await page.click(skip);
+    return knock(page, prefix);
+  }
   await page.waitForSelector('[data-testid="continue"]', { timeout: left() });
   await page.waitForSelector('video.preview', { timeout: left() });
   // The fake camera really plays in the preview (not only an element on the page).
@@ -220,6 +279,11 @@ async function knockAndWait(page, prefix = '') {
   await step(page, `${prefix}device_check`, { preview });
 
   await page.click('[data-testid="continue"]');
+  return knock(page, prefix);
+}
+
+/** From the knock form to the state after the knock. */
+async function knock(page, prefix) {
   await state(page, 'knock_form');
   await page.type('[data-testid="name"]', NAME);
   const dobAsked = (await page.$('input[type="date"]')) !== null;
@@ -256,11 +320,19 @@ async function sample(page) {
       }
       if (s.type === 'outbound-rtp' && s.kind === 'video') {
         out.framesSent = s.framesEncoded ?? s.framesSent ?? 0;
+        out.pliReceived = s.pliCount ?? 0;
+        out.firReceived = s.firCount ?? 0;
+        out.keyFramesSent = s.keyFramesEncoded ?? null;
+        out.videoBytesSent = s.bytesSent ?? 0;
         out.sentCodec = codecs.get(s.codecId);
       }
       if (s.type === 'outbound-rtp' && s.kind === 'audio') out.audioSent = s.packetsSent ?? 0;
-      if (s.type === 'local-candidate' && (s.selected || out.local === undefined)) out.local = s.candidateType;
     });
+    // What the patient sees: the page's remote <video> playing, not only frames decoded.
+    const v = document.querySelector('[data-testid="remote-video"]');
+    out.remote = v
+      ? { paused: v.paused, muted: v.muted, readyState: v.readyState, width: v.videoWidth, time: v.currentTime }
+      : null;
     const call = window.__bedsideCall;
     out.page = call ? { state: call.state, frames: call.framesDecoded, sas: call.sas, verified: call.verified } : null;
     return out;
@@ -274,7 +346,7 @@ try {
     executablePath: FIREFOX,
     headless: true,
     userDataDir: profile,
-    extraPrefsFirefox: PREFS,
+    extraPrefsFirefox: { ...PREFS, ...DEVICES },
     timeout: left(),
   });
   const page = (await browser.pages())[0] ?? (await browser.newPage());
@@ -282,7 +354,10 @@ try {
   page.on('console', (m) => {
     if (m.type() === 'error') console.error(`page console: ${m.text()}`);
   });
-  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  // The CSP probe's blocked inline script is expected: not logged as an error.
+  page.on('pageerror', (e) => {
+    if (!(current === 'csp_probe' && e.message.startsWith('Content-Security-Policy'))) console.error(`page error: ${e.message}`);
+  });
   await page.evaluateOnNewDocument(hook);
   console.log(JSON.stringify({ step: 'launched', ms: Date.now() - started, version: await browser.version() }));
 
@@ -344,7 +419,7 @@ try {
         if (left() < seconds * 1000 + 5_000) throw new Error(`no video decoded: ${JSON.stringify(s)}`);
         await sleep(200);
       }
-      await step(page, 'first_frame', { state: s.state, local: s.local });
+      await step(page, 'first_frame', { state: s.state });
       current = 'media';
       const first = await sample(page);
       await sleep(seconds * 1000);
@@ -365,9 +440,64 @@ try {
         sent_codec: last.sentCodec,
         audio_codec: last.audioCodec,
         state: last.state,
-        local_candidate: last.local,
+        remote_video: last.remote,
+        remote_played_s: last.remote && first.remote ? last.remote.time - first.remote.time : 0,
         page: last.page,
       });
+
+      if (downS > 0) {
+        current = 'link_down';
+        linkSet('down');
+        await step(page, 'link_down', { frames: (await sample(page)).frames });
+        const seen = { states: [], cards: [] };
+        const watch = async () => {
+          const x = await sample(page);
+          const card = await page.evaluate(() => document.querySelector('[data-testid="card"]')?.getAttribute('data-state') ?? null);
+          if (x.page && !seen.states.includes(x.page.state)) seen.states.push(x.page.state);
+          if (!seen.cards.includes(card)) seen.cards.push(card);
+          return x;
+        };
+        const downUntil = Date.now() + downS * 1000;
+        while (Date.now() < downUntil) {
+          await watch();
+          await sleep(250);
+        }
+        current = 'link_up';
+        linkSet('up');
+        const atUp = await watch();
+        await step(page, 'link_up', { frames: atUp.frames, states: seen.states });
+        current = 'resumed';
+        let x = atUp;
+        while (!(x.page?.state === 'connected' && x.frames > atUp.frames + 60)) {
+          if (left() < 3_000) throw new Error(`video did not resume: ${JSON.stringify({ x, seen })}`);
+          await sleep(250);
+          x = await watch();
+        }
+        // Stay in the call a while: the clinician's side needs time to be seen to resume too.
+        current = 'hold';
+        await sleep(5_000);
+        const counters = await page.evaluate(() => ({
+          iceRestarts: window.__bedsideCall?.iceRestarts ?? 0,
+          offersSent: window.__bedsideCall?.offersSent ?? 0,
+        }));
+        const held = await sample(page);
+        await step(page, 'resumed', {
+          frames_sent_at_up: atUp.framesSent,
+          frames_sent: held.framesSent,
+          pli_received: held.pliReceived,
+          fir_received: held.firReceived,
+          key_frames_sent: held.keyFramesSent,
+          video_bytes_sent_at_up: atUp.videoBytesSent,
+          video_bytes_sent: held.videoBytesSent,
+          frames_at_up: atUp.frames,
+          frames: x.frames,
+          ice_restarts: counters.iceRestarts,
+          offers_sent: counters.offersSent,
+          pcs: x.pcs,
+          states: seen.states,
+          cards: seen.cards,
+        });
+      }
     }
   }
   clearTimeout(deadline);
