@@ -124,7 +124,7 @@ fn token_asking_dob(key: &Ed25519KeyPair, visit: [u8; 16], dob: bool) -> String 
     )
 }
 
-fn spawn_host(
+pub(crate) fn spawn_host(
     relay: &Relay,
     visit: [u8; 16],
     secret: [u8; 32],
@@ -372,7 +372,7 @@ async fn a_browser_shows_a_forged_link_as_invalid() {
 }
 
 /// The driver ended on the `name` page, refused by the relay with `status`; its steps.
-fn refused_by_relay(run: &Run, name: &str, status: u64) -> Vec<serde_json::Value> {
+pub(crate) fn refused_by_relay(run: &Run, name: &str, status: u64) -> Vec<serde_json::Value> {
     assert!(run.ok, "{name}:\n{}{}", run.stdout, run.stderr);
     let seen = steps(&run.stdout);
     let shown = step(&seen, name).unwrap_or_else(|| panic!("no {name} step:\n{}", run.stdout));

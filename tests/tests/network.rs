@@ -21,11 +21,11 @@ use crate::media::spawn_media_host_with;
 const DOWN_S: u64 = 10;
 
 /// A network namespace with a veth pair to this one; removed on drop.
-struct Netns {
-    name: String,
+pub(crate) struct Netns {
+    pub(crate) name: String,
     host_if: String,
-    peer_if: String,
-    host_ip: Ipv4Addr,
+    pub(crate) peer_if: String,
+    pub(crate) host_ip: Ipv4Addr,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -46,14 +46,19 @@ fn ip(args: &[&str]) -> Result<(), String> {
 
 impl Netns {
     /// `Err` says why namespaces cannot be made here (not root, no `ip`).
-    fn create() -> Result<Self, String> {
+    /// Several tests of one run may each hold a namespace at once (the Firefox call, the
+    /// network drop): a sequence number keeps their names and subnets apart.
+    pub(crate) fn create() -> Result<Self, String> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
         let pid = std::process::id();
         let tag = pid % 100_000;
-        let subnet = u8::try_from(pid % 250).unwrap_or(0) + 1;
+        let subnet = u8::try_from((pid + n) % 250).unwrap_or(0) + 1;
         let ns = Self {
-            name: format!("bedside-pt-{pid}"),
-            host_if: format!("bsh{tag}"),
-            peer_if: format!("bsp{tag}"),
+            name: format!("bedside-pt-{pid}-{n}"),
+            // At most 15 characters: "bsh" + 5 + 1 + 1.
+            host_if: format!("bsh{tag}n{n}"),
+            peer_if: format!("bsp{tag}n{n}"),
             host_ip: Ipv4Addr::new(10, 213, subnet, 1),
         };
         let peer_ip = Ipv4Addr::new(10, 213, subnet, 2);
@@ -97,7 +102,7 @@ impl Drop for Netns {
 }
 
 /// Forwards every connection to `listen` on to `to` (the relay on loopback).
-async fn forward(listen: SocketAddr, to: SocketAddr) -> SocketAddr {
+pub(crate) async fn forward(listen: SocketAddr, to: SocketAddr) -> SocketAddr {
     let listener = TcpListener::bind(listen).await.expect("bind the forwarder");
     let local = listener.local_addr().expect("forwarder address");
     tokio::spawn(async move {

@@ -4,6 +4,7 @@ mod browser;
 mod chat;
 mod crash;
 mod desktop;
+mod firefox;
 mod logs;
 mod media;
 mod network;

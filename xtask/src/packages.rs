@@ -15,9 +15,9 @@ pub const RUN: &[&str] = &[
 ];
 
 /// Packages needed on top of [`RUN`] by the tests: WebDriver, a headless display, a real
-/// Secret Service, Chromium as the patient browser, a TURN server, the media codecs, and
-/// `ip` for the network-namespace test of a dropped patient network, and the C compilers
-/// for the macOS and Windows compile checks (`cross.rs`).
+/// Secret Service, Chromium and Firefox ESR as the patient browsers, a TURN server, the
+/// media codecs, `ip` for the network-namespace tests (a dropped patient network, the
+/// Firefox call), and the C compilers for the macOS and Windows compile checks (`cross.rs`).
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
     "xvfb",
@@ -27,6 +27,7 @@ pub const TEST: &[&str] = &[
     "libsecret-tools",
     "keyutils",
     "chromium",
+    "firefox-esr",
     "coturn",
     "libvpx-dev",
     "libopus-dev",
