@@ -80,6 +80,26 @@ fn choose_config(
         .ok_or(DeviceError::Unsupported { kind })
 }
 
+/// Playback asks for 20 ms device buffers when the device allows them (a
+/// default PulseAudio playback buffer is ~2 s: that much latency on the
+/// patient's voice). Capture keeps the device's default: cpal 0.18's
+/// PulseAudio host sets a fixed record stream's `maxlength` equal to its
+/// fragment, and the server then drops most of the audio (measured: 1 s of
+/// audio took 2.5 s to arrive with 100 ms fragments, none came with 20 ms);
+/// the default delivers in time (the tests check the pace).
+fn buffer_size(chosen: &SupportedStreamConfig, input: bool) -> cpal::BufferSize {
+    if input {
+        return cpal::BufferSize::Default;
+    }
+    let want = chosen.sample_rate() / 50;
+    match chosen.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } if (*min..=*max).contains(&want) => {
+            cpal::BufferSize::Fixed(want)
+        }
+        _ => cpal::BufferSize::Default,
+    }
+}
+
 /// Linear-interpolation resampler for one channel, streaming.
 #[derive(Debug)]
 pub(crate) struct Linear {
@@ -233,7 +253,7 @@ impl Microphone {
         let config = StreamConfig {
             channels: chosen.channels(),
             sample_rate: chosen.sample_rate(),
-            buffer_size: cpal::BufferSize::Default,
+            buffer_size: buffer_size(&chosen, true),
         };
         let channels = usize::from(config.channels);
         let device_rate = config.sample_rate;
@@ -430,7 +450,7 @@ impl Speaker {
         let config = StreamConfig {
             channels: chosen.channels(),
             sample_rate: chosen.sample_rate(),
-            buffer_size: cpal::BufferSize::Default,
+            buffer_size: buffer_size(&chosen, false),
         };
         let channels = usize::from(config.channels);
         let device_rate = config.sample_rate;

@@ -13,7 +13,7 @@
 //! pixels. Capturing from real hardware needs a host with a camera or
 //! v4l2loopback.
 
-use bedside_codec::I420Frame;
+use crate::convert::Picture;
 
 #[cfg(target_os = "linux")]
 use crate::devices::DeviceKind;
@@ -68,7 +68,7 @@ impl Camera {
     }
 
     /// The next picture as I420 (waits for the camera, at most ~2 s).
-    pub fn next_frame(&mut self) -> Result<I420Frame, DeviceError> {
+    pub fn next_frame(&mut self) -> Result<Picture, DeviceError> {
         self.inner.next_frame()
     }
 
@@ -248,7 +248,7 @@ mod imp {
             (self.width, self.height)
         }
 
-        pub(super) fn next_frame(&mut self) -> Result<I420Frame, DeviceError> {
+        pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
             let (buf, meta) = self.stream.next().map_err(|e| io_error(&e))?;
             let used = (meta.bytesused as usize).min(buf.len());
             let data = if used == 0 { buf } else { &buf[..used] };
@@ -290,7 +290,7 @@ mod imp {
             match *self {}
         }
 
-        pub(super) fn next_frame(&mut self) -> Result<I420Frame, DeviceError> {
+        pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
             match *self {}
         }
     }

@@ -7,7 +7,48 @@
 //! reading and returns [`ConvertError`] rather than panicking: a camera (or
 //! a driver) can hand over a short or garbled buffer.
 
-use bedside_codec::I420Frame;
+/// An I420 picture: the same layout as `bedside_codec::I420Frame` (which
+/// `bedside-media` moves these planes into), kept here so this crate does not
+/// depend on the codec crate and its C libraries — it cross-checks for
+/// Windows and macOS on its own.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Picture {
+    /// Width in pixels (even).
+    pub width: u32,
+    /// Height in pixels (even).
+    pub height: u32,
+    /// Luma, `width × height` bytes.
+    pub y: Vec<u8>,
+    /// Cb, `width/2 × height/2` bytes.
+    pub u: Vec<u8>,
+    /// Cr, `width/2 × height/2` bytes.
+    pub v: Vec<u8>,
+}
+
+impl std::fmt::Debug for Picture {
+    // A picture may show a patient or the clinician's room: never print its pixels.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Picture")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Picture {
+    /// A black picture (Y 16, U = V = 128) of an even size.
+    pub fn new_black(width: u32, height: u32) -> Self {
+        let (w, h) = (width as usize, height as usize);
+        let c = w.div_ceil(2) * h.div_ceil(2);
+        Self {
+            width,
+            height,
+            y: vec![16; w * h],
+            u: vec![128; c],
+            v: vec![128; c],
+        }
+    }
+}
 
 /// A camera buffer that does not hold the picture it claims to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,11 +105,11 @@ pub fn yuyv_to_i420(
     width: u32,
     height: u32,
     stride: usize,
-) -> Result<I420Frame, ConvertError> {
+) -> Result<Picture, ConvertError> {
     let (w, h) = check_size(width, height)?;
     let stride = stride.max(w * 2);
     need(data.len(), stride * (h - 1) + w * 2)?;
-    let mut out = I420Frame::new_black(width, height);
+    let mut out = Picture::new_black(width, height);
     let cw = w / 2;
     for row in 0..h {
         let line = &data[row * stride..row * stride + w * 2];
@@ -96,12 +137,12 @@ pub fn nv12_to_i420(
     width: u32,
     height: u32,
     stride: usize,
-) -> Result<I420Frame, ConvertError> {
+) -> Result<Picture, ConvertError> {
     let (w, h) = check_size(width, height)?;
     let stride = stride.max(w);
     let uv_start = stride * h;
     need(data.len(), uv_start + stride * (h / 2 - 1) + w)?;
-    let mut out = I420Frame::new_black(width, height);
+    let mut out = Picture::new_black(width, height);
     for row in 0..h {
         out.y[row * w..row * w + w].copy_from_slice(&data[row * stride..row * stride + w]);
     }
@@ -117,11 +158,11 @@ pub fn nv12_to_i420(
 }
 
 /// Planar I420 (tightly packed), checked and copied.
-pub fn i420_copy(data: &[u8], width: u32, height: u32) -> Result<I420Frame, ConvertError> {
+pub fn i420_copy(data: &[u8], width: u32, height: u32) -> Result<Picture, ConvertError> {
     let (w, h) = check_size(width, height)?;
     let c = (w / 2) * (h / 2);
     need(data.len(), w * h + 2 * c)?;
-    let mut out = I420Frame::new_black(width, height);
+    let mut out = Picture::new_black(width, height);
     out.y.copy_from_slice(&data[..w * h]);
     out.u.copy_from_slice(&data[w * h..w * h + c]);
     out.v.copy_from_slice(&data[w * h + c..w * h + 2 * c]);
@@ -130,10 +171,10 @@ pub fn i420_copy(data: &[u8], width: u32, height: u32) -> Result<I420Frame, Conv
 
 /// Packed RGB (3 bytes a pixel) to I420 with BT.601 limited-range
 /// coefficients; chroma from the mean of each 2×2 block.
-pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Result<I420Frame, ConvertError> {
+pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Result<Picture, ConvertError> {
     let (w, h) = check_size(width, height)?;
     need(rgb.len(), w * h * 3)?;
-    let mut out = I420Frame::new_black(width, height);
+    let mut out = Picture::new_black(width, height);
     let px = |x: usize, y: usize| {
         let i = (y * w + x) * 3;
         (
@@ -170,7 +211,7 @@ pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Result<I420Frame, Con
 /// which zune-jpeg fills with the standard ones) to I420. The decoded size
 /// must be even and within [`MAX_PIXELS`]; the size is checked from the
 /// header before the picture is decoded.
-pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420Frame, ConvertError> {
+pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<Picture, ConvertError> {
     use zune_jpeg::JpegDecoder;
     use zune_jpeg::zune_core::bytestream::ZCursor;
     use zune_jpeg::zune_core::colorspace::ColorSpace;

@@ -33,6 +33,7 @@ pub mod watch;
 
 pub use audio::{Microphone, Speaker};
 pub use camera::{Camera, CameraFormat};
+pub use convert::Picture;
 pub use devices::{
     AudioBackend, AudioSystem, DeviceError, DeviceId, DeviceInfo, DeviceKind, list_devices,
 };

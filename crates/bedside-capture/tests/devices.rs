@@ -17,6 +17,7 @@ fn capture(mic: &Microphone, seconds: f32) -> Vec<i16> {
     let mut skipped = 0;
     let deadline = Instant::now() + Duration::from_secs_f32(seconds + 5.0);
     let want = (seconds * 48_000.0) as usize;
+    let mut started = None;
     while out.len() < want && Instant::now() < deadline {
         match mic.recv_timeout(Duration::from_millis(500)) {
             Ok(Some(frame)) => {
@@ -24,6 +25,7 @@ fn capture(mic: &Microphone, seconds: f32) -> Vec<i16> {
                 if skipped < 10 {
                     skipped += 1;
                 } else {
+                    started.get_or_insert_with(Instant::now);
                     out.extend(frame);
                 }
             }
@@ -31,6 +33,12 @@ fn capture(mic: &Microphone, seconds: f32) -> Vec<i16> {
             Err(e) => panic!("microphone failed: {e}"),
         }
     }
+    // Frames come at the pace of time, not in bursts.
+    let took = started.map_or(0.0, |t| t.elapsed().as_secs_f32());
+    assert!(
+        took < seconds + 0.3,
+        "{seconds} s of audio took {took} s to arrive"
+    );
     out
 }
 
@@ -80,6 +88,8 @@ fn microphone_reads_the_sine() {
         return;
     };
     let audio = AudioSystem::new();
+    // A speaker open on the same host (as in a call) must not slow capture down.
+    let _speaker = Speaker::open(&audio, None).expect("opens the default speaker");
     let mic = Microphone::open(&audio, None).expect("opens the default microphone");
     assert_eq!(mic.info().id.as_str(), format!("pulseaudio:{SINE_SOURCE}"));
     assert_eq!(mic.device_rate(), 48_000);
