@@ -119,6 +119,38 @@ pub fn dominant_hz(pcm: &[i16], rate: u32) -> f64 {
     best.0
 }
 
+/// A private server for a child process of the test (pass
+/// [`PulseServer::address`] as its `PULSE_SERVER`); stopped when dropped.
+pub struct PulseServer {
+    _server: Server,
+    address: String,
+}
+
+impl PulseServer {
+    /// Starts one (null sink and 440 Hz sine source as the defaults), or
+    /// `None` with a skip note when PulseAudio is not installed.
+    pub fn start() -> Option<Self> {
+        for bin in ["pulseaudio", "pactl", "parec"] {
+            if !on_path(bin) {
+                println!("skipped: {bin} is missing (apt-get install pulseaudio pulseaudio-utils)");
+                return None;
+            }
+        }
+        match start_server() {
+            Ok((server, address)) => Some(Self {
+                _server: server,
+                address,
+            }),
+            Err(e) => panic!("private PulseAudio: {e}"),
+        }
+    }
+
+    /// `unix:/…/native`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
 struct Server {
     child: Child,
     dir: PathBuf,
