@@ -1,16 +1,21 @@
 // The patient's call in a real headless Chromium (fake camera and microphone), driven by
 // playwright-core against the real join page.
 //
-//   node tests/browser/call.mjs LINK SHOTDIR [--seconds N] [--warmup S] [--expect media|refused] [--name NAME]
+//   node tests/browser/call.mjs LINK SHOTDIR [--seconds N] [--warmup S] [--expect media|audio-only|refused] [--name NAME]
 //
 // Joins and knocks like join.mjs, then, once admitted, lets the page make its call.
 // `media` (the default): waits for the peer connection and the first decoded frame, lets
 // S seconds (default 2) of warm-up pass, then measures N seconds (default 10) of inbound
 // media with getStats and prints
 //   {"step":"media","fps":…,"audio_pps":…,"frames":…,"width":…,"height":…,"codec":…,"sent_codec":…,"sas":…}
+<<<<<<< HEAD
 // With `--chat-send TEXT`, once the first frame is decoded the patient types TEXT in the chat
 // box and presses Enter; with `--chat-expect TEXT`, after the measurement the page must show a
 // clinician's chat message containing TEXT ({"step":"chat",…}).
+=======
+// `audio-only`: the same, but waits for the first audio packet instead of a frame (a
+// clinician without a camera sends no video).
+>>>>>>> capture
 // `refused`: expects the page to refuse the clinician's answer (a swapped fingerprint)
 // and no media to arrive; prints {"step":"refused",…}. Exit 0 on success, 1 otherwise.
 
@@ -34,8 +39,8 @@ for (let i = 0; i < args.length; i++) {
   else positional.push(args[i]);
 }
 const [link, shotDir] = positional;
-if (!link || !shotDir || !(seconds > 0) || !['media', 'refused'].includes(expect)) {
-  console.error('usage: node tests/browser/call.mjs LINK SHOTDIR [--seconds N] [--warmup S] [--expect media|refused] [--name NAME]');
+if (!link || !shotDir || !(seconds > 0) || !['media', 'audio-only', 'refused'].includes(expect)) {
+  console.error('usage: node tests/browser/call.mjs LINK SHOTDIR [--seconds N] [--warmup S] [--expect media|audio-only|refused] [--name NAME]');
   process.exit(2);
 }
 const TOTAL_MS = 40_000 + (seconds + warmup) * 1000 + (chatSend || chatExpect ? 30_000 : 0);
@@ -124,13 +129,13 @@ try {
   await page.goto(link, { timeout: r.left() });
   await knockAndWait(r, page, shotDir, NAME);
 
-  if (expect === 'media') {
+  if (expect === 'media' || expect === 'audio-only') {
     r.current = 'first_frame';
     let first;
     for (;;) {
       first = await sample(page);
       if (first.state === 'failed') throw new Error('the peer connection failed');
-      if ((first.frames ?? 0) > 0) break;
+      if (expect === 'audio-only' ? (first.audioPackets ?? 0) > 0 : (first.frames ?? 0) > 0) break;
       await sleep(100);
     }
     await step(r, page, shotDir, 'first_frame', { state: first.state });

@@ -103,6 +103,7 @@ fn core_crates_know_nothing_of_tauri_or_servers() {
         "bedside-protocol",
         "bedside-policy",
         "bedside-codec",
+        "bedside-capture",
     ] {
         let id = packages
             .iter()

@@ -19,7 +19,7 @@ pub const TARGETS: &[(&str, &str)] = &[
 ];
 
 /// The crates with target-specific code.
-pub const CRATES: &[&str] = &["bedside-vault", "bedside-policy"];
+pub const CRATES: &[&str] = &["bedside-vault", "bedside-policy", "bedside-capture"];
 
 /// Adds the targets' standard libraries with rustup when they are missing.
 pub fn ensure_targets() -> Result<()> {

@@ -12,12 +12,16 @@ pub const RUN: &[&str] = &[
     "build-essential",
     "file",
     "libxdo-dev",
+    // ALSA's headers and pkg-config file: cpal (crates/bedside-capture) links libasound.
+    "libasound2-dev",
 ];
 
 /// Packages needed on top of [`RUN`] by the tests: WebDriver, a headless display, a real
 /// Secret Service, Chromium and Firefox ESR as the patient browsers, a TURN server, the
 /// media codecs, `ip` for the network-namespace tests (a dropped patient network, the
-/// Firefox call), and the C compilers for the macOS and Windows compile checks (`cross.rs`).
+/// Firefox call), the C compilers for the macOS and Windows compile checks (`cross.rs`), and
+/// for the device tests a private PulseAudio server (`pulseaudio`, `pactl`/`parec` from
+/// `pulseaudio-utils`) and ALSA's `pulse` plugin (`libasound2-plugins`).
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
     "xvfb",
@@ -37,6 +41,9 @@ pub const TEST: &[&str] = &[
     "iproute2",
     "gcc-mingw-w64-x86-64",
     "clang",
+    "pulseaudio",
+    "pulseaudio-utils",
+    "libasound2-plugins",
 ];
 
 /// Packages that provide Node.js and npm, installed only when `node` or `npm` is not on PATH.

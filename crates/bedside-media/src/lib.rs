@@ -1,6 +1,6 @@
 //! The clinician's side of a visit's media, over webrtc-rs 0.21: a peer
 //! connection that answers the patient browser's authenticated offer, sends
-//! a source (synthetic test pattern and tone today), receives and decodes the
+//! a source (synthetic test pattern and tone, or the clinician's devices), receives and decodes the
 //! patient's VP8 (or H.264, feature `h264` and policy `AllowH264`) and Opus, and reports stats once a second.
 //!
 //! - [`peer`]: [`Call`] (the visit's peers by device id) and [`Peer`] (one
@@ -9,6 +9,8 @@
 //!   anything else; the answer carries its tag; both DTLS fingerprints and
 //!   the SAS are exposed.
 //! - [`media`]: encoder/decoder threads and newest-frame-wins sinks.
+//! - [`devices`]: the `devices` source (microphone, camera, speaker through
+//!   `bedside-capture`), switching mid-call, and the Settings previews.
 //! - [`jitter`]: the audio jitter buffer (reorder, conceal, adaptive depth).
 //! - [`feedback`]: the interceptor that delivers the browser's PLI/FIR,
 //!   reception reports and REMB to the sender.
@@ -19,14 +21,22 @@
 //! offers and candidates in and forwards [`PeerEvent`]s out. No SDP, frame
 //! content or secret is logged.
 
+<<<<<<< HEAD
 pub mod chat;
+=======
+pub mod devices;
+>>>>>>> capture
 pub mod feedback;
 pub mod jitter;
 pub mod media;
 pub mod peer;
 pub mod stats;
 
+<<<<<<< HEAD
 pub use chat::{ChatCounts, ChatMessage, ChatRefusal};
+=======
+pub use devices::{CameraPreview, DeviceNotice, DeviceReport, DeviceSelection, MicLevel};
+>>>>>>> capture
 pub use media::{Frame, FrameSlot};
 pub use peer::{
     Answer, Call, CallAuth, CallError, Controls, IcePolicy, MediaSource, Peer, PeerConfig,

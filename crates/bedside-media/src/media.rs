@@ -59,14 +59,14 @@ pub(crate) fn level_settings(base: VideoSettings, level: u8) -> (u32, u32, u32) 
 /// The video encoder of the negotiated codec.
 // One per sending thread, for the whole call: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
-enum VideoEncoder {
+pub(crate) enum VideoEncoder {
     Vp8(Vp8Encoder),
     #[cfg(feature = "h264")]
     H264(H264Encoder),
 }
 
 impl VideoEncoder {
-    fn new(codec: VideoCodec, cfg: &Vp8Config) -> Result<Self, CodecError> {
+    pub(crate) fn new(codec: VideoCodec, cfg: &Vp8Config) -> Result<Self, CodecError> {
         match codec {
             #[cfg(feature = "h264")]
             VideoCodec::H264 => H264Encoder::new(cfg).map(Self::H264),
@@ -75,7 +75,7 @@ impl VideoEncoder {
         }
     }
 
-    fn encode(
+    pub(crate) fn encode(
         &mut self,
         frame: &I420Frame,
         pts: i64,
@@ -88,7 +88,7 @@ impl VideoEncoder {
         }
     }
 
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
+    pub(crate) fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
         match self {
             Self::Vp8(e) => e.set_bitrate(kbps),
             #[cfg(feature = "h264")]
@@ -130,25 +130,39 @@ impl VideoDecoder {
     }
 }
 
-/// Starts the sending threads (once, when the connection first connects).
+/// Starts the sending threads (once, when the connection first connects):
+/// the synthetic sources, or the devices (`crate::devices`).
 pub(crate) fn start_senders(shared: Arc<PeerShared>) {
+    let devices = shared.config.source == crate::MediaSource::Devices;
     let v = Arc::clone(&shared);
     let spawned = std::thread::Builder::new()
         .name("bedside-video-send".into())
-        .spawn(move || video_sender(&v));
+        .spawn(move || {
+            if devices {
+                crate::devices::video_sender(&v);
+            } else {
+                video_sender(&v);
+            }
+        });
     if spawned.is_err() {
         tracing::warn!("could not start the video sender");
     }
     let a = shared;
     let spawned = std::thread::Builder::new()
         .name("bedside-audio-send".into())
-        .spawn(move || audio_sender(&a));
+        .spawn(move || {
+            if devices {
+                crate::devices::audio_sender(&a);
+            } else {
+                audio_sender(&a);
+            }
+        });
     if spawned.is_err() {
         tracing::warn!("could not start the audio sender");
     }
 }
 
-fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -156,7 +170,7 @@ fn now_micros() -> u64 {
 }
 
 /// Sleeps until `deadline`; if we are more than one period late, re-anchors.
-fn pace(next: &mut Instant, period: Duration) {
+pub(crate) fn pace(next: &mut Instant, period: Duration) {
     *next += period;
     let now = Instant::now();
     if *next > now {
@@ -452,7 +466,8 @@ fn spawn_decoder(
 
 /// Receives the patient's Opus into a [`JitterBuffer`] and decodes one 20 ms
 /// frame per playout tick: in order, concealing lost packets, at a depth that
-/// follows the measured jitter (playback is the device sink's job).
+/// follows the measured jitter; with the `devices` source each decoded frame
+/// goes to the speaker's bounded buffer (`crate::devices`).
 pub(crate) async fn receive_audio(shared: Arc<PeerShared>, track: Arc<dyn TrackRemote>) {
     let mut decoder = match OpusDecoder::new(2) {
         Ok(d) => d,
@@ -502,8 +517,10 @@ pub(crate) async fn receive_audio(shared: Arc<PeerShared>, track: Arc<dyn TrackR
                     }
                     Playout::Silence => continue,
                 };
-                if decoded.is_ok() {
+                if let Ok(pcm) = &decoded {
                     Counters::add(&counters.audio_frames_decoded, 1);
+                    // To the speaker when the call uses devices (no-op otherwise).
+                    shared.io.play(pcm, 2);
                 }
                 counters.audio_buffer_ms.store(buffer.depth_ms(), Ordering::Relaxed);
             }

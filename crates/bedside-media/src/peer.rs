@@ -167,6 +167,9 @@ pub enum IcePolicy {
 pub enum MediaSource {
     /// A moving test pattern with a readable frame stamp, and a tone.
     Synthetic,
+    /// The microphone, camera and speaker of [`PeerConfig::devices`]
+    /// (see [`crate::devices`]).
+    Devices,
 }
 
 /// The video we send.
@@ -213,6 +216,9 @@ pub struct PeerConfig {
     /// [`VideoCodec::for_offer`]). Without the `h264` cargo feature this has
     /// no effect: every call is VP8.
     pub allow_h264: bool,
+    /// Which devices a [`MediaSource::Devices`] call starts with (`None` =
+    /// the system default); switch mid-call with `Peer::set_microphone` & co.
+    pub devices: crate::devices::DeviceSelection,
 }
 
 impl Default for PeerConfig {
@@ -225,6 +231,7 @@ impl Default for PeerConfig {
             video: VideoSettings::default(),
             tone_hz: 440.0,
             allow_h264: false,
+            devices: crate::devices::DeviceSelection::default(),
         }
     }
 }
@@ -296,6 +303,18 @@ pub enum PeerEvent {
         /// Milliseconds since the answer.
         ms: u64,
     },
+    /// A device could not be opened or went away (`code`: `no_camera`,
+    /// `device_vanished`, …; `message` is safe to show and holds no PHI).
+    Device {
+        /// Device id (of the patient's device, as everywhere here).
+        device: String,
+        /// Which local device.
+        kind: crate::devices::DeviceKind,
+        /// Stable code.
+        code: String,
+        /// What to tell the clinician.
+        message: String,
+    },
     /// Once a second.
     Stats {
         /// Device id.
@@ -359,10 +378,12 @@ pub(crate) struct PeerShared {
     /// The negotiated video codec (both directions).
     pub video_codec: VideoCodec,
     pub runtime: tokio::runtime::Handle,
+    /// Device selection, switches, the speaker and the device report.
+    pub io: crate::devices::DeviceIo,
 }
 
 impl PeerShared {
-    fn emit(&self, e: PeerEvent) {
+    pub(crate) fn emit(&self, e: PeerEvent) {
         // Control events are few; if the consumer is gone or far behind, drop.
         let _ = self.events.try_send(e);
     }
@@ -433,7 +454,7 @@ impl PeerConnectionEventHandler for Handler {
 /// One patient device's peer connection.
 pub struct Peer {
     pc: Arc<dyn PeerConnection>,
-    shared: Arc<PeerShared>,
+    pub(crate) shared: Arc<PeerShared>,
     offer_tag: Mutex<[u8; 32]>,
     /// The negotiated chat data channel (see [`crate::chat`]).
     chat: Arc<crate::chat::ChatChannel>,
@@ -590,6 +611,7 @@ impl Peer {
             local_preview: watch::channel(None).0,
             video_codec: codec,
             runtime: tokio::runtime::Handle::current(),
+            io: crate::devices::DeviceIo::new(&config.devices),
         });
         let pc = PeerConnectionBuilder::new()
             .with_configuration(rtc_config.build())
@@ -759,6 +781,7 @@ impl Peer {
             jitter_ms: f.video_jitter_ms(),
             remb_bps: f.remb_bps(),
             keyframe_requests: f.keyframe_requests(),
+            devices: self.shared.io.report(),
         }
         .build()
     }

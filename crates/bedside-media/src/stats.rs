@@ -164,6 +164,9 @@ pub struct CallStats {
     pub audio_buffer_ms: u32,
     /// Totals since the answer.
     pub totals: StatsTotals,
+    /// The devices in use and what went wrong with them (`devices` source only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devices: Option<crate::devices::DeviceReport>,
 }
 
 /// Totals since the answer.
@@ -212,6 +215,7 @@ pub(crate) struct Snapshot<'a> {
     pub jitter_ms: f64,
     pub remb_bps: Option<u64>,
     pub keyframe_requests: u64,
+    pub devices: Option<crate::devices::DeviceReport>,
 }
 
 impl Snapshot<'_> {
@@ -267,6 +271,7 @@ impl Snapshot<'_> {
                 audio_frames_concealed: l(&c.audio_frames_concealed),
                 audio_packets_late: l(&c.audio_packets_late),
             },
+            devices: self.devices,
         };
         (stats, now)
     }

@@ -402,6 +402,16 @@ pub enum VisitCmd {
         /// coturn at an address inside the clinic). No secret is needed here.
         #[arg(long = "turn-url", requires = "media")]
         turn_urls: Vec<String>,
+        /// With --media devices: the microphone's id (default: the system's).
+        #[arg(long, requires = "media")]
+        microphone: Option<String>,
+        /// With --media devices: the speaker's id (default: the system's).
+        #[arg(long, requires = "media")]
+        speaker: Option<String>,
+        /// With --media devices: the camera's id (default: the first camera;
+        /// none means an audio-only visit).
+        #[arg(long, requires = "media")]
+        camera: Option<String>,
     },
 }
 

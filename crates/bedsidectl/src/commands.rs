@@ -371,6 +371,9 @@ pub fn run(cli: Cli) -> Result<()> {
                     video,
                     ice_policy,
                     turn_urls,
+                    microphone,
+                    speaker,
+                    camera,
                 },
         } => {
             // AllowH264 comes from the effective policy, as in the desktop app (no flag:
@@ -378,9 +381,15 @@ pub fn run(cli: Cli) -> Result<()> {
             let allow_h264 = effective.bool("AllowH264");
             let media = media
                 .map(|m| {
+                    let devices = bedside_media::DeviceSelection {
+                        microphone: microphone.as_deref().map(Into::into),
+                        speaker: speaker.as_deref().map(Into::into),
+                        camera: camera.as_deref().map(Into::into),
+                    };
                     crate::visit_media::options(m, udp_addrs, &video, ice_policy, turn_urls).map(
                         |mut o| {
                             o.peer.allow_h264 = allow_h264;
+                            o.peer.devices = devices;
                             o
                         },
                     )
@@ -908,6 +917,11 @@ fn host(
         }
         if matches!(&e, bedside_host::HostEvent::CallState { state, .. } if state == "connected") {
             let _ = connected_tx.send(true);
+        }
+        // Device problems (no camera → audio-only, a microphone that went
+        // away) on stderr, once each: fixed texts, no PHI.
+        for notice in report.new_device_notices(&e) {
+            eprintln!("bedsidectl: {notice}");
         }
         report.observe(&e);
         crate::output::line(&serde_json::to_string(&e).unwrap_or_default());

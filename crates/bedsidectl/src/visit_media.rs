@@ -8,7 +8,10 @@ use serde_json::json;
 use crate::cli::{IcePolicyArg, MediaArg};
 use crate::commands::CliError;
 
-/// Builds the media options; `devices` is not available on this build.
+/// Builds the media options. `devices` uses the system's default microphone,
+/// speaker and first camera unless the caller sets `peer.devices`; without a
+/// camera the visit is audio-only, which is said on stderr (here, before the
+/// call, and by the media layer's notices during it).
 /// TURN credentials are not set here: the relay hands them out with each
 /// admitted device's offer (this computer never holds the TURN secret).
 pub fn options(
@@ -18,11 +21,6 @@ pub fn options(
     ice_policy: IcePolicyArg,
     turn_urls: Vec<String>,
 ) -> Result<MediaOptions, CliError> {
-    if media == MediaArg::Devices {
-        return Err(CliError::Env(
-            "camera and microphone capture is not available on this build yet; use --media synthetic".into(),
-        ));
-    }
     if let Some(bad) = turn_urls
         .iter()
         .find(|u| !(u.starts_with("turn:") || u.starts_with("turns:")))
@@ -31,8 +29,14 @@ pub fn options(
             "--turn-url {bad:?}: expected turn:HOST:PORT or turns:HOST:PORT"
         )));
     }
+    if media == MediaArg::Devices {
+        preflight();
+    }
     let mut peer = PeerConfig {
-        source: MediaSource::Synthetic,
+        source: match media {
+            MediaArg::Synthetic => MediaSource::Synthetic,
+            MediaArg::Devices => MediaSource::Devices,
+        },
         video: parse_video(video)?,
         ice_policy: match ice_policy {
             IcePolicyArg::All => IcePolicy::All,
@@ -44,6 +48,24 @@ pub fn options(
         peer.udp_addrs = udp_addrs;
     }
     Ok(MediaOptions { peer, turn_urls })
+}
+
+/// Says on stderr what the visit will lack (no names: just the kinds).
+fn preflight() {
+    use bedside_media::devices::{DeviceKind, list_devices};
+    let found = list_devices();
+    let has = |k: DeviceKind| found.iter().any(|d| d.kind == k);
+    if !has(DeviceKind::Camera) {
+        eprintln!(
+            "bedsidectl: no camera found: the visit will be audio-only (the patient's video still shows)"
+        );
+    }
+    if !has(DeviceKind::Microphone) {
+        eprintln!("bedsidectl: no microphone found: the patient will hear silence");
+    }
+    if !has(DeviceKind::Speaker) {
+        eprintln!("bedsidectl: no speaker found: the patient's audio will not be played");
+    }
 }
 
 fn parse_video(s: &str) -> Result<VideoSettings, CliError> {
@@ -76,6 +98,7 @@ fn parse_video(s: &str) -> Result<VideoSettings, CliError> {
 /// What `--stats-json` writes.
 #[derive(Default)]
 pub struct Report {
+    notices_seen: std::collections::BTreeSet<(String, String)>,
     sas: Option<String>,
     auth_failures: u32,
     first_frame_ms: Option<u64>,
@@ -92,6 +115,25 @@ impl Report {
             HostEvent::CallStats { stats, .. } => self.samples.push((**stats).clone()),
             _ => {}
         }
+    }
+
+    /// Device notices in `e` not reported before (their fixed texts).
+    pub fn new_device_notices(&mut self, e: &HostEvent) -> Vec<String> {
+        let HostEvent::CallStats { stats, .. } = e else {
+            return vec![];
+        };
+        let Some(devices) = &stats.devices else {
+            return vec![];
+        };
+        devices
+            .notices
+            .iter()
+            .filter(|n| {
+                self.notices_seen
+                    .insert((n.kind.to_string(), n.code.clone()))
+            })
+            .map(|n| n.message.clone())
+            .collect()
     }
 
     /// Average rates over the seconds after the first decoded frame.
@@ -137,6 +179,7 @@ impl Report {
             "bytes_sent": last.map(|s| s.totals.video_bytes_sent + s.totals.audio_bytes_sent),
             "bytes_received": last.map(|s| s.totals.video_bytes_received + s.totals.audio_bytes_received),
             "recv_resolution": last.map(|s| s.recv_resolution),
+            "devices": last.and_then(|s| s.devices.clone()),
             "send_resolution": last.map(|s| s.send_resolution),
             "last": last,
             "samples": self.samples,
@@ -205,6 +248,50 @@ mod tests {
         assert_eq!(v["video_codec"], "video/VP8");
         assert_eq!(v["auth_failures"], 0);
         assert_eq!(v["samples"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn device_notices_are_reported_once_each() {
+        let mut r = Report::default();
+        let stats = |codes: &[&str]| {
+            let notices = codes
+                .iter()
+                .map(|c| bedside_media::DeviceNotice {
+                    kind: bedside_media::devices::DeviceKind::Camera,
+                    code: (*c).into(),
+                    message: format!("message {c}"),
+                })
+                .collect();
+            HostEvent::CallStats {
+                device: "d".into(),
+                stats: Box::new(CallStats {
+                    devices: Some(bedside_media::DeviceReport {
+                        audio_only: true,
+                        notices,
+                        ..Default::default()
+                    }),
+                    ..CallStats::default()
+                }),
+            }
+        };
+        assert_eq!(
+            r.new_device_notices(&stats(&["no_camera"])),
+            vec!["message no_camera"]
+        );
+        assert!(r.new_device_notices(&stats(&["no_camera"])).is_empty());
+        assert_eq!(
+            r.new_device_notices(&stats(&["no_camera", "device_vanished"])),
+            vec!["message device_vanished"]
+        );
+        let devices = options(
+            MediaArg::Devices,
+            vec![],
+            "640x480@30",
+            IcePolicyArg::All,
+            vec![],
+        )
+        .map(|o| o.peer.source);
+        assert_eq!(devices.ok(), Some(MediaSource::Devices));
     }
 
     #[test]

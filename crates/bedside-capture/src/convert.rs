@@ -1,0 +1,349 @@
+//! Camera pixel formats to I420 (what the VP8/H.264 encoders and the visit's
+//! frame sinks take): packed YUYV 4:2:2, semi-planar NV12 4:2:0, planar I420
+//! (copied), and MJPEG (decoded by zune-jpeg to RGB, then BT.601 limited
+//! range like the encoders expect).
+//!
+//! Every function checks the buffer length against the stated size before
+//! reading and returns [`ConvertError`] rather than panicking: a camera (or
+//! a driver) can hand over a short or garbled buffer.
+
+/// An I420 picture: the same layout as `bedside_codec::I420Frame` (which
+/// `bedside-media` moves these planes into), kept here so this crate does not
+/// depend on the codec crate and its C libraries — it cross-checks for
+/// Windows and macOS on its own.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Picture {
+    /// Width in pixels (even).
+    pub width: u32,
+    /// Height in pixels (even).
+    pub height: u32,
+    /// Luma, `width × height` bytes.
+    pub y: Vec<u8>,
+    /// Cb, `width/2 × height/2` bytes.
+    pub u: Vec<u8>,
+    /// Cr, `width/2 × height/2` bytes.
+    pub v: Vec<u8>,
+}
+
+impl std::fmt::Debug for Picture {
+    // A picture may show a patient or the clinician's room: never print its pixels.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Picture")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Picture {
+    /// A black picture (Y 16, U = V = 128) of an even size.
+    pub fn new_black(width: u32, height: u32) -> Self {
+        let (w, h) = (width as usize, height as usize);
+        let c = w.div_ceil(2) * h.div_ceil(2);
+        Self {
+            width,
+            height,
+            y: vec![16; w * h],
+            u: vec![128; c],
+            v: vec![128; c],
+        }
+    }
+}
+
+/// A camera buffer that does not hold the picture it claims to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// Width or height is zero or odd (4:2:0 needs even sizes), or too large.
+    #[error("the camera picture size {width}×{height} is not supported")]
+    BadSize {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// The buffer is shorter than the format needs for that size.
+    #[error("the camera sent a short picture ({got} bytes, {need} expected)")]
+    Short {
+        /// Bytes received.
+        got: usize,
+        /// Bytes needed.
+        need: usize,
+    },
+    /// An MJPEG frame did not decode.
+    #[error("the camera sent a picture that could not be decoded")]
+    Jpeg,
+}
+
+/// The largest picture accepted from a camera (4096×2304, 4K UHD-ish).
+pub const MAX_PIXELS: u64 = 4096 * 2304;
+
+fn check_size(width: u32, height: u32) -> Result<(usize, usize), ConvertError> {
+    let bad = ConvertError::BadSize { width, height };
+    if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+        return Err(bad);
+    }
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(bad);
+    }
+    Ok((width as usize, height as usize))
+}
+
+fn need(got: usize, need: usize) -> Result<(), ConvertError> {
+    if got < need {
+        Err(ConvertError::Short { got, need })
+    } else {
+        Ok(())
+    }
+}
+
+/// YUYV (YUY2) 4:2:2 packed — `Y0 U Y1 V` per two pixels — to I420: luma
+/// copied, chroma averaged over each pair of rows. `stride` is the bytes per
+/// row (≥ `2 × width`; drivers may pad).
+pub fn yuyv_to_i420(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+) -> Result<Picture, ConvertError> {
+    let (w, h) = check_size(width, height)?;
+    let stride = stride.max(w * 2);
+    need(data.len(), stride * (h - 1) + w * 2)?;
+    let mut out = Picture::new_black(width, height);
+    let cw = w / 2;
+    for row in 0..h {
+        let line = &data[row * stride..row * stride + w * 2];
+        let y_out = &mut out.y[row * w..row * w + w];
+        for (x, px) in y_out.iter_mut().enumerate() {
+            *px = line[x * 2];
+        }
+    }
+    for crow in 0..h / 2 {
+        let a = &data[crow * 2 * stride..crow * 2 * stride + w * 2];
+        let b = &data[(crow * 2 + 1) * stride..(crow * 2 + 1) * stride + w * 2];
+        for cx in 0..cw {
+            let i = cx * 4;
+            out.u[crow * cw + cx] = avg2(a[i + 1], b[i + 1]);
+            out.v[crow * cw + cx] = avg2(a[i + 3], b[i + 3]);
+        }
+    }
+    Ok(out)
+}
+
+/// NV12 — a luma plane then one plane of interleaved `U V` at quarter
+/// resolution — to I420. `stride` is the bytes per row of both planes.
+pub fn nv12_to_i420(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+) -> Result<Picture, ConvertError> {
+    let (w, h) = check_size(width, height)?;
+    let stride = stride.max(w);
+    let uv_start = stride * h;
+    need(data.len(), uv_start + stride * (h / 2 - 1) + w)?;
+    let mut out = Picture::new_black(width, height);
+    for row in 0..h {
+        out.y[row * w..row * w + w].copy_from_slice(&data[row * stride..row * stride + w]);
+    }
+    let cw = w / 2;
+    for crow in 0..h / 2 {
+        let line = &data[uv_start + crow * stride..uv_start + crow * stride + w];
+        for cx in 0..cw {
+            out.u[crow * cw + cx] = line[cx * 2];
+            out.v[crow * cw + cx] = line[cx * 2 + 1];
+        }
+    }
+    Ok(out)
+}
+
+/// Planar I420 (tightly packed), checked and copied.
+pub fn i420_copy(data: &[u8], width: u32, height: u32) -> Result<Picture, ConvertError> {
+    let (w, h) = check_size(width, height)?;
+    let c = (w / 2) * (h / 2);
+    need(data.len(), w * h + 2 * c)?;
+    let mut out = Picture::new_black(width, height);
+    out.y.copy_from_slice(&data[..w * h]);
+    out.u.copy_from_slice(&data[w * h..w * h + c]);
+    out.v.copy_from_slice(&data[w * h + c..w * h + 2 * c]);
+    Ok(out)
+}
+
+/// Packed RGB (3 bytes a pixel) to I420 with BT.601 limited-range
+/// coefficients; chroma from the mean of each 2×2 block.
+pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Result<Picture, ConvertError> {
+    let (w, h) = check_size(width, height)?;
+    need(rgb.len(), w * h * 3)?;
+    let mut out = Picture::new_black(width, height);
+    let px = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        (
+            i32::from(rgb[i]),
+            i32::from(rgb[i + 1]),
+            i32::from(rgb[i + 2]),
+        )
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let (r, g, b) = px(x, y);
+            out.y[y * w + x] = clamp8(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16);
+        }
+    }
+    let cw = w / 2;
+    for cy in 0..h / 2 {
+        for cx in 0..cw {
+            let (mut r, mut g, mut b) = (0, 0, 0);
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let (pr, pg, pb) = px(cx * 2 + dx, cy * 2 + dy);
+                r += pr;
+                g += pg;
+                b += pb;
+            }
+            let (r, g, b) = ((r + 2) / 4, (g + 2) / 4, (b + 2) / 4);
+            out.u[cy * cw + cx] = clamp8(((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128);
+            out.v[cy * cw + cx] = clamp8(((112 * r - 94 * g - 18 * b + 128) >> 8) + 128);
+        }
+    }
+    Ok(out)
+}
+
+/// One MJPEG frame (a baseline JPEG; cameras often omit the Huffman tables,
+/// which zune-jpeg fills with the standard ones) to I420. The decoded size
+/// must be even and within [`MAX_PIXELS`]; the size is checked from the
+/// header before the picture is decoded.
+pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<Picture, ConvertError> {
+    use zune_jpeg::JpegDecoder;
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+
+    let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+    decoder.decode_headers().map_err(|_| ConvertError::Jpeg)?;
+    let info = decoder.info().ok_or(ConvertError::Jpeg)?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    check_size(width, height)?;
+    let rgb = decoder.decode().map_err(|_| ConvertError::Jpeg)?;
+    rgb_to_i420(&rgb, width, height)
+}
+
+fn avg2(a: u8, b: u8) -> u8 {
+    (u16::from(a) + u16::from(b)).div_ceil(2) as u8
+}
+
+fn clamp8(v: i32) -> u8 {
+    v.clamp(0, 255) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuyv_known_pixels() {
+        // 4×2: row 0 = (Y 10, 20 | U 100 V 200), (Y 30, 40 | U 50 V 60);
+        // row 1 = (Y 11, 21 | U 102 V 198), (Y 31, 41 | U 51 V 61).
+        let data = [
+            10, 100, 20, 200, 30, 50, 40, 60, //
+            11, 102, 21, 198, 31, 51, 41, 61,
+        ];
+        let f = yuyv_to_i420(&data, 4, 2, 8).expect("converts");
+        assert_eq!(f.y, vec![10, 20, 30, 40, 11, 21, 31, 41]);
+        assert_eq!(f.u, vec![101, 51], "chroma averaged over the two rows");
+        assert_eq!(f.v, vec![199, 61]);
+    }
+
+    #[test]
+    fn yuyv_respects_row_padding() {
+        // 2×2 with 2 bytes of padding per row (stride 6).
+        let data = [1, 128, 2, 128, 0xEE, 0xEE, 3, 130, 4, 126, 0xEE, 0xEE];
+        let f = yuyv_to_i420(&data, 2, 2, 6).expect("converts");
+        assert_eq!(f.y, vec![1, 2, 3, 4]);
+        assert_eq!((f.u[0], f.v[0]), (129, 127));
+    }
+
+    #[test]
+    fn nv12_known_pixels() {
+        // 4×2: Y plane then one UV row of 4 bytes (two chroma samples).
+        let data = [1, 2, 3, 4, 5, 6, 7, 8, 90, 91, 92, 93];
+        let f = nv12_to_i420(&data, 4, 2, 4).expect("converts");
+        assert_eq!(f.y, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(f.u, vec![90, 92]);
+        assert_eq!(f.v, vec![91, 93]);
+    }
+
+    #[test]
+    fn rgb_primaries_map_to_bt601_limited_range() {
+        let cases: [([u8; 3], (u8, u8, u8)); 4] = [
+            ([0, 0, 0], (16, 128, 128)),
+            ([255, 255, 255], (235, 128, 128)),
+            ([255, 0, 0], (82, 90, 240)),
+            ([0, 0, 255], (41, 240, 110)),
+        ];
+        for (rgb, (y, u, v)) in cases {
+            let pic: Vec<u8> = rgb.iter().copied().cycle().take(2 * 2 * 3).collect();
+            let f = rgb_to_i420(&pic, 2, 2).expect("converts");
+            assert_eq!((f.y[0], f.u[0], f.v[0]), (y, u, v), "{rgb:?}");
+        }
+    }
+
+    #[test]
+    fn mjpeg_decodes_to_the_colours_it_was_made_of() {
+        // Left half red, right half blue, 16×8, encoded by a real JPEG encoder.
+        let (w, h) = (16u16, 8u16);
+        let mut rgb = Vec::new();
+        for _ in 0..h {
+            for x in 0..w {
+                rgb.extend_from_slice(if x < 8 { &[255, 0, 0] } else { &[0, 0, 255] });
+            }
+        }
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 100)
+            .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            .expect("encodes");
+        let f = mjpeg_to_i420(&jpeg).expect("decodes");
+        assert_eq!((f.width, f.height), (16, 8));
+        let near = |a: u8, b: u8| a.abs_diff(b) <= 6;
+        // Away from the edge (JPEG blocks blur the boundary a little).
+        assert!(near(f.y[2 * 16 + 1], 82), "red luma {}", f.y[2 * 16 + 1]);
+        assert!(near(f.v[8], 240), "red Cr {}", f.v[8]);
+        assert!(near(f.y[2 * 16 + 14], 41), "blue luma {}", f.y[2 * 16 + 14]);
+        assert!(near(f.u[8 + 7], 240), "blue Cb {}", f.u[8 + 7]);
+    }
+
+    #[test]
+    fn short_odd_and_garbled_buffers_are_errors() {
+        assert!(matches!(
+            yuyv_to_i420(&[0; 7], 2, 2, 4),
+            Err(ConvertError::Short { .. })
+        ));
+        assert!(matches!(
+            nv12_to_i420(&[0; 5], 2, 2, 2),
+            Err(ConvertError::Short { .. })
+        ));
+        assert!(matches!(
+            yuyv_to_i420(&[0; 64], 3, 2, 6),
+            Err(ConvertError::BadSize { .. })
+        ));
+        assert!(matches!(
+            i420_copy(&[0; 64], 0, 2),
+            Err(ConvertError::BadSize { .. })
+        ));
+        assert!(matches!(
+            rgb_to_i420(&[], 8192, 8192),
+            Err(ConvertError::BadSize { .. })
+        ));
+        assert_eq!(mjpeg_to_i420(&[0xFF, 0xD8, 0xFF]), Err(ConvertError::Jpeg));
+        assert_eq!(mjpeg_to_i420(b"not a jpeg"), Err(ConvertError::Jpeg));
+        let mut seed = 7u32;
+        for len in 0..300 {
+            let junk: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (seed >> 24) as u8
+                })
+                .collect();
+            let _ = mjpeg_to_i420(&junk);
+        }
+    }
+}
