@@ -17,7 +17,7 @@ struct Target {
     run: fn(&Workspace, &[String]) -> Result<ExitCode>,
 }
 
-/// The known targets; add relay, media, app here.
+/// The known targets; add app here.
 const TARGETS: &[Target] = &[
     Target {
         name: "store",
@@ -30,6 +30,13 @@ const TARGETS: &[Target] = &[
         about: "waiting patients held and forwarding latency, against Node.js + ws",
         needs: Purpose::Run,
         run: relay,
+    },
+    Target {
+        name: "media",
+        about: "admission to first frame, glass-to-glass and CPU, against a Chromium clinician",
+        // Chromium, node, playwright-core and the built join page.
+        needs: Purpose::Test,
+        run: media,
     },
 ];
 
@@ -83,6 +90,18 @@ fn relay(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
         }
     }
     let mut cmd = ws.cargo(&["bench", "-p", "bedside-relay", "--bench", "relay"]);
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    step(describe(&cmd));
+    Ok(exit_code(status(&mut cmd)?))
+}
+
+/// The media benchmark: the Rust clinician against a Chromium clinician, each calling a
+/// headless Chromium patient through the relay (`crates/bedside-host/benches/media.rs`).
+/// The set-up step has installed Chromium and built the join page.
+fn media(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
+    let mut cmd = ws.cargo(&["bench", "-p", "bedside-host", "--bench", "media"]);
     if !extra.is_empty() {
         cmd.arg("--").args(extra);
     }
