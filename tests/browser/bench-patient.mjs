@@ -2,13 +2,16 @@
 // join page in headless Chromium, driven like call.mjs but without screenshots after the
 // knock (they would compete with the call for CPU) and with finer clocks.
 //
-//   node tests/browser/bench-patient.mjs LINK [--warmup W --hold S] [--canvas WxH] [--camera WxH]
+//   node tests/browser/bench-patient.mjs LINK [--stats-after T] [--warmup W --hold S] [--canvas WxH] [--camera WxH]
 //
 // Prints JSON lines:
 //   {"step":"knocked","at_ms":…}          wall-clock ms when the knock was sent
 //   {"step":"first_frame","at_ms":…}      wall-clock ms when the first remote video frame
 //                                         came out of Chromium's decoder (a clone of the
 //                                         remote track read by MediaStreamTrackProcessor)
+//   {"step":"inbound",…}                  with --stats-after T: T s after the first frame, the
+//                                         receive counters of the remote audio and video
+//                                         (getStats: jitter-buffer delay per frame, decode time)
 //   {"step":"steady","g2g_ms":[…],…}      with --hold S: after W s of warm-up, the glass-to-glass
 //                                         latency of every remote frame shown in that time
 //                                         (expected display time − the stamp's capture time)
@@ -23,6 +26,7 @@ import { readStampInPage } from './stamp.mjs';
 const args = process.argv.slice(2);
 let hold = 0;
 let warmup = 0;
+let statsAfter = 0;
 let canvas = null;
 let camera = null;
 const positional = [];
@@ -33,6 +37,7 @@ const size = (s) => {
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--hold') hold = Number(args[++i]);
   else if (args[i] === '--warmup') warmup = Number(args[++i]);
+  else if (args[i] === '--stats-after') statsAfter = Number(args[++i]);
   else if (args[i] === '--canvas') canvas = size(args[++i]);
   else if (args[i] === '--camera') camera = size(args[++i]);
   else positional.push(args[i]);
@@ -42,7 +47,7 @@ if (!link || !(hold >= 0)) {
   console.error('usage: node tests/browser/bench-patient.mjs LINK [--hold S] [--canvas WxH] [--camera WxH]');
   process.exit(2);
 }
-const TOTAL_MS = 60_000 + (warmup + hold) * 1000;
+const TOTAL_MS = 60_000 + (statsAfter + warmup + hold) * 1000;
 
 /** Runs in the page before its scripts: first-frame clock, optional canvas or sized camera. */
 function hook(opts) {
@@ -226,6 +231,11 @@ try {
   });
   log('first_frame', { at_ms: await handle.jsonValue(), connected_ms: await page.evaluate(() => window.__connectedAt) });
   if (process.env.BENCH_TRACE) console.error((await page.evaluate(() => window.__trace)).join('\n'));
+  if (statsAfter > 0) {
+    r.current = 'inbound';
+    await sleep(statsAfter * 1000);
+    log('inbound', await page.evaluate(inbound));
+  }
 
   if (hold > 0) {
     r.current = 'steady';

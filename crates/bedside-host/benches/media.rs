@@ -395,6 +395,9 @@ fn link(relay: &Relay, visit: [u8; 16], secret: &[u8; 32]) -> String {
 fn patient(link: &str, steady: Option<(&Size, f64, f64)>) -> Res<Lines> {
     let mut cmd = node("bench-patient.mjs");
     cmd.arg(link);
+    if steady.is_none() {
+        cmd.args(["--stats-after", &STATS_AFTER_S.to_string()]);
+    }
     if let Some((size, warmup, hold)) = steady {
         cmd.args(["--canvas", &size.arg()])
             .args(["--warmup", &warmup.to_string()])
@@ -407,7 +410,7 @@ fn patient(link: &str, steady: Option<(&Size, f64, f64)>) -> Res<Lines> {
 // One call with each clinician.
 
 /// Admission → first frame decoded, milliseconds, each way.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct FirstFrames {
     /// The patient decoded the clinician's first frame.
     at_patient_ms: f64,
@@ -419,17 +422,25 @@ struct FirstFrames {
     patient_connected_ms: f64,
     /// Admission → the clinician's peer connection connected.
     clinician_connected_ms: f64,
+    /// The patient's receive counters a few seconds into the call (`getStats`).
+    patient_inbound: Value,
 }
 
 impl FirstFrames {
     fn line(&self) -> String {
         format!(
-            "→ patient {:>6.1} ms, → clinician {:>6.1} ms (answer {:>5.1}, connected: patient {:>6.1}, clinician {:>6.1})",
+            "→ patient {:>6.1} ms, → clinician {:>6.1} ms (answer {:>5.1}, connected: patient {:>6.1}, clinician {:>6.1}; patient jitter buffer video {:>5.1}, audio {:>5.1} ms)",
             self.at_patient_ms,
             self.at_clinician_ms,
             self.answer_ms,
             self.patient_connected_ms,
-            self.clinician_connected_ms
+            self.clinician_connected_ms,
+            self.patient_inbound["jitter_buffer_ms"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            self.patient_inbound["audio_jitter_buffer_ms"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
         )
     }
 }
@@ -480,6 +491,9 @@ fn clock_tick() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Seconds from the patient's first frame to its receive counters, in admission calls.
+const STATS_AFTER_S: f64 = 3.0;
+
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A call with the Rust host (a child process); with `steady`, also the
@@ -525,6 +539,7 @@ async fn rust_call(
         let mut stamps: Vec<(u64, u64)> = Vec::new();
         let mut host_stats = Value::Null;
         let mut steady_line = None;
+        let mut inbound = None;
         let mut window: Option<(u64, u64, f64)> = None;
         let tick = clock_tick();
         let mut cpu_at: Option<(Instant, f64, tokio::time::Instant)> = None;
@@ -565,6 +580,7 @@ async fn rust_call(
                             page_connected = v["connected_ms"].as_f64();
                         }
                         Some("steady") => steady_line = Some(v),
+                        Some("inbound") => inbound = Some(v),
                         _ => {}
                     }
                 }
@@ -579,7 +595,7 @@ async fn rust_call(
             }
             let firsts_done = admit.is_some() && host_first.is_some() && page_first.is_some();
             match steady {
-                None if firsts_done => break,
+                None if firsts_done && inbound.is_some() => break,
                 Some((warmup, seconds)) if firsts_done && window.is_none() && cpu_at.is_none() => {
                     // Warm-up from the later first frame, then the window.
                     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
@@ -611,6 +627,7 @@ async fn rust_call(
             answer_ms: since(answered),
             patient_connected_ms: page_connected.map_or(f64::NAN, |t| t - admit as f64 / 1000.0),
             clinician_connected_ms: since(host_connected),
+            patient_inbound: inbound.unwrap_or_default(),
         };
         let steady = match (window, steady_line) {
             (Some((from, to, cores)), Some(line)) => Some(Steady {
@@ -716,7 +733,8 @@ async fn chromium_call(relay: &Relay, clinician: &mut ChromiumClinician) -> Res<
         // The device in the call and its offer tag, once its offer authenticated.
         let mut call: Option<(String, [u8; 32])> = None;
         let mut admitted = false;
-        while admit.is_none() || clin_first.is_none() || page_first.is_none() {
+        let mut inbound = None;
+        while admit.is_none() || clin_first.is_none() || page_first.is_none() || inbound.is_none() {
             tokio::select! {
                 m = ws.next() => {
                     let Some(m) = m else { return Err("relay closed".into()) };
@@ -781,6 +799,8 @@ async fn chromium_call(relay: &Relay, clinician: &mut ChromiumClinician) -> Res<
                     if v["step"] == "first_frame" {
                         page_first = v["at_ms"].as_f64();
                         page_connected = v["connected_ms"].as_f64();
+                    } else if v["step"] == "inbound" {
+                        inbound = Some(v);
                     }
                 }
             }
@@ -796,6 +816,7 @@ async fn chromium_call(relay: &Relay, clinician: &mut ChromiumClinician) -> Res<
             answer_ms: answered.map_or(f64::NAN, |t: u64| t as f64 / 1000.0 - admit_ms),
             patient_connected_ms: page_connected.map_or(f64::NAN, |t| t - admit_ms),
             clinician_connected_ms: clin_connected.map_or(f64::NAN, |t| t - admit_ms),
+            patient_inbound: inbound.unwrap_or_default(),
         })
     })
     .await;
@@ -952,6 +973,30 @@ async fn run(args: Args) -> Res<ExitCode> {
     }
     println!();
     println!(
+        "| at the patient, {STATS_AFTER_S} s into each call (median; not a goal) | with the Rust host | with Chromium |"
+    );
+    println!("| --- | ---: | ---: |");
+    let mut inbound_json = Vec::new();
+    for (name, key) in [
+        (
+            "video jitter-buffer delay per frame, ms",
+            "jitter_buffer_ms",
+        ),
+        ("video decode time per frame, ms", "decode_ms"),
+        ("audio jitter-buffer delay, ms", "audio_jitter_buffer_ms"),
+    ] {
+        let m = |v: &[FirstFrames]| {
+            median(
+                &v.iter()
+                    .filter_map(|f| f.patient_inbound[key].as_f64())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        println!("| {name} | {:.1} | {:.1} |", m(&rust), m(&chromium));
+        inbound_json.push(json!({ "what": key, "rust": m(&rust), "chromium": m(&chromium) }));
+    }
+    println!();
+    println!(
         "| steady call (Rust host) | host CPU cores | host→patient g2g p50 / p95 ms (frames) | patient→host g2g p50 / p95 ms (frames) | patient saw | host decoded |"
     );
     println!("| --- | ---: | ---: | ---: | --- | --- |");
@@ -1007,6 +1052,7 @@ async fn run(args: Args) -> Res<ExitCode> {
         "load_before": load_before,
         "load_after": load_after,
         "first_frame": ratios,
+        "patient_inbound": inbound_json,
         "steady": steady_json,
         "goals": { "ratio": ratio_ok, "g2g": g2g_ok, "cpu": cpu_ok },
     });
