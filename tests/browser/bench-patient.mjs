@@ -140,6 +140,11 @@ function hook(opts) {
     draw();
     setInterval(draw, 1000 / 30);
     const stream = cv.captureStream(30);
+    // Keep the resolution under CPU or bandwidth pressure (drop frames instead), or the
+    // stamp's cells shrink below what the host's reader takes.
+    stream.getVideoTracks().forEach((t) => {
+      t.contentHint = 'detail';
+    });
     if (c.audio) {
       const mic = await gum({ audio: c.audio });
       mic.getAudioTracks().forEach((t) => stream.addTrack(t));
