@@ -37,6 +37,13 @@ const TARGETS: &[Target] = &[
         needs: Purpose::Run,
         run: crate::bench_app::run,
     },
+    Target {
+        name: "media",
+        about: "admission to first frame, glass-to-glass and CPU, against a Chromium clinician",
+        // Chromium, node, playwright-core and the built join page.
+        needs: Purpose::Test,
+        run: media,
+    },
 ];
 
 /// The targets for the usage text, one `name  about` line each.
@@ -89,6 +96,18 @@ fn relay(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
         }
     }
     let mut cmd = ws.cargo(&["bench", "-p", "bedside-relay", "--bench", "relay"]);
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    step(describe(&cmd));
+    Ok(exit_code(status(&mut cmd)?))
+}
+
+/// The media benchmark: the Rust clinician against a Chromium clinician, each calling a
+/// headless Chromium patient through the relay (`crates/bedside-host/benches/media.rs`).
+/// The set-up step has installed Chromium and built the join page.
+fn media(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
+    let mut cmd = ws.cargo(&["bench", "-p", "bedside-host", "--bench", "media"]);
     if !extra.is_empty() {
         cmd.arg("--").args(extra);
     }
