@@ -566,8 +566,12 @@ impl Peer {
                 Slot::from(FEEDBACK_SLOT),
                 FeedbackInterceptor::new(Arc::clone(&feedback)),
             );
+        // Answer `setup:passive`: the browser is the DTLS client and sends its ClientHello as
+        // soon as its ICE connects. As the client we sent ours when *our* ICE connected, often
+        // before the browser had the answer, and it was dropped: ~200 ms of retransmit wait.
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_answering_dtls_role(rtc::peer_connection::transport::RTCDtlsRole::Server)
             .build();
         let mut rtc_config =
             RTCConfigurationBuilder::new().with_ice_transport_policy(match config.ice_policy {
