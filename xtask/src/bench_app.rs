@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bundle;
 use crate::util::{Workspace, check, step};
+use crate::{bundle, keychain};
 
 /// Cold start may take at most this multiple of the blank window's.
 const START_LIMIT: f64 = 1.3;
@@ -91,14 +91,24 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
         anyhow::ensure!(bin.is_file(), "{} is not built", bin.display());
     }
 
+    // One session bus with an unlocked keyring for every run of both apps: Bedside opens its
+    // core (the keychain) before it shows the sign-in screen.
+    let bus = keychain::Bus::start()?;
     step(format!(
         "{runs} cold starts of each, alternating, under Xvfb"
     ));
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     for i in 0..runs {
-        ours.push(measure(&bedside, true).with_context(|| format!("Bedside, run {}", i + 1))?);
-        base.push(measure(&blank, false).with_context(|| format!("blank, run {}", i + 1))?);
+        ours.push(
+            measure(&bedside, true, &bus.address)
+                .with_context(|| format!("Bedside, run {}", i + 1))?,
+        );
+        base.push(
+            measure(&blank, false, &bus.address)
+                .with_context(|| format!("blank, run {}", i + 1))?,
+        );
     }
+    drop(bus);
     let median = |v: &[Run], f: fn(&Run) -> f64| {
         let mut x: Vec<f64> = v.iter().map(f).collect();
         x.sort_by(f64::total_cmp);
@@ -149,7 +159,7 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
 /// Starts `bin` in a fresh Xvfb and data directory, times it to `first screen painted`, lets it
 /// idle, sums its process group's Pss, and stops it. `profile`: put one profile on disk first,
 /// so Bedside opens on its sign-in screen (as it does every day) rather than first run.
-fn measure(bin: &Path, profile: bool) -> Result<Run> {
+fn measure(bin: &Path, profile: bool, bus: &str) -> Result<Run> {
     let home = bundle::tempdir("bedside-bench-app")?;
     let data = home.join("data");
     if profile {
@@ -167,10 +177,7 @@ fn measure(bin: &Path, profile: bool) -> Result<Run> {
             .env("HOME", &home)
             .env("DISPLAY", &display)
             .env("BEDSIDE_DATA_DIR", &data)
-            .env(
-                "DBUS_SESSION_BUS_ADDRESS",
-                format!("unix:path={}", home.join("no-bus").display()),
-            )
+            .env("DBUS_SESSION_BUS_ADDRESS", bus)
             .env_remove("XDG_RUNTIME_DIR")
             .env_remove("XDG_DATA_HOME")
             .env("NO_AT_BRIDGE", "1")

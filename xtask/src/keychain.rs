@@ -73,6 +73,67 @@ pub fn in_session(
     result
 }
 
+/// A private D-Bus session bus with an unlocked gnome-keyring on it, for programs started
+/// one after another (`cargo xtask bench app`); stopped, daemons and all, on drop.
+pub struct Bus {
+    /// `DBUS_SESSION_BUS_ADDRESS` of the bus.
+    pub address: String,
+    daemon: process::Child,
+    home: TempHome,
+}
+
+impl Bus {
+    /// Starts `dbus-daemon --session` and unlocks a fresh keyring on it.
+    pub fn start() -> Result<Bus> {
+        use std::io::BufRead;
+        let home = TempHome::create()?;
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .env("HOME", &home.path)
+            .env(MARKER_VAR, &home.path)
+            .stdout(process::Stdio::piped())
+            .spawn()
+            .context("cannot start dbus-daemon")?;
+        let mut address = String::new();
+        let stdout = daemon.stdout.take().context("dbus-daemon stdout")?;
+        std::io::BufReader::new(stdout).read_line(&mut address)?;
+        let address = address.trim().to_owned();
+        anyhow::ensure!(!address.is_empty(), "dbus-daemon printed no address");
+        let mut keyring = Command::new("sh");
+        keyring
+            .args([
+                "-c",
+                "printf pw | gnome-keyring-daemon --unlock --components=secrets",
+            ])
+            .env("HOME", &home.path)
+            .env("XDG_RUNTIME_DIR", home.path.join("run"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env(MARKER_VAR, &home.path)
+            .stdout(process::Stdio::null());
+        for var in ["XDG_DATA_HOME", "XDG_CONFIG_HOME", "GNOME_KEYRING_CONTROL"] {
+            keyring.env_remove(var);
+        }
+        let bus = Bus {
+            address,
+            daemon,
+            home,
+        };
+        anyhow::ensure!(
+            keyring.status()?.success(),
+            "gnome-keyring-daemon could not unlock a keyring"
+        );
+        Ok(bus)
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        stop_leftovers(&self.home.path);
+    }
+}
+
 /// A private temporary HOME laid out the way gnome-keyring expects, removed on drop.
 struct TempHome {
     path: PathBuf,
