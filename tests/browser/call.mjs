@@ -8,14 +8,11 @@
 // S seconds (default 2) of warm-up pass, then measures N seconds (default 10) of inbound
 // media with getStats and prints
 //   {"step":"media","fps":…,"audio_pps":…,"frames":…,"width":…,"height":…,"codec":…,"sent_codec":…,"sas":…}
-<<<<<<< HEAD
 // With `--chat-send TEXT`, once the first frame is decoded the patient types TEXT in the chat
 // box and presses Enter; with `--chat-expect TEXT`, after the measurement the page must show a
 // clinician's chat message containing TEXT ({"step":"chat",…}).
-=======
 // `audio-only`: the same, but waits for the first audio packet instead of a frame (a
 // clinician without a camera sends no video).
->>>>>>> capture
 // `refused`: expects the page to refuse the clinician's answer (a swapped fingerprint)
 // and no media to arrive; prints {"step":"refused",…}. Exit 0 on success, 1 otherwise.
 

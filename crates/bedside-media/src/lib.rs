@@ -21,22 +21,16 @@
 //! offers and candidates in and forwards [`PeerEvent`]s out. No SDP, frame
 //! content or secret is logged.
 
-<<<<<<< HEAD
 pub mod chat;
-=======
 pub mod devices;
->>>>>>> capture
 pub mod feedback;
 pub mod jitter;
 pub mod media;
 pub mod peer;
 pub mod stats;
 
-<<<<<<< HEAD
 pub use chat::{ChatCounts, ChatMessage, ChatRefusal};
-=======
 pub use devices::{CameraPreview, DeviceNotice, DeviceReport, DeviceSelection, MicLevel};
->>>>>>> capture
 pub use media::{Frame, FrameSlot};
 pub use peer::{
     Answer, Call, CallAuth, CallError, Controls, IcePolicy, MediaSource, Peer, PeerConfig,
