@@ -49,6 +49,8 @@ const COMMANDS: &[&str] = &[
     "visit_end",
     "visit_send_back",
     "visit_chat_send",
+    "visit_set_device",
+    "devices_list",
     "policy_effective",
     "policy_reload",
     "update_check",

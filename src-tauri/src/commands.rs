@@ -510,8 +510,7 @@ pub fn visit_open(
     remote: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
     local: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
 ) -> Result<i64, IpcError> {
-    let source =
-        crate::visit::SourceChoice::from_env(std::env::var("BEDSIDE_VIDEO_SOURCE").ok().as_deref());
+    let source = crate::visit::SourceChoice::current();
     let appointment = waiting
         .visits()
         .open(&visit, events, remote, local, source)?;
@@ -546,6 +545,28 @@ pub fn visit_controls(
 ) -> Result<(), IpcError> {
     waiting.visits().controls(&visit, muted, camera_off)?;
     tracing::debug!(command = "visit_controls", "ok");
+    Ok(())
+}
+
+/// The microphones, speakers and cameras on this computer (the visit room's device menu
+/// and Settings → Devices), each list with the system's default first.
+#[tauri::command(async)]
+pub fn devices_list() -> crate::devices::DeviceList {
+    crate::devices::DeviceList::current()
+}
+
+/// Switches a device mid-call (`id` `None` = the system's default); the choice is kept
+/// for the rest of the app session.
+#[tauri::command(async)]
+pub fn visit_set_device(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    visit: String,
+    kind: crate::devices::DeviceSlot,
+    id: Option<String>,
+) -> Result<(), IpcError> {
+    let id = crate::devices::parse_id(id)?;
+    waiting.visits().set_device_for(&visit, kind.into(), id)?;
+    tracing::debug!(command = "visit_set_device", "ok");
     Ok(())
 }
 

@@ -149,7 +149,7 @@ describe('axe: the desktop app', () => {
     };
     const { container } = render(VisitRoom, { api: createApi(invoke), visit: VISIT, appointment: 4, makeChannel, onDone: () => {} });
     await vi.waitFor(() => expect(channels.length).toBeGreaterThan(0));
-    channels[0]!.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: '1234', muted: false, camera_off: false, source: 'no_camera' });
+    channels[0]!.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: '1234', muted: false, camera_off: false, source: 'devices' });
     await screen.findByTestId('visit-remote-video');
     await expectClean(container);
   });

@@ -8,6 +8,8 @@ import type {
   AuditEvent,
   AuditFilter,
   AuditVerdict,
+  DeviceList,
+  DeviceSlot,
   InviteView,
   IpcErrorPayload,
   Note,
@@ -180,6 +182,10 @@ export interface Api {
   visitSendBack(visit: string): Promise<void>;
   /** A chat message to the patient, on the call's data channel (the line comes back as a `chat` update). */
   visitChatSend(visit: string, text: string): Promise<void>;
+  /** Switches a device mid-call (`id` null = the system's default); kept for the app session. */
+  visitSetDevice(visit: string, kind: DeviceSlot, id: string | null): Promise<void>;
+  /** The microphones, speakers and cameras on this computer, defaults first. */
+  devicesList(): Promise<DeviceList>;
   /** Every policy in force with its source, level and status (the Policy page). */
   policyEffective(): Promise<PolicyView>;
   /** Reads the policy sources again now and returns the result. */
@@ -269,6 +275,8 @@ export function createApi(invoke: InvokeFn): Api {
     visitEnd: (visit) => call('visit_end', { visit }),
     visitSendBack: (visit) => call('visit_send_back', { visit }),
     visitChatSend: (visit, text) => call('visit_chat_send', { visit, text }),
+    visitSetDevice: (visit, kind, id) => call('visit_set_device', { visit, kind, id }),
+    devicesList: () => call('devices_list'),
     policyEffective: () => call('policy_effective'),
     policyReload: () => call('policy_reload'),
     updateCheck: () => call('update_check'),
