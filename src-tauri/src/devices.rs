@@ -1,13 +1,22 @@
 //! The clinician's devices as the window sees them: the lists behind the visit room's
 //! device menu and Settings → Devices (`devices_list`), and the kind a device command names
-//! ([`DeviceSlot`]). Capture itself is `bedside_capture` through `bedside_media`; the
+//! ([`DeviceSlot`]), and the Settings page's live checks ([`Monitor`]: the microphone's
+//! level in dBFS through a Channel, about 10 a second, and the camera's picture at half
+//! size, at most 10 a second, as the visit room's binary frames). Capture itself is `bedside_capture` through `bedside_media`; the
 //! choice is kept for the app session by `visit::VisitRoom`.
 //!
 //! Device names and ids are not PHI ("HD Webcam C270", a PulseAudio source name); they may
 //! reach the window, never the logs.
 
-use bedside_media::devices::{DeviceId, DeviceInfo, DeviceKind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bedside_media::devices::{CameraFormat, DeviceError, DeviceId, DeviceInfo, DeviceKind};
+use bedside_media::{CameraPreview, MicLevel};
 use serde::{Deserialize, Serialize};
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tokio::sync::watch;
 
 use crate::IpcError;
 
@@ -102,6 +111,141 @@ pub(crate) fn parse_id(id: Option<String>) -> Result<Option<DeviceId>, IpcError>
     }
 }
 
+/// The Settings page's live checks: the microphone's level and the camera's picture.
+///
+/// **Invariant:** at most one runs, and only while the page is open: `devices_monitor`
+/// replaces the previous one, `devices_monitor_stop` (the page closing) and locking end it,
+/// releasing the devices.
+#[derive(Default)]
+pub struct Monitor {
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    _microphone: Option<MicLevel>,
+    _camera: Option<CameraPreview>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.alive.store(false, Ordering::Release);
+    }
+}
+
+/// What the Settings page's checks could start.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct MonitorStatus {
+    /// Why there is no microphone level (`null`: the level is on its way).
+    pub microphone_error: Option<String>,
+    /// Why there is no camera preview (`null`: frames are on their way).
+    pub camera_error: Option<String>,
+    /// There is no camera at all.
+    pub no_camera: bool,
+}
+
+/// The preview goes to the window at half size, at most this often.
+const PREVIEW_PERIOD: Duration = Duration::from_millis(100);
+
+impl Monitor {
+    /// Stops what runs, then starts the level of `microphone` and the preview of `camera`
+    /// (`None` = the system's default / the first camera).
+    pub(crate) fn start(
+        &self,
+        microphone: Option<&DeviceId>,
+        camera: Option<&DeviceId>,
+        level: Channel<f32>,
+        preview: Channel<InvokeResponseBody>,
+    ) -> MonitorStatus {
+        self.stop();
+        let alive = Arc::new(AtomicBool::new(true));
+        let mut status = MonitorStatus::default();
+        let mic = match MicLevel::start(microphone) {
+            Ok((mic, rx)) => {
+                spawn_level(rx, level, Arc::clone(&alive));
+                Some(mic)
+            }
+            Err(e) => {
+                status.microphone_error = Some(e.to_string());
+                None
+            }
+        };
+        let cam = match CameraPreview::start(camera, CameraFormat::default()) {
+            Ok((cam, rx)) => {
+                spawn_preview(rx, preview, Arc::clone(&alive));
+                Some(cam)
+            }
+            Err(e) => {
+                status.no_camera = matches!(e, DeviceError::NoCamera);
+                status.camera_error = Some(e.to_string());
+                None
+            }
+        };
+        if let Ok(mut r) = self.running.lock() {
+            *r = Some(Running {
+                _microphone: mic,
+                _camera: cam,
+                alive,
+            });
+        }
+        status
+    }
+
+    /// Stops the checks and releases the devices.
+    pub(crate) fn stop(&self) {
+        let running = self.running.lock().ok().and_then(|mut r| r.take());
+        drop(running);
+    }
+
+    #[cfg(test)]
+    fn is_running(&self) -> bool {
+        self.running.lock().map(|r| r.is_some()).unwrap_or(false)
+    }
+}
+
+fn spawn_level(mut rx: watch::Receiver<f32>, channel: Channel<f32>, alive: Arc<AtomicBool>) {
+    tauri::async_runtime::spawn(async move {
+        while rx.changed().await.is_ok() && alive.load(Ordering::Acquire) {
+            let db = *rx.borrow_and_update();
+            if channel.send(db).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+fn spawn_preview(
+    mut rx: watch::Receiver<Option<bedside_media::Frame>>,
+    channel: Channel<InvokeResponseBody>,
+    alive: Arc<AtomicBool>,
+) {
+    tauri::async_runtime::spawn(async move {
+        let mut seq: u32 = 0;
+        let mut last = Instant::now()
+            .checked_sub(PREVIEW_PERIOD)
+            .unwrap_or_else(Instant::now);
+        while rx.changed().await.is_ok() && alive.load(Ordering::Acquire) {
+            let Some(frame) = rx.borrow_and_update().clone() else {
+                continue;
+            };
+            if last.elapsed() < PREVIEW_PERIOD {
+                continue;
+            }
+            last = Instant::now();
+            seq = seq.wrapping_add(1);
+            let small = crate::visit::decimate(&frame, 2);
+            let Some(bytes) = crate::visit::encode_frame(crate::visit::Stream::Local, seq, &small)
+            else {
+                continue;
+            };
+            if channel.send(InvokeResponseBody::Raw(bytes)).is_err() {
+                break;
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +298,21 @@ mod tests {
         let kind: DeviceSlot = serde_json::from_str("\"camera\"").expect("kind");
         assert_eq!(DeviceKind::from(kind), DeviceKind::Camera);
         assert!(serde_json::from_str::<DeviceSlot>("\"screen\"").is_err());
+    }
+
+    #[test]
+    fn the_monitor_stops_and_says_why_nothing_runs() {
+        let monitor = Monitor::default();
+        assert!(!monitor.is_running());
+        monitor.stop();
+        assert!(!monitor.is_running(), "stopping nothing is fine");
+        let status = MonitorStatus {
+            microphone_error: Some(DeviceError::NoMicrophone.to_string()),
+            camera_error: Some(DeviceError::NoCamera.to_string()),
+            no_camera: true,
+        };
+        let json = serde_json::to_value(&status).expect("json");
+        assert_eq!(json["no_camera"], true);
+        assert!(json["camera_error"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }

@@ -444,6 +444,8 @@ pub struct VisitRoom {
     visits: Mutex<HashMap<String, Live>>,
     /// The devices chosen for this app session (`None` = the system's default).
     devices: Mutex<DeviceSelection>,
+    /// The Settings page's microphone level and camera preview.
+    monitor: crate::devices::Monitor,
 }
 
 /// Applies a device choice to a peer (a no-op for the test pattern's peers).
@@ -465,6 +467,11 @@ impl VisitRoom {
             )
         })?;
         Ok(f(live))
+    }
+
+    /// The Settings page's live checks.
+    pub(crate) fn monitor(&self) -> &crate::devices::Monitor {
+        &self.monitor
     }
 
     /// The devices chosen for this app session.
@@ -746,6 +753,7 @@ impl VisitRoom {
 
     /// Forgets every visit (lock): views go, peers are closed by their host loops.
     pub(crate) fn clear(&self) {
+        self.monitor.stop();
         if let Ok(mut v) = self.visits.lock() {
             v.clear();
         }

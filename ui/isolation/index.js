@@ -152,6 +152,17 @@
       ['microphone', 'speaker', 'camera'].includes(a.kind) &&
       isOptShort(a.id),
     devices_list: noArgs,
+    devices_choose: (a) =>
+      only(a, ['kind', 'id']) &&
+      ['microphone', 'speaker', 'camera'].includes(a.kind) &&
+      isOptShort(a.id),
+    devices_monitor: (a) =>
+      only(a, ['microphone', 'camera', 'level', 'preview']) &&
+      isOptShort(a.microphone) &&
+      isOptShort(a.camera) &&
+      isChannel(a.level) &&
+      isChannel(a.preview),
+    devices_monitor_stop: noArgs,
     // Tauri's own request for a Channel message too big to evaluate inline (video frames):
     // it carries no arguments, only a header naming the queued message.
     'plugin:__TAURI_CHANNEL__|fetch': noArgs,

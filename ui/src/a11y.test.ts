@@ -108,7 +108,8 @@ describe('axe: the desktop app', () => {
       await expectClean();
       if (page === 'policy') await user.click(screen.getByTestId('policy-back'));
     }
-  });
+    // Five pages with axe each: over vitest's 5 s default on this loaded 2-core machine.
+  }, 20_000);
 
   it('the appointment page, reading and editing the reason, has none', async () => {
     const core = createFakeCore();

@@ -11,6 +11,7 @@ import type {
   DeviceList,
   DeviceSlot,
   InviteView,
+  MonitorStatus,
   IpcErrorPayload,
   Note,
   Patient,
@@ -186,6 +187,18 @@ export interface Api {
   visitSetDevice(visit: string, kind: DeviceSlot, id: string | null): Promise<void>;
   /** The microphones, speakers and cameras on this computer, defaults first. */
   devicesList(): Promise<DeviceList>;
+  /** Chooses a device for the app session (Settings; a call in progress switches too). */
+  devicesChoose(kind: DeviceSlot, id: string | null): Promise<void>;
+  /** Starts the Settings checks: the microphone level (dBFS) on `level`, the camera's
+   *  picture (binary frames) on `preview`; says what could not start. */
+  devicesMonitor(
+    microphone: string | null,
+    camera: string | null,
+    level: ChannelLike<number>,
+    preview: ChannelLike<ArrayBuffer>,
+  ): Promise<MonitorStatus>;
+  /** Stops the Settings checks and releases the devices. */
+  devicesMonitorStop(): Promise<void>;
   /** Every policy in force with its source, level and status (the Policy page). */
   policyEffective(): Promise<PolicyView>;
   /** Reads the policy sources again now and returns the result. */
@@ -277,6 +290,10 @@ export function createApi(invoke: InvokeFn): Api {
     visitChatSend: (visit, text) => call('visit_chat_send', { visit, text }),
     visitSetDevice: (visit, kind, id) => call('visit_set_device', { visit, kind, id }),
     devicesList: () => call('devices_list'),
+    devicesChoose: (kind, id) => call('devices_choose', { kind, id }),
+    devicesMonitor: (microphone, camera, level, preview) =>
+      call('devices_monitor', { microphone, camera, level, preview }),
+    devicesMonitorStop: () => call('devices_monitor_stop'),
     policyEffective: () => call('policy_effective'),
     policyReload: () => call('policy_reload'),
     updateCheck: () => call('update_check'),

@@ -32,6 +32,7 @@ export type {
   DeviceEntry,
   DeviceList,
   DeviceSlot,
+  MonitorStatus,
 } from './generated/bindings';
 import type { Enrolment, IpcError, SourceChoice } from './generated/bindings';
 

@@ -182,6 +182,16 @@ export interface IpcError {
   retry_after_secs?: number;
 }
 
+/** What the Settings page's checks could start. */
+export interface MonitorStatus {
+  /** Why there is no camera preview (`null`: frames are on their way). */
+  camera_error: string | null;
+  /** Why there is no microphone level (`null`: the level is on its way). */
+  microphone_error: string | null;
+  /** There is no camera at all. */
+  no_camera: boolean;
+}
+
 /** One version of a visit note. */
 export interface Note {
   /** The appointment. */
@@ -404,6 +414,9 @@ export interface Commands {
   visit_frame_ack: { args: { visit: string; stream: number; seq: number }; returns: void };
   visit_controls: { args: { visit: string; muted: boolean; cameraOff: boolean }; returns: void };
   devices_list: { args: Record<string, never>; returns: DeviceList };
+  devices_choose: { args: { kind: DeviceSlot; id: string | null }; returns: void };
+  devices_monitor: { args: { microphone: string | null; camera: string | null; level: unknown; preview: unknown }; returns: MonitorStatus };
+  devices_monitor_stop: { args: Record<string, never>; returns: void };
   visit_set_device: { args: { visit: string; kind: DeviceSlot; id: string | null }; returns: void };
   visit_chat_send: { args: { visit: string; text: string }; returns: void };
   visit_confirm_sas: { args: { visit: string }; returns: void };
