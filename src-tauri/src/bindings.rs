@@ -83,12 +83,15 @@ fn definitions() -> Map<String, Value> {
         .add::<crate::waiting::WaitingEvent>()
         .add::<crate::policy::PolicyView>()
         .add::<crate::updater::UpdateStatus>()
-        .add::<crate::visit::VisitUpdate>();
+        .add::<crate::visit::VisitUpdate>()
+        .add::<crate::devices::DeviceList>()
+        .add::<crate::devices::MonitorStatus>();
     let mut inputs = Collector::new(SchemaSettings::draft2020_12().for_deserialize());
     inputs
         .add::<bedside_core::PatientInput>()
         .add::<bedside_core::AppointmentInput>()
-        .add::<bedside_core::AuditFilter>();
+        .add::<bedside_core::AuditFilter>()
+        .add::<crate::devices::DeviceSlot>();
     let mut all = out.definitions();
     all.values_mut().for_each(skipped_are_never_null);
     for (name, schema) in inputs.definitions() {

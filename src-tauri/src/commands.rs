@@ -510,8 +510,7 @@ pub fn visit_open(
     remote: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
     local: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
 ) -> Result<i64, IpcError> {
-    let source =
-        crate::visit::SourceChoice::from_env(std::env::var("BEDSIDE_VIDEO_SOURCE").ok().as_deref());
+    let source = crate::visit::SourceChoice::current();
     let appointment = waiting
         .visits()
         .open(&visit, events, remote, local, source)?;
@@ -546,6 +545,67 @@ pub fn visit_controls(
 ) -> Result<(), IpcError> {
     waiting.visits().controls(&visit, muted, camera_off)?;
     tracing::debug!(command = "visit_controls", "ok");
+    Ok(())
+}
+
+/// The microphones, speakers and cameras on this computer (the visit room's device menu
+/// and Settings → Devices), each list with the system's default first.
+#[tauri::command(async)]
+pub fn devices_list() -> crate::devices::DeviceList {
+    crate::devices::DeviceList::current()
+}
+
+/// Chooses a device for the app session (Settings → Devices; `id` `None` = the system's
+/// default): calls that start later use it, and a call in progress switches to it.
+#[tauri::command(async)]
+pub fn devices_choose(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    kind: crate::devices::DeviceSlot,
+    id: Option<String>,
+) -> Result<(), IpcError> {
+    let id = crate::devices::parse_id(id)?;
+    waiting.visits().set_device(kind.into(), id);
+    tracing::debug!(command = "devices_choose", "ok");
+    Ok(())
+}
+
+/// Starts the Settings page's checks (replacing any running): the level of `microphone`
+/// in dBFS on `level`, and the picture of `camera` as binary frames on `preview` (`None` =
+/// the default microphone, the first camera). Says what could not start.
+#[tauri::command(async)]
+pub fn devices_monitor(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    microphone: Option<String>,
+    camera: Option<String>,
+    level: tauri::ipc::Channel<f32>,
+    preview: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
+) -> Result<crate::devices::MonitorStatus, IpcError> {
+    let microphone = crate::devices::parse_id(microphone)?;
+    let camera = crate::devices::parse_id(camera)?;
+    Ok(waiting
+        .visits()
+        .monitor()
+        .start(microphone.as_ref(), camera.as_ref(), level, preview))
+}
+
+/// Stops the Settings page's checks and releases the devices (the page closed).
+#[tauri::command(async)]
+pub fn devices_monitor_stop(waiting: State<'_, crate::waiting::WaitingRoom>) {
+    waiting.visits().monitor().stop();
+}
+
+/// Switches a device mid-call (`id` `None` = the system's default); the choice is kept
+/// for the rest of the app session.
+#[tauri::command(async)]
+pub fn visit_set_device(
+    waiting: State<'_, crate::waiting::WaitingRoom>,
+    visit: String,
+    kind: crate::devices::DeviceSlot,
+    id: Option<String>,
+) -> Result<(), IpcError> {
+    let id = crate::devices::parse_id(id)?;
+    waiting.visits().set_device_for(&visit, kind.into(), id)?;
+    tracing::debug!(command = "visit_set_device", "ok");
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod bindings;
 mod commands;
 mod csp;
 mod deeplink;
+mod devices;
 mod error;
 mod idle;
 mod notice;
@@ -127,6 +128,11 @@ pub fn run() -> ExitCode {
             commands::visit_end,
             commands::visit_send_back,
             commands::visit_chat_send,
+            commands::visit_set_device,
+            commands::devices_list,
+            commands::devices_choose,
+            commands::devices_monitor,
+            commands::devices_monitor_stop,
             commands::policy_effective,
             commands::policy_reload,
             commands::update_check,
@@ -251,6 +257,11 @@ mod tests {
         "visit_end",
         "visit_send_back",
         "visit_chat_send",
+        "visit_set_device",
+        "devices_list",
+        "devices_choose",
+        "devices_monitor",
+        "devices_monitor_stop",
         "policy_effective",
         "policy_reload",
         "update_check",

@@ -12,10 +12,14 @@
 //! are unacknowledged by the window (`visit_frame_ack`); anything older is skipped. A
 //! window that stops acknowledging gets one frame a second at most.
 //!
-//! Media source: device capture is not built yet, so the room sends the synthetic test
-//! pattern and tone (`bedside_codec::synthetic`), also the diagnostics source.
-//! `BEDSIDE_VIDEO_SOURCE=test-pattern` chooses it explicitly (tests do); without it the
-//! room says "No camera found — using a test pattern". `BEDSIDE_MEDIA_UDP` (comma-separated
+//! Media source: the clinician's devices (`bedside_media::MediaSource::Devices`: the
+//! microphone, camera and speaker chosen in Settings, else the system's defaults). With no
+//! camera the call is audio only and with no microphone the patient hears nothing; the
+//! room says so from `CallStats::devices` (the UI maps the notices to plain sentences).
+//! `BEDSIDE_VIDEO_SOURCE=test-pattern` sends the synthetic test pattern and tone
+//! (`bedside_codec::synthetic`) instead: diagnostics and tests. The device choice is kept
+//! for the app session (in [`VisitRoom`]), applied to calls that start later and, through
+//! `visit_set_device`, to a call in progress. `BEDSIDE_MEDIA_UDP` (comma-separated
 //! `ip:port`, e.g. `127.0.0.1:0`) binds the call's UDP sockets there instead of `0.0.0.0:0`.
 //!
 //! Chat: the patient's messages arrive as [`HostEvent::Chat`] (the call's data channel,
@@ -36,7 +40,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bedside_host::HostEvent;
-use bedside_media::{Frame, Peer};
+use bedside_media::devices::{DeviceId, DeviceKind};
+use bedside_media::{DeviceSelection, Frame, Peer};
 use serde::Serialize;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tokio::sync::watch;
@@ -127,8 +132,8 @@ pub(crate) enum Stream {
 pub enum SourceChoice {
     /// Chosen explicitly (`BEDSIDE_VIDEO_SOURCE=test-pattern`): diagnostics and tests.
     TestPattern,
-    /// No capture device (capture is not built yet): the test pattern, with a note.
-    NoCamera,
+    /// The clinician's microphone, camera and speaker.
+    Devices,
 }
 
 impl SourceChoice {
@@ -136,7 +141,20 @@ impl SourceChoice {
     pub(crate) fn from_env(value: Option<&str>) -> Self {
         match value.map(str::trim) {
             Some("test-pattern") => Self::TestPattern,
-            _ => Self::NoCamera,
+            _ => Self::Devices,
+        }
+    }
+
+    /// From the process environment.
+    pub(crate) fn current() -> Self {
+        Self::from_env(std::env::var("BEDSIDE_VIDEO_SOURCE").ok().as_deref())
+    }
+
+    /// The call's media source.
+    pub(crate) fn media(self) -> bedside_media::MediaSource {
+        match self {
+            Self::TestPattern => bedside_media::MediaSource::Synthetic,
+            Self::Devices => bedside_media::MediaSource::Devices,
         }
     }
 }
@@ -144,8 +162,15 @@ impl SourceChoice {
 /// The media settings for the waiting room's connections under `policy`:
 /// `MediaMaxBitrateKbps` caps the video bitrate (adaptation only goes lower),
 /// `TurnServers` names the TURN URLs to use with the relay's credentials.
-pub(crate) fn media_options(policy: &bedside_policy::Effective) -> bedside_host::MediaOptions {
+/// `source` and `devices` say where the call's media comes from.
+pub(crate) fn media_options(
+    policy: &bedside_policy::Effective,
+    source: SourceChoice,
+    devices: DeviceSelection,
+) -> bedside_host::MediaOptions {
     let mut opts = bedside_host::MediaOptions::default();
+    opts.peer.source = source.media();
+    opts.peer.devices = devices;
     if let Ok(cap) = u32::try_from(policy.int("MediaMaxBitrateKbps"))
         && cap > 0
     {
@@ -417,6 +442,19 @@ fn spawn_pump(
 #[derive(Default)]
 pub struct VisitRoom {
     visits: Mutex<HashMap<String, Live>>,
+    /// The devices chosen for this app session (`None` = the system's default).
+    devices: Mutex<DeviceSelection>,
+    /// The Settings page's microphone level and camera preview.
+    monitor: crate::devices::Monitor,
+}
+
+/// Applies a device choice to a peer (a no-op for the test pattern's peers).
+fn apply_device(peer: &Peer, kind: DeviceKind, id: Option<DeviceId>) {
+    match kind {
+        DeviceKind::Microphone => peer.set_microphone(id),
+        DeviceKind::Speaker => peer.set_speaker(id),
+        DeviceKind::Camera => peer.set_camera(id),
+    }
 }
 
 impl VisitRoom {
@@ -429,6 +467,49 @@ impl VisitRoom {
             )
         })?;
         Ok(f(live))
+    }
+
+    /// The Settings page's live checks.
+    pub(crate) fn monitor(&self) -> &crate::devices::Monitor {
+        &self.monitor
+    }
+
+    /// The devices chosen for this app session.
+    pub(crate) fn selection(&self) -> DeviceSelection {
+        self.devices.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Chooses a device for this app session, and for every call in progress.
+    pub(crate) fn set_device(&self, kind: DeviceKind, id: Option<DeviceId>) {
+        if let Ok(mut d) = self.devices.lock() {
+            match kind {
+                DeviceKind::Microphone => d.microphone.clone_from(&id),
+                DeviceKind::Speaker => d.speaker.clone_from(&id),
+                DeviceKind::Camera => d.camera.clone_from(&id),
+            }
+        }
+        if SourceChoice::current() == SourceChoice::TestPattern {
+            return;
+        }
+        if let Ok(visits) = self.visits.lock() {
+            for live in visits.values() {
+                if let Some(p) = &live.peer {
+                    apply_device(p, kind, id.clone());
+                }
+            }
+        }
+    }
+
+    /// [`Self::set_device`] from a visit's room (the visit must have a call).
+    pub(crate) fn set_device_for(
+        &self,
+        visit: &str,
+        kind: DeviceKind,
+        id: Option<DeviceId>,
+    ) -> Result<(), IpcError> {
+        self.with(visit, |_| ())?;
+        self.set_device(kind, id);
+        Ok(())
     }
 
     /// The waiting room admitted a device of this visit: the room may open now.
@@ -456,6 +537,13 @@ impl VisitRoom {
             .or_insert_with(|| Live::new(appointment));
         peer.set_muted(live.muted);
         peer.set_camera_off(live.camera_off);
+        if SourceChoice::current() == SourceChoice::Devices {
+            // The choice may have changed since this connection's options were made.
+            let chosen = self.devices.lock().map(|d| d.clone()).unwrap_or_default();
+            apply_device(&peer, DeviceKind::Microphone, chosen.microphone);
+            apply_device(&peer, DeviceKind::Speaker, chosen.speaker);
+            apply_device(&peer, DeviceKind::Camera, chosen.camera);
+        }
         live.device = Some(device);
         live.peer = Some(peer);
         live.start_pumps();
@@ -665,6 +753,7 @@ impl VisitRoom {
 
     /// Forgets every visit (lock): views go, peers are closed by their host loops.
     pub(crate) fn clear(&self) {
+        self.monitor.stop();
         if let Ok(mut v) = self.visits.lock() {
             v.clear();
         }
@@ -689,7 +778,11 @@ mod tests {
 
     #[test]
     fn media_policies_cap_the_bitrate_and_name_the_turn_servers() {
-        let default = media_options(&managed(serde_json::json!({})));
+        let default = media_options(
+            &managed(serde_json::json!({})),
+            SourceChoice::TestPattern,
+            DeviceSelection::default(),
+        );
         assert_eq!(
             default.peer.video.bitrate_kbps, 1000,
             "the encoder's own start"
@@ -697,11 +790,15 @@ mod tests {
         assert!(default.turn_urls.is_empty(), "the relay's TURN URLs");
         assert!(!default.peer.allow_h264, "VP8 only unless allowed");
 
-        let set = media_options(&managed(serde_json::json!({
+        let set = media_options(
+            &managed(serde_json::json!({
             "MediaMaxBitrateKbps": 400,
             "TurnServers": ["turns:turn.clinic.example:5349"],
             "AllowH264": true,
-        })));
+            })),
+            SourceChoice::TestPattern,
+            DeviceSelection::default(),
+        );
         assert!(set.peer.allow_h264, "AllowH264 reaches the peer");
         assert_eq!(set.peer.video.bitrate_kbps, 400);
         assert_eq!(set.turn_urls, ["turns:turn.clinic.example:5349"]);
@@ -804,16 +901,31 @@ mod tests {
     }
 
     #[test]
-    fn the_source_is_the_test_pattern_chosen_or_for_want_of_a_camera() {
+    fn the_source_is_the_devices_unless_the_test_pattern_is_chosen() {
         assert_eq!(
             SourceChoice::from_env(Some("test-pattern")),
             SourceChoice::TestPattern
         );
-        assert_eq!(SourceChoice::from_env(None), SourceChoice::NoCamera);
+        assert_eq!(SourceChoice::from_env(None), SourceChoice::Devices);
         assert_eq!(
             SourceChoice::from_env(Some("camera")),
-            SourceChoice::NoCamera
+            SourceChoice::Devices
         );
+        let policy = managed(serde_json::json!({}));
+        let chosen = DeviceSelection {
+            microphone: Some(DeviceId::from("pulse:mic-2")),
+            speaker: None,
+            camera: Some(DeviceId::from("v4l:/dev/video2")),
+        };
+        let opts = media_options(&policy, SourceChoice::Devices, chosen.clone());
+        assert_eq!(opts.peer.source, bedside_media::MediaSource::Devices);
+        assert_eq!(opts.peer.devices, chosen);
+        let opts = media_options(
+            &policy,
+            SourceChoice::TestPattern,
+            DeviceSelection::default(),
+        );
+        assert_eq!(opts.peer.source, bedside_media::MediaSource::Synthetic);
         assert_eq!(
             parse_udp("127.0.0.1:0, nonsense,[::1]:5000"),
             vec![

@@ -315,6 +315,8 @@ fn spawn_watch(
                 &app.state::<crate::policy::PolicyState>()
                     .current()
                     .effective,
+                crate::visit::SourceChoice::current(),
+                app.state::<WaitingRoom>().visits().selection(),
             );
             let forward = async {
                 let app = app.clone();

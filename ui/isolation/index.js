@@ -147,6 +147,22 @@
     visit_end: (a) => visit(a, []),
     visit_send_back: (a) => visit(a, []),
     visit_chat_send: (a) => visit(a, ['text']) && isText(a.text),
+    visit_set_device: (a) =>
+      visit(a, ['kind', 'id']) &&
+      ['microphone', 'speaker', 'camera'].includes(a.kind) &&
+      isOptShort(a.id),
+    devices_list: noArgs,
+    devices_choose: (a) =>
+      only(a, ['kind', 'id']) &&
+      ['microphone', 'speaker', 'camera'].includes(a.kind) &&
+      isOptShort(a.id),
+    devices_monitor: (a) =>
+      only(a, ['microphone', 'camera', 'level', 'preview']) &&
+      isOptShort(a.microphone) &&
+      isOptShort(a.camera) &&
+      isChannel(a.level) &&
+      isChannel(a.preview),
+    devices_monitor_stop: noArgs,
     // Tauri's own request for a Channel message too big to evaluate inline (video frames):
     // it carries no arguments, only a header naming the queued message.
     'plugin:__TAURI_CHANNEL__|fetch': noArgs,

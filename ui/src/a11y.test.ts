@@ -108,7 +108,8 @@ describe('axe: the desktop app', () => {
       await expectClean();
       if (page === 'policy') await user.click(screen.getByTestId('policy-back'));
     }
-  });
+    // Five pages with axe each: over vitest's 5 s default on this loaded 2-core machine.
+  }, 20_000);
 
   it('the appointment page, reading and editing the reason, has none', async () => {
     const core = createFakeCore();
@@ -149,7 +150,7 @@ describe('axe: the desktop app', () => {
     };
     const { container } = render(VisitRoom, { api: createApi(invoke), visit: VISIT, appointment: 4, makeChannel, onDone: () => {} });
     await vi.waitFor(() => expect(channels.length).toBeGreaterThan(0));
-    channels[0]!.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: '1234', muted: false, camera_off: false, source: 'no_camera' });
+    channels[0]!.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: '1234', muted: false, camera_off: false, source: 'devices' });
     await screen.findByTestId('visit-remote-video');
     await expectClean(container);
   });

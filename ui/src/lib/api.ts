@@ -8,7 +8,10 @@ import type {
   AuditEvent,
   AuditFilter,
   AuditVerdict,
+  DeviceList,
+  DeviceSlot,
   InviteView,
+  MonitorStatus,
   IpcErrorPayload,
   Note,
   Patient,
@@ -180,6 +183,22 @@ export interface Api {
   visitSendBack(visit: string): Promise<void>;
   /** A chat message to the patient, on the call's data channel (the line comes back as a `chat` update). */
   visitChatSend(visit: string, text: string): Promise<void>;
+  /** Switches a device mid-call (`id` null = the system's default); kept for the app session. */
+  visitSetDevice(visit: string, kind: DeviceSlot, id: string | null): Promise<void>;
+  /** The microphones, speakers and cameras on this computer, defaults first. */
+  devicesList(): Promise<DeviceList>;
+  /** Chooses a device for the app session (Settings; a call in progress switches too). */
+  devicesChoose(kind: DeviceSlot, id: string | null): Promise<void>;
+  /** Starts the Settings checks: the microphone level (dBFS) on `level`, the camera's
+   *  picture (binary frames) on `preview`; says what could not start. */
+  devicesMonitor(
+    microphone: string | null,
+    camera: string | null,
+    level: ChannelLike<number>,
+    preview: ChannelLike<ArrayBuffer>,
+  ): Promise<MonitorStatus>;
+  /** Stops the Settings checks and releases the devices. */
+  devicesMonitorStop(): Promise<void>;
   /** Every policy in force with its source, level and status (the Policy page). */
   policyEffective(): Promise<PolicyView>;
   /** Reads the policy sources again now and returns the result. */
@@ -269,6 +288,12 @@ export function createApi(invoke: InvokeFn): Api {
     visitEnd: (visit) => call('visit_end', { visit }),
     visitSendBack: (visit) => call('visit_send_back', { visit }),
     visitChatSend: (visit, text) => call('visit_chat_send', { visit, text }),
+    visitSetDevice: (visit, kind, id) => call('visit_set_device', { visit, kind, id }),
+    devicesList: () => call('devices_list'),
+    devicesChoose: (kind, id) => call('devices_choose', { kind, id }),
+    devicesMonitor: (microphone, camera, level, preview) =>
+      call('devices_monitor', { microphone, camera, level, preview }),
+    devicesMonitorStop: () => call('devices_monitor_stop'),
     policyEffective: () => call('policy_effective'),
     policyReload: () => call('policy_reload'),
     updateCheck: () => call('update_check'),

@@ -29,6 +29,10 @@ export type {
   UpdateStatus,
   VisitUpdate,
   WaitingEvent,
+  DeviceEntry,
+  DeviceList,
+  DeviceSlot,
+  MonitorStatus,
 } from './generated/bindings';
 import type { Enrolment, IpcError, SourceChoice } from './generated/bindings';
 
@@ -64,4 +68,28 @@ export interface CallStats {
   fps_decoded: number;
   recv_resolution: [number, number];
   send_resolution: [number, number];
+  /** The devices in use and what went wrong with them (`null` for the test pattern). */
+  devices?: DeviceReport | null;
+}
+
+/** What a devices call is using. Mirrors `bedside_media::DeviceReport`. */
+export interface DeviceReport {
+  microphone: string | null;
+  speaker: string | null;
+  camera: string | null;
+  /** No camera: we send no video (the patient's still arrives). */
+  audio_only: boolean;
+  /** The latest problem per kind (cleared when that kind opens again). */
+  notices: DeviceNotice[];
+}
+
+/** What a device is for. Mirrors `bedside_media::DeviceKind`. */
+export type DeviceKind = 'microphone' | 'speaker' | 'camera';
+
+/** A device problem, safe to show. Mirrors `bedside_media::DeviceNotice`. */
+export interface DeviceNotice {
+  kind: DeviceKind;
+  /** Stable code (`no_camera`, `no_microphone`, `device_vanished`, …). */
+  code: string;
+  message: string;
 }

@@ -221,6 +221,18 @@ function desk(fake: FakeCore, cmd: string, a: Record<string, unknown>): unknown 
       d.settings = { ...d.settings, relay_url: s.relay_url, idle_lock_minutes: s.idle_lock_minutes };
       return d.settings;
     }
+    case 'devices_list':
+      return {
+        microphones: [{ id: 'fake-mic', name: 'Fake Microphone', default: true }],
+        speakers: [{ id: 'fake-speaker', name: 'Fake Speakers', default: true }],
+        cameras: [],
+      };
+    case 'devices_monitor':
+      return { microphone_error: null, camera_error: 'No camera was found.', no_camera: true };
+    case 'devices_choose':
+    case 'devices_monitor_stop':
+    case 'visit_set_device':
+      return null;
     case 'waiting_sync':
       return d.watching;
     case 'waiting_admit':

@@ -28,6 +28,15 @@ function setup() {
     calls.push({ cmd, args });
     if (cmd === 'visit_open') return 4;
     if (cmd === 'note_get') return null;
+    if (cmd === 'devices_list')
+      return {
+        microphones: [
+          { id: 'mic-usb', name: 'USB Headset', default: true },
+          { id: 'mic-int', name: 'Built-in Microphone', default: false },
+        ],
+        speakers: [{ id: 'spk', name: 'Speakers', default: true }],
+        cameras: [],
+      };
     return null;
   };
   const channels: ChannelLike<unknown>[] = [];
@@ -48,7 +57,7 @@ describe('VisitRoom', () => {
     const { channels, put, calls } = setup();
     await vi.waitFor(() => expect(calls.some((c) => c.cmd === 'visit_open')).toBe(true));
     const [events, remote, local] = channels;
-    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'no_camera' });
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'devices' });
     for (let seq = 1; seq <= 3; seq++) remote.onmessage(frameBytes(0, seq, 8, 6));
     local.onmessage(frameBytes(1, 1, 4, 2));
     const canvas = screen.getByTestId('visit-remote-video');
@@ -58,8 +67,69 @@ describe('VisitRoom', () => {
     expect(put).toEqual([8, 8, 8, 4]);
     expect((canvas as HTMLCanvasElement).width).toBe(8);
     expect(window.__bedsideVisit).toMatchObject({ painted: 3, localPainted: 1, renderer: '2d' });
-    expect(screen.getByTestId('visit-source-note').textContent).toBe(t.visit.noCamera);
+    expect(screen.queryByTestId('visit-source-note')).toBeNull();
     expect(screen.getByTestId('visit-state').textContent?.trim()).toBe(t.visit.state.connected);
+  });
+
+  it('switches a device mid-call from the device menu', async () => {
+    const { channels, calls, user } = setup();
+    await vi.waitFor(() => expect(channels.length).toBe(3));
+    channels[0].onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'devices', chat: [] });
+    const button = await screen.findByTestId('visit-devices');
+    expect(button.getAttribute('aria-expanded')).toBe('false');
+    await user.click(button);
+    expect(button.getAttribute('aria-expanded')).toBe('true');
+    const mic = (await screen.findByTestId('visit-device-microphone')) as HTMLSelectElement;
+    expect([...mic.options].map((o) => o.textContent)).toEqual([
+      t.visit.devices.systemDefault,
+      t.visit.devices.defaultMark('USB Headset'),
+      'Built-in Microphone',
+    ]);
+    expect(screen.getByTestId('visit-device-none-camera').textContent).toBe(t.visit.devices.none.camera);
+    await user.selectOptions(mic, 'mic-int');
+    await vi.waitFor(() =>
+      expect(calls.at(-1)).toEqual({ cmd: 'visit_set_device', args: { visit: VISIT, kind: 'microphone', id: 'mic-int' } }),
+    );
+    await user.selectOptions(mic, '');
+    await vi.waitFor(() =>
+      expect(calls.at(-1)).toEqual({ cmd: 'visit_set_device', args: { visit: VISIT, kind: 'microphone', id: null } }),
+    );
+  });
+
+  it('has no device menu while sending the test pattern', async () => {
+    const { channels } = setup();
+    await vi.waitFor(() => expect(channels.length).toBe(3));
+    channels[0].onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'test_pattern', chat: [] });
+    expect((await screen.findByTestId('visit-source-note')).textContent).toBe(t.visit.testPattern);
+    expect(screen.queryByTestId('visit-devices')).toBeNull();
+  });
+
+  it('says plainly when the visit is audio only or the patient cannot hear us', async () => {
+    const { channels } = setup();
+    await vi.waitFor(() => expect(channels.length).toBe(3));
+    const [events] = channels;
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'devices', chat: [] });
+    expect(screen.queryByTestId('visit-device-notices')).toBeNull();
+    const stats = { state: 'connected', rtt_ms: 20, loss_sent: 0, loss_received: 0, jitter_ms: 1, send_kbps: 40, recv_kbps: 900, fps_sent: 0, fps_decoded: 30, recv_resolution: [640, 480], send_resolution: [0, 0] };
+    events.onmessage({
+      kind: 'stats',
+      stats: {
+        ...stats,
+        devices: {
+          microphone: null, speaker: 'Speakers', camera: null, audio_only: true,
+          notices: [
+            { kind: 'camera', code: 'no_camera', message: 'No camera was found.' },
+            { kind: 'microphone', code: 'no_microphone', message: 'No microphone was found.' },
+          ],
+        },
+      },
+    });
+    const shown = await screen.findAllByTestId('visit-device-notice');
+    expect(shown.map((n) => n.textContent)).toEqual([t.visit.audioOnly, t.visit.noMicrophone]);
+    expect(screen.getByTestId('visit-device-notices').getAttribute('role')).toBe('status');
+    // The microphone came back: its notice goes.
+    events.onmessage({ kind: 'stats', stats: { ...stats, devices: { microphone: 'Mic', speaker: 'Speakers', camera: null, audio_only: true, notices: [] } } });
+    await vi.waitFor(() => expect(screen.getAllByTestId('visit-device-notice').map((n) => n.textContent)).toEqual([t.visit.audioOnly]));
   });
 
   it('shows the code and records that the patient read it back', async () => {
@@ -111,7 +181,7 @@ describe('VisitRoom chat', () => {
     const { channels, calls, user } = setup();
     await vi.waitFor(() => expect(calls.some((c) => c.cmd === 'visit_open')).toBe(true));
     const [events] = channels;
-    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'no_camera', chat: [] });
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'devices', chat: [] });
     events.onmessage({ kind: 'chat', line: { id: 'p1', from: 'patient', text: 'I feel dizzy', sent_at: 0 } });
     await vi.waitFor(() => expect(screen.getAllByTestId('visit-chat-message')).toHaveLength(1));
     expect(screen.getByTestId('visit-chat-announce').textContent).toContain(t.visit.chat.announce('I feel dizzy'));

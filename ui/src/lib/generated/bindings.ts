@@ -121,6 +121,35 @@ export interface ChatLine {
   text: string;
 }
 
+/** One device in a list. */
+export interface DeviceEntry {
+  /** The system uses it by default. */
+  default: boolean;
+  /** Stable id (what `visit_set_device` takes). */
+  id: string;
+  /** Human name. */
+  name: string;
+}
+
+/** The devices on this computer, by kind, each list with the default first. */
+export interface DeviceList {
+  /** Video inputs (empty: the visit is audio only). */
+  cameras: DeviceEntry[];
+  /** Audio inputs. */
+  microphones: DeviceEntry[];
+  /** Audio outputs. */
+  speakers: DeviceEntry[];
+}
+
+/** Which kind of device a command chooses. */
+export type DeviceSlot =
+  /** Audio input. */
+  | 'microphone'
+  /** Audio output. */
+  | 'speaker'
+  /** Video input. */
+  | 'camera';
+
 /** A TOTP enrolment as the UI gets it: the QR code PNG as base64 for a `data:` URL. */
 export interface Enrolment {
   otpauth_uri: string;
@@ -151,6 +180,16 @@ export interface IpcError {
   message: string;
   /** With `locked_out`: seconds until the next attempt, for the UI's countdown. */
   retry_after_secs?: number;
+}
+
+/** What the Settings page's checks could start. */
+export interface MonitorStatus {
+  /** Why there is no camera preview (`null`: frames are on their way). */
+  camera_error: string | null;
+  /** Why there is no microphone level (`null`: the level is on its way). */
+  microphone_error: string | null;
+  /** There is no camera at all. */
+  no_camera: boolean;
 }
 
 /** One version of a visit note. */
@@ -261,8 +300,8 @@ export interface Settings {
 export type SourceChoice =
   /** Chosen explicitly (`BEDSIDE_VIDEO_SOURCE=test-pattern`): diagnostics and tests. */
   | 'test_pattern'
-  /** No capture device (capture is not built yet): the test pattern, with a note. */
-  | 'no_camera';
+  /** The clinician's microphone, camera and speaker. */
+  | 'devices';
 
 /** A file that could not be used. */
 export interface Unreadable {
@@ -374,6 +413,11 @@ export interface Commands {
   visit_close: { args: { visit: string }; returns: void };
   visit_frame_ack: { args: { visit: string; stream: number; seq: number }; returns: void };
   visit_controls: { args: { visit: string; muted: boolean; cameraOff: boolean }; returns: void };
+  devices_list: { args: Record<string, never>; returns: DeviceList };
+  devices_choose: { args: { kind: DeviceSlot; id: string | null }; returns: void };
+  devices_monitor: { args: { microphone: string | null; camera: string | null; level: unknown; preview: unknown }; returns: MonitorStatus };
+  devices_monitor_stop: { args: Record<string, never>; returns: void };
+  visit_set_device: { args: { visit: string; kind: DeviceSlot; id: string | null }; returns: void };
   visit_chat_send: { args: { visit: string; text: string }; returns: void };
   visit_confirm_sas: { args: { visit: string }; returns: void };
   visit_end: { args: { visit: string }; returns: void };

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createApi, type ChannelLike } from '../api';
 import { frameBytes } from '../../test/frames';
 import { i420ToRgba, parseFrame } from '../video';
-import { createVisitStore, qualityOf, type MakeChannel } from './visit';
+import { createVisitStore, deviceNotices, qualityOf, type MakeChannel } from './visit';
+import { t } from '../i18n/en';
 
 const VISIT = '00112233445566778899aabbccddeeff';
 
@@ -61,8 +62,8 @@ describe('visit store', () => {
     const { store, channels } = setup();
     await store.open({ remote: () => true, local: () => true });
     const events = channels[0];
-    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'waiting', sas: null, muted: false, camera_off: false, source: 'no_camera' });
-    expect(get(store).source).toBe('no_camera');
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'waiting', sas: null, muted: false, camera_off: false, source: 'devices' });
+    expect(get(store).source).toBe('devices');
     events.onmessage({ kind: 'answered', sas: '123 456' });
     events.onmessage({ kind: 'state', state: 'connected' });
     expect(get(store)).toMatchObject({ sas: '123 456', state: 'connected' });
@@ -98,6 +99,36 @@ describe('visit store', () => {
     expect(qualityOf({ ...s, loss_received: 0.05 })).toBe('fair');
     expect(qualityOf({ ...s, rtt_ms: 900 })).toBe('poor');
   });
+
+  it('maps the device report to plain notices', () => {
+    const s = { state: 'connected', rtt_ms: 20, loss_sent: 0, loss_received: 0, jitter_ms: 1, send_kbps: 900, recv_kbps: 900, fps_sent: 30, fps_decoded: 30, recv_resolution: [640, 480] as [number, number], send_resolution: [640, 480] as [number, number] };
+    const report = { microphone: 'Mic', speaker: 'Speakers', camera: 'Webcam', audio_only: false, notices: [] };
+    expect(deviceNotices(null)).toEqual([]);
+    expect(deviceNotices(s)).toEqual([]);
+    expect(deviceNotices({ ...s, devices: null })).toEqual([]);
+    expect(deviceNotices({ ...s, devices: report })).toEqual([]);
+    // Audio only without a notice still says so.
+    expect(deviceNotices({ ...s, devices: { ...report, camera: null, audio_only: true } })).toEqual([
+      { kind: 'camera', code: 'no_camera', text: t.visit.audioOnly },
+    ]);
+    expect(
+      deviceNotices({
+        ...s,
+        devices: {
+          ...report,
+          microphone: null,
+          notices: [
+            { kind: 'microphone', code: 'no_microphone', message: 'core words' },
+            { kind: 'speaker', code: 'device_vanished', message: 'The speaker was unplugged.' },
+            { kind: 'speaker', code: 'no_speaker', message: 'a second one for the same kind' },
+          ],
+        },
+      }),
+    ).toEqual([
+      { kind: 'microphone', code: 'no_microphone', text: t.visit.noMicrophone },
+      { kind: 'speaker', code: 'device_vanished', text: 'The speaker was unplugged.' },
+    ]);
+  });
 });
 
 describe('frames', () => {
@@ -123,7 +154,7 @@ describe('visit store chat', () => {
     const { store, channels } = setup();
     await store.open({ remote: () => true, local: () => true });
     const [events] = channels;
-    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'no_camera', chat: [line('a', 'patient')] });
+    events.onmessage({ kind: 'snapshot', appointment: 4, state: 'connected', sas: null, muted: false, camera_off: false, source: 'devices', chat: [line('a', 'patient')] });
     events.onmessage({ kind: 'chat', line: line('b', 'clinician') });
     events.onmessage({ kind: 'chat', line: line('b', 'clinician') });
     expect(get(store).chat.map((l) => l.id)).toEqual(['a', 'b']);

@@ -9,7 +9,7 @@ import { writable, type Readable } from 'svelte/store';
 
 import type { Api, ChannelLike } from '../api';
 import { t } from '../i18n/en';
-import type { CallStats, ChatLine, VideoSource, VisitUpdate } from '../types';
+import type { CallStats, ChatLine, DeviceKind, VideoSource, VisitUpdate } from '../types';
 import { parseFrame, type VideoFrame } from '../video';
 
 export interface VisitState {
@@ -296,6 +296,39 @@ export function createVisitStore(options: {
 }
 
 /** A coarse quality level from the once-a-second stats. */
+/** One device problem to show in the room. */
+export interface DeviceNoticeView {
+  kind: DeviceKind;
+  code: string;
+  text: string;
+}
+
+/** The device problems of a call, in plain words: audio only without a camera, nothing
+ *  heard without a microphone; other problems as the core words them (safe to show). */
+export function deviceNotices(stats: CallStats | null): DeviceNoticeView[] {
+  const report = stats?.devices;
+  if (!report) return [];
+  const out: DeviceNoticeView[] = [];
+  const seen = new Set<DeviceKind>();
+  for (const n of report.notices) {
+    if (seen.has(n.kind)) continue;
+    seen.add(n.kind);
+    const text =
+      n.code === 'no_camera'
+        ? t.visit.audioOnly
+        : n.code === 'no_microphone'
+          ? t.visit.noMicrophone
+          : n.code === 'no_speaker'
+            ? t.visit.noSpeaker
+            : n.message;
+    out.push({ kind: n.kind, code: n.code, text });
+  }
+  if (report.audio_only && !seen.has('camera')) {
+    out.unshift({ kind: 'camera', code: 'no_camera', text: t.visit.audioOnly });
+  }
+  return out;
+}
+
 export function qualityOf(stats: CallStats | null): 'good' | 'fair' | 'poor' | 'unknown' {
   if (!stats) return 'unknown';
   const loss = Math.max(stats.loss_sent, stats.loss_received);
