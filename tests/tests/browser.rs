@@ -184,7 +184,8 @@ async fn drive(link: String, extra: &'static [&'static str]) -> Run {
 }
 
 /// One browser test at a time: the call tests measure frame rates, and several browsers
-/// encoding and decoding video at once on a small machine starve each other. A test holds
+/// encoding and decoding video at once on a small machine starve each other. The CPU-heavy
+/// store workloads (`crash`, `logs`) take it too, for the same reason. A test holds
 /// it from its start, so no clinician or host waits on a knock while another test's
 /// browser runs.
 pub(crate) static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
