@@ -375,9 +375,13 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         "patient video decoded at {} fps",
         s.fps_decoded
     );
+    // The microphone keeps Opus at its 20 ms cadence: the mean rate since the peer started
+    // (connection set-up included, so below 50). Not the last one-second sample, which a
+    // loaded machine that starves the test's own PulseAudio server for a second can sink.
+    let mean_pps = s.totals.audio_packets_sent as f64 / s.elapsed_s.max(1.0);
     assert!(
-        s.audio_pps_sent >= 45.0,
-        "Opus at {} packets/s",
+        mean_pps >= 35.0,
+        "Opus at {mean_pps:.1} packets/s on average (last second {})",
         s.audio_pps_sent
     );
 
