@@ -33,6 +33,10 @@ const CLEARED_VARS: &[&str] = &[
 const SESSION_SCRIPT: &str = r#"printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null || { echo "xtask: gnome-keyring-daemon could not unlock a keyring" >&2; exit 1; }
 exec "$@""#;
 
+/// Unlocks a fresh login keyring (password `pw`) on the session bus in the environment; the
+/// first line of [`SESSION_SCRIPT`] does the same inside `dbus-run-session`.
+const UNLOCK_KEYRING: &str = "printf pw | gnome-keyring-daemon --unlock --components=secrets";
+
 /// Runs `command` (a program and its arguments) in the workspace root inside a throwaway
 /// Secret Service session, with stdout handled by `run` (which spawns and waits).
 pub fn in_session(
@@ -101,16 +105,16 @@ impl Bus {
         anyhow::ensure!(!address.is_empty(), "dbus-daemon printed no address");
         let mut keyring = Command::new("sh");
         keyring
-            .args([
-                "-c",
-                "printf pw | gnome-keyring-daemon --unlock --components=secrets",
-            ])
+            .args(["-c", UNLOCK_KEYRING])
             .env("HOME", &home.path)
             .env("XDG_RUNTIME_DIR", home.path.join("run"))
             .env("DBUS_SESSION_BUS_ADDRESS", &address)
             .env(MARKER_VAR, &home.path)
             .stdout(process::Stdio::null());
-        for var in ["XDG_DATA_HOME", "XDG_CONFIG_HOME", "GNOME_KEYRING_CONTROL"] {
+        for var in CLEARED_VARS
+            .iter()
+            .filter(|v| **v != "DBUS_SESSION_BUS_ADDRESS")
+        {
             keyring.env_remove(var);
         }
         let bus = Bus {
