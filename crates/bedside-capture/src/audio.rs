@@ -287,15 +287,7 @@ impl Microphone {
                         });
                     });
                 },
-                move |e: cpal::Error| {
-                    if e.kind() == cpal::ErrorKind::Xrun {
-                        return;
-                    }
-                    tracing::debug!(error = %e, "microphone stream error");
-                    if let Ok(mut g) = err_shared.failed.lock() {
-                        g.get_or_insert(DeviceError::from_running(kind, &e));
-                    }
-                },
+                on_stream_error(kind, err_shared, |s| &s.failed),
                 Some(Duration::from_secs(3)),
             )
             .map_err(|e| DeviceError::from_cpal(kind, &e))?;
@@ -485,15 +477,7 @@ impl Speaker {
                         cb.underruns.fetch_add(1, Ordering::Relaxed);
                     }
                 },
-                move |e: cpal::Error| {
-                    if e.kind() == cpal::ErrorKind::Xrun {
-                        return;
-                    }
-                    tracing::debug!(error = %e, "speaker stream error");
-                    if let Ok(mut g) = err_shared.failed.lock() {
-                        g.get_or_insert(DeviceError::from_running(kind, &e));
-                    }
-                },
+                on_stream_error(kind, err_shared, |s| &s.failed),
                 Some(Duration::from_secs(3)),
             )
             .map_err(|e| DeviceError::from_cpal(kind, &e))?;
@@ -568,6 +552,27 @@ impl Speaker {
     /// The rate the device runs at.
     pub fn device_rate(&self) -> u32 {
         self.device_rate
+    }
+}
+
+/// The error callback of a cpal stream: overruns and underruns are not failures; anything else
+/// is kept (the first one) for `health()` to report.
+fn on_stream_error<S: Send + Sync + 'static>(
+    kind: DeviceKind,
+    shared: Arc<S>,
+    failed: fn(&S) -> &Mutex<Option<DeviceError>>,
+) -> impl FnMut(cpal::Error) + Send + 'static {
+    move |e: cpal::Error| {
+        if e.kind() == cpal::ErrorKind::Xrun {
+            return;
+        }
+        match kind {
+            DeviceKind::Microphone => tracing::debug!(error = %e, "microphone stream error"),
+            _ => tracing::debug!(error = %e, "speaker stream error"),
+        }
+        if let Ok(mut g) = failed(&shared).lock() {
+            g.get_or_insert(DeviceError::from_running(kind, &e));
+        }
     }
 }
 
