@@ -489,6 +489,14 @@ pub async fn serve(
     let draining = state.clone();
     // Upgraded WebSocket connections are not tracked by axum's graceful
     // shutdown: close them ourselves, so clients see 1001 and reconnect.
+    // Signaling is small messages that should go out at once (as `ws` does in
+    // Node): Nagle would hold one back until the previous one is acknowledged.
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let r = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -557,13 +565,15 @@ pub async fn serve_tls(
         on_shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
     });
     let listener = listener.into_std()?;
-    let r = axum_server::tls_rustls::from_tcp_rustls(
-        listener,
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
         axum_server::tls_rustls::RustlsConfig::from_config(tls),
-    )?
-    .handle(handle)
-    .serve(app(state).into_make_service_with_connect_info::<SocketAddr>())
-    .await;
+    )
+    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let r = axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .await;
     ticker.abort();
     r
 }
