@@ -595,7 +595,17 @@ async fn run_side(relay: Relay, clinic: Arc<Ed25519KeyPair>, args: &Args) -> Res
         "  {}: forwarding latency, {RATE} messages/s for {secs} s",
         relay.name
     );
-    let latency = latency(relay.port, &clinic, secs).await?;
+    // The load generator measures latency on one thread of its own (a
+    // current-thread runtime), so it takes at most one of the cores from the
+    // relay under test; the hold phase below needs the generator's workers.
+    let (port, key) = (relay.port, Arc::clone(&clinic));
+    let latency = tokio::task::spawn_blocking(move || -> Res<Latency> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(latency(port, &key, secs))
+    })
+    .await??;
     let held = hold(&relay, clinic, args.connections, args.quick).await?;
     relay.stop();
     Ok(Side { latency, held })
