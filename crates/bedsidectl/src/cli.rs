@@ -377,6 +377,11 @@ pub enum VisitCmd {
         /// Admit the first knock that opens with this visit's secret.
         #[arg(long)]
         auto_admit: bool,
+        /// Print the patient's name and date of birth in `knock` events and the
+        /// text of `chat` events. Off by default: these lines often end up in files
+        /// and terminals' scrollback, so they carry lengths instead.
+        #[arg(long)]
+        show_phi: bool,
         /// Answer the admitted patient's call with this media (`synthetic`: a
         /// test pattern and a tone; `devices`: camera and microphone).
         #[arg(long, value_enum)]

@@ -364,6 +364,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     appointment_id,
                     relay,
                     auto_admit,
+                    show_phi,
                     media,
                     duration,
                     stats_json,
@@ -400,6 +401,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &appointment_id,
                 relay,
                 auto_admit,
+                show_phi,
                 media.map(|m| (m, duration, stats_json)),
             )?
         }
@@ -862,6 +864,7 @@ fn host(
     appointment_id: &str,
     relay: Option<String>,
     auto_admit: bool,
+    show_phi: bool,
     media: Option<(
         bedside_host::MediaOptions,
         Option<u64>,
@@ -924,7 +927,7 @@ fn host(
             eprintln!("bedsidectl: {notice}");
         }
         report.observe(&e);
-        crate::output::line(&serde_json::to_string(&e).unwrap_or_default());
+        crate::output::line(&crate::output::host_event(&e, show_phi));
     };
     let shutdown = async {
         let media_done = async {
