@@ -19,23 +19,9 @@ use serde_json::{Map, Value};
 /// Where the generated file lives, from `src-tauri`.
 const OUTPUT: &str = "../ui/src/lib/generated/bindings.ts";
 
-/// Types defined by crates that do not derive `JsonSchema` (their owners' crates stay
-/// free of it); `ui/src/lib/types.ts` keeps them by hand and the generated file imports them.
-const EXTERNAL: &[&str] = &["BundleReport", "CallStats"];
-
 /// `PolicyRow::level`: `bedside_policy::Level` in snake case, or `null`.
 pub(crate) fn policy_level(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["mandatory", "recommended", null] })
-}
-
-/// `PolicyView::bundle`: `bedside_policy::sources::BundleReport`, kept by hand in the UI.
-pub(crate) fn bundle_report(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "$ref": "#/$defs/BundleReport" })
-}
-
-/// `VisitUpdate::Stats::stats`: `bedside_media::CallStats`, kept by hand in the UI.
-pub(crate) fn call_stats(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "$ref": "#/$defs/CallStats" })
 }
 
 /// Collects the definitions of the given root types under one contract.
@@ -223,6 +209,13 @@ fn members(schema: &Value, indent: &str) -> String {
     s
 }
 
+/// `minItems == maxItems` (up to 16): the length of a fixed-size array.
+fn fixed_len(schema: &Value) -> Option<usize> {
+    let min = schema.get("minItems")?.as_u64()?;
+    let max = schema.get("maxItems")?.as_u64()?;
+    (min == max && (1..=16).contains(&min)).then(|| usize::try_from(min).ok())?
+}
+
 /// An object schema inline: `{ a: T; b?: U }`.
 fn inline_object(schema: &Value) -> String {
     let body = members(schema, "");
@@ -249,6 +242,9 @@ fn ts_of_type(name: &str, schema: &Value) -> String {
             if let Some(items) = schema.get("prefixItems").and_then(Value::as_array) {
                 let items: Vec<String> = items.iter().map(ts).collect();
                 format!("[{}]", items.join(", "))
+            } else if let (Some(n), Some(items)) = (fixed_len(schema), schema.get("items")) {
+                // A Rust array (`[u32; 2]`): a tuple of that many.
+                format!("[{}]", vec![ts(items); n].join(", "))
             } else {
                 let inner = schema
                     .get("items")
@@ -348,17 +344,6 @@ pub(crate) fn typescript() -> String {
         "// Generated from the Rust IPC types by src-tauri/src/bindings.rs. Do not edit:\n\
          // regenerate with `BEDSIDE_BLESS=1 cargo test -p bedside-desktop bindings`.\n",
     );
-    let external: Vec<&str> = EXTERNAL
-        .iter()
-        .copied()
-        .filter(|e| body.contains(e))
-        .collect();
-    if !external.is_empty() {
-        s.push_str(&format!(
-            "\nimport type {{ {} }} from '../types';\n",
-            external.join(", ")
-        ));
-    }
     s.push_str(&body);
     s.push('\n');
     s.push_str(&commands(&defs));
@@ -533,10 +518,7 @@ mod tests {
         let mut names = Vec::new();
         refs(&Value::Object(defs.clone()), &mut names);
         for n in names {
-            assert!(
-                defs.contains_key(&n) || EXTERNAL.contains(&n.as_str()),
-                "{n} is neither generated nor listed in EXTERNAL"
-            );
+            assert!(defs.contains_key(&n), "{n} is referenced but not generated");
         }
     }
 

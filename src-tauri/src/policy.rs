@@ -183,7 +183,6 @@ pub struct PolicyView {
     /// Policy files that could not be read.
     unreadable: Vec<Unreadable>,
     /// Signed bundles: the one in force, those refused, pinned keys.
-    #[cfg_attr(test, schemars(schema_with = "crate::bindings::bundle_report"))]
     bundle: bedside_policy::sources::BundleReport,
     /// The minimum version policy requires, when this app is older (visits are refused).
     update_required: Option<String>,

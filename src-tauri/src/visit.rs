@@ -287,7 +287,6 @@ pub enum VisitUpdate {
     /// Once a second.
     Stats {
         /// The snapshot.
-        #[cfg_attr(test, schemars(schema_with = "crate::bindings::call_stats"))]
         stats: Box<bedside_media::CallStats>,
     },
     /// An offer did not authenticate: the call was refused.

@@ -56,6 +56,7 @@ pub struct DeviceSelection {
 
 /// What a `devices` call is using, for the stats and the visit room.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct DeviceReport {
     /// The microphone's name, while one is open.
     pub microphone: Option<String>,
@@ -71,6 +72,7 @@ pub struct DeviceReport {
 
 /// A device problem, safe to show (no PHI; device names at most).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct DeviceNotice {
     /// Which kind.
     pub kind: DeviceKind,

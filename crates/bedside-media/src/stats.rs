@@ -121,6 +121,7 @@ impl Totals {
 /// One second of a call, as the UI and `--stats-json` see it. Rates are over
 /// the interval since the previous snapshot; totals are since the answer.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct CallStats {
     /// Seconds since the answer.
     pub elapsed_s: f64,
@@ -171,6 +172,7 @@ pub struct CallStats {
 
 /// Totals since the answer.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct StatsTotals {
     /// Video frames sent.
     pub video_frames_sent: u64,

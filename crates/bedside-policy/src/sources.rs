@@ -147,6 +147,7 @@ pub struct Remembered {
 
 /// The bundle in force.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct AppliedBundle {
     /// Its version.
     pub version: u64,
@@ -157,6 +158,7 @@ pub struct AppliedBundle {
 
 /// A bundle that was not applied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct RefusedBundle {
     /// The file.
     pub location: String,
@@ -166,6 +168,7 @@ pub struct RefusedBundle {
 
 /// What happened to signed bundles, for the Policy page and `policy show`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
 pub struct BundleReport {
     /// How many organisation keys are pinned.
     pub trusted_keys: usize,

@@ -1,7 +1,16 @@
 // Generated from the Rust IPC types by src-tauri/src/bindings.rs. Do not edit:
 // regenerate with `BEDSIDE_BLESS=1 cargo test -p bedside-desktop bindings`.
 
-import type { BundleReport, CallStats } from '../types';
+/** The bundle in force. */
+export interface AppliedBundle {
+  /**
+   * The file it came from, or `remembered` when an older file was refused
+   * and the remembered bundle stays in force.
+   */
+  location: string;
+  /** Its version. */
+  version: number;
+}
 
 /** An appointment's row id. */
 export type AppointmentId = number;
@@ -99,6 +108,69 @@ export type AuditVerdict =
    */
   | { status: 'checkpoint_mismatch'; seq: number };
 
+/** What happened to signed bundles, for the Policy page and `policy show`. */
+export interface BundleReport {
+  /** The bundle in force, if any. */
+  applied: AppliedBundle | null;
+  /** The highest version ever applied here (from the caller's memory). */
+  last_applied_version: number | null;
+  /** Bundles refused (bad signature, older than the last applied, superseded). */
+  refused: RefusedBundle[];
+  /** How many organisation keys are pinned. */
+  trusted_keys: number;
+}
+
+/**
+ * One second of a call, as the UI and `--stats-json` see it. Rates are over
+ * the interval since the previous snapshot; totals are since the answer.
+ */
+export interface CallStats {
+  /** Remote audio held in the jitter buffer, ms. */
+  audio_buffer_ms: number;
+  /** Audio codec (`audio/opus`). */
+  audio_codec: string;
+  /** Opus packets per second received. */
+  audio_pps_received: number;
+  /** Opus packets per second sent. */
+  audio_pps_sent: number;
+  /** The devices in use and what went wrong with them (`devices` source only). */
+  devices?: DeviceReport;
+  /** Seconds since the answer. */
+  elapsed_s: number;
+  /** Milliseconds from the answer to the first decoded remote frame. */
+  first_frame_ms: number | null;
+  /** Remote frames per second decoded. */
+  fps_decoded: number;
+  /** Frames per second encoded and sent. */
+  fps_sent: number;
+  /** Jitter the remote reports on our video, ms. */
+  jitter_ms: number;
+  /** Loss on the remote video we receive (packets missing / expected), 0–1. */
+  loss_received: number;
+  /** Loss the remote reports on our video, 0–1. */
+  loss_sent: number;
+  /** Video bitrate we receive, kbit/s. */
+  recv_kbps: number;
+  /** What we decode: `[width, height]`. */
+  recv_resolution: [number, number];
+  /** REMB estimate from the remote, kbit/s. */
+  remb_kbps: number | null;
+  /** ICE round-trip time of the selected candidate pair, in ms. */
+  rtt_ms: number | null;
+  /** Video bitrate we send, kbit/s. */
+  send_kbps: number;
+  /** What we send: `[width, height]`. */
+  send_resolution: [number, number];
+  /** The peer connection state (`connecting`, `connected`, …). */
+  state: string;
+  /** Encoder target, kbit/s. */
+  target_kbps: number;
+  /** Totals since the answer. */
+  totals: StatsTotals;
+  /** Video codec (`video/VP8`, or `video/H264` when negotiated). */
+  video_codec: string;
+}
+
 /** Who wrote a chat line. */
 export type ChatFrom =
   /** The patient (received on the call's data channel). */
@@ -131,6 +203,15 @@ export interface DeviceEntry {
   name: string;
 }
 
+/** What a device is for. */
+export type DeviceKind =
+  /** Audio input. */
+  | 'microphone'
+  /** Audio output. */
+  | 'speaker'
+  /** Video input. */
+  | 'camera';
+
 /** The devices on this computer, by kind, each list with the default first. */
 export interface DeviceList {
   /** Video inputs (empty: the visit is audio only). */
@@ -139,6 +220,30 @@ export interface DeviceList {
   microphones: DeviceEntry[];
   /** Audio outputs. */
   speakers: DeviceEntry[];
+}
+
+/** A device problem, safe to show (no PHI; device names at most). */
+export interface DeviceNotice {
+  /** Stable code (`no_camera`, `no_microphone`, `device_vanished`, …). */
+  code: string;
+  /** Which kind. */
+  kind: DeviceKind;
+  /** What to tell the clinician. */
+  message: string;
+}
+
+/** What a `devices` call is using, for the stats and the visit room. */
+export interface DeviceReport {
+  /** No camera: we send no video (the patient's still arrives). */
+  audio_only: boolean;
+  /** The camera's name, while one is open. */
+  camera: string | null;
+  /** The microphone's name, while one is open. */
+  microphone: string | null;
+  /** The latest problem per kind (cleared when that kind opens again). */
+  notices: DeviceNotice[];
+  /** The speaker's name, while one is open. */
+  speaker: string | null;
 }
 
 /** Which kind of device a command chooses. */
@@ -279,6 +384,14 @@ export interface ProfileSummary {
   username: string;
 }
 
+/** A bundle that was not applied. */
+export interface RefusedBundle {
+  /** The file. */
+  location: string;
+  /** Why, in admin terms. */
+  reason: string;
+}
+
 /** Whether someone is signed in. */
 export type SessionState =
   /** Nobody is signed in (or the app locked itself). */
@@ -302,6 +415,40 @@ export type SourceChoice =
   | 'test_pattern'
   /** The clinician's microphone, camera and speaker. */
   | 'devices';
+
+/** Totals since the answer. */
+export interface StatsTotals {
+  /** Audio bytes received. */
+  audio_bytes_received: number;
+  /** Audio bytes sent. */
+  audio_bytes_sent: number;
+  /** Remote audio frames concealed (lost or late). */
+  audio_frames_concealed: number;
+  /** Remote audio frames decoded. */
+  audio_frames_decoded: number;
+  /** Remote audio packets refused as late or duplicate. */
+  audio_packets_late: number;
+  /** Opus packets received. */
+  audio_packets_received: number;
+  /** Opus packets sent. */
+  audio_packets_sent: number;
+  /** Keyframe requests (PLI/FIR) received from the remote. */
+  keyframe_requests_received: number;
+  /** Keyframes sent. */
+  keyframes_sent: number;
+  /** PLIs sent. */
+  plis_sent: number;
+  /** Remote video bytes received. */
+  video_bytes_received: number;
+  /** Video bytes sent. */
+  video_bytes_sent: number;
+  /** Remote frames the decoder refused. */
+  video_decode_errors: number;
+  /** Remote video frames decoded. */
+  video_frames_decoded: number;
+  /** Video frames sent. */
+  video_frames_sent: number;
+}
 
 /** A file that could not be used. */
 export interface Unreadable {

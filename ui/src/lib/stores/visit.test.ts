@@ -6,6 +6,24 @@ import { frameBytes } from '../../test/frames';
 import { i420ToRgba, parseFrame } from '../video';
 import { createVisitStore, deviceNotices, qualityOf, type MakeChannel } from './visit';
 import { t } from '../i18n/en';
+import type { CallStats } from '../types';
+
+/** One second of a healthy 640×480 call, every field as the core sends it. */
+function connectedStats(): CallStats {
+  const totals = {
+    audio_bytes_received: 0, audio_bytes_sent: 0, audio_frames_concealed: 0, audio_frames_decoded: 0,
+    audio_packets_late: 0, audio_packets_received: 0, audio_packets_sent: 0,
+    keyframe_requests_received: 0, keyframes_sent: 0, plis_sent: 0, video_bytes_received: 0,
+    video_bytes_sent: 0, video_decode_errors: 0, video_frames_decoded: 0, video_frames_sent: 0,
+  };
+  return {
+    elapsed_s: 10, state: 'connected', video_codec: 'video/VP8', audio_codec: 'audio/opus',
+    rtt_ms: 20, loss_sent: 0, loss_received: 0, jitter_ms: 1, send_kbps: 900, recv_kbps: 900,
+    target_kbps: 1000, remb_kbps: null, fps_sent: 30, fps_decoded: 30, audio_pps_sent: 50,
+    audio_pps_received: 50, recv_resolution: [640, 480], send_resolution: [640, 480],
+    first_frame_ms: 300, audio_buffer_ms: 40, totals,
+  };
+}
 
 const VISIT = '00112233445566778899aabbccddeeff';
 
@@ -93,7 +111,7 @@ describe('visit store', () => {
   });
 
   it('rates the connection from the stats', () => {
-    const s = { state: 'connected', rtt_ms: 20, loss_sent: 0, loss_received: 0, jitter_ms: 1, send_kbps: 900, recv_kbps: 900, fps_sent: 30, fps_decoded: 30, recv_resolution: [640, 480] as [number, number], send_resolution: [640, 480] as [number, number] };
+    const s = connectedStats();
     expect(qualityOf(null)).toBe('unknown');
     expect(qualityOf(s)).toBe('good');
     expect(qualityOf({ ...s, loss_received: 0.05 })).toBe('fair');
@@ -101,11 +119,11 @@ describe('visit store', () => {
   });
 
   it('maps the device report to plain notices', () => {
-    const s = { state: 'connected', rtt_ms: 20, loss_sent: 0, loss_received: 0, jitter_ms: 1, send_kbps: 900, recv_kbps: 900, fps_sent: 30, fps_decoded: 30, recv_resolution: [640, 480] as [number, number], send_resolution: [640, 480] as [number, number] };
+    const s = connectedStats();
     const report = { microphone: 'Mic', speaker: 'Speakers', camera: 'Webcam', audio_only: false, notices: [] };
     expect(deviceNotices(null)).toEqual([]);
     expect(deviceNotices(s)).toEqual([]);
-    expect(deviceNotices({ ...s, devices: null })).toEqual([]);
+    expect(deviceNotices({ ...s, devices: undefined })).toEqual([]);
     expect(deviceNotices({ ...s, devices: report })).toEqual([]);
     // Audio only without a notice still says so.
     expect(deviceNotices({ ...s, devices: { ...report, camera: null, audio_only: true } })).toEqual([
