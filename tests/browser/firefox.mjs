@@ -38,6 +38,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { cspListen, cspProbe, storedDevices as pageDevices } from './probes.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(resolve(here, '../../ui/package.json'));
 const puppeteer = require('puppeteer-core');
@@ -188,14 +190,10 @@ async function forwarder(localPort, host, port) {
   server.unref();
 }
 
-// Every CSP violation Firefox reports is kept in window.__csp (the page must need none),
-// and every RTCPeerConnection the page makes in window.__pcs, so the test measures what
-// Firefox itself reports, whatever the page's own UI shows.
-function hook() {
-  window.__csp = [];
-  document.addEventListener('securitypolicyviolation', (e) =>
-    window.__csp.push(`${e.violatedDirective} ${e.blockedURI || 'inline'}`),
-  );
+// Every RTCPeerConnection the page makes is kept in window.__pcs (and every CSP violation
+// in window.__csp: cspListen), so the test measures what Firefox itself reports, whatever
+// the page's own UI shows.
+function pcHook() {
   const Original = window.RTCPeerConnection;
   if (!Original) return;
   window.__pcs = [];
@@ -207,39 +205,8 @@ function hook() {
   };
 }
 
-/** The device keys in the page's IndexedDB (see join.mjs: storedDevices). */
-async function storedDevices(page) {
-  return page.evaluate(async () => {
-    const req = (r) =>
-      new Promise((res, rej) => {
-        r.onsuccess = () => res(r.result);
-        r.onerror = () => rej(r.error);
-      });
-    const db = await req(indexedDB.open('bedside-join', 1));
-    const pairs = await req(db.transaction('device-keys', 'readonly').objectStore('device-keys').getAll());
-    db.close();
-    const out = [];
-    for (const pair of pairs) {
-      const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', raw));
-      let bin = '';
-      for (const b of digest) bin += String.fromCharCode(b);
-      let exported = false;
-      try {
-        await crypto.subtle.exportKey('pkcs8', pair.privateKey);
-        exported = true;
-      } catch {
-        // expected: the private key is not extractable
-      }
-      out.push({
-        id: btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
-        extractable: pair.privateKey.extractable,
-        exported,
-      });
-    }
-    return out;
-  });
-}
+/** The device keys in the page's IndexedDB (probes.mjs). */
+const storedDevices = (page) => page.evaluate(pageDevices);
 
 /** From the `ready` card through the device check and the knock to admission. */
 async function knockAndWait(page, prefix = '') {
@@ -358,7 +325,8 @@ try {
   page.on('pageerror', (e) => {
     if (!(current === 'csp_probe' && e.message.startsWith('Content-Security-Policy'))) console.error(`page error: ${e.message}`);
   });
-  await page.evaluateOnNewDocument(hook);
+  await page.evaluateOnNewDocument(cspListen);
+  await page.evaluateOnNewDocument(pcHook);
   console.log(JSON.stringify({ step: 'launched', ms: Date.now() - started, version: await browser.version() }));
 
   current = 'open';
@@ -390,15 +358,7 @@ try {
       // A positive control: an inline script injected now must be blocked by the relay's
       // CSP, and reported — so an empty list above means no violation, not a deaf listener.
       current = 'csp_probe';
-      const probe = await page.evaluate(async () => {
-        const before = window.__csp.length;
-        const s = document.createElement('script');
-        s.textContent = 'window.__inlineRan = true;';
-        document.body.append(s);
-        s.remove();
-        await new Promise((f) => setTimeout(f, 300));
-        return { ran: window.__inlineRan === true, reported: window.__csp.slice(before) };
-      });
+      const probe = await page.evaluate(cspProbe);
       console.log(JSON.stringify({ step: 'csp_probe', ms: Date.now() - started, ...probe }));
     }
 

@@ -23,6 +23,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { storedDevices as pageDevices } from './probes.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(resolve(here, '../../ui/package.json'));
 const { chromium } = require('playwright-core');
@@ -92,42 +94,8 @@ async function state(page, kind) {
   await card.and(page.locator(`[data-state="${kind}"]`)).waitFor({ timeout: left() });
 }
 
-/**
- * The device keys the page keeps in IndexedDB: each one's id (base64url SHA-256 of the
- * raw public key, as the page computes it) and whether its private half is extractable.
- */
-async function storedDevices(page) {
-  return page.evaluate(async () => {
-    const req = (r) =>
-      new Promise((res, rej) => {
-        r.onsuccess = () => res(r.result);
-        r.onerror = () => rej(r.error);
-      });
-    const db = await req(indexedDB.open('bedside-join', 1));
-    const pairs = await req(db.transaction('device-keys', 'readonly').objectStore('device-keys').getAll());
-    db.close();
-    const out = [];
-    for (const pair of pairs) {
-      const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', raw));
-      let bin = '';
-      for (const b of digest) bin += String.fromCharCode(b);
-      let exported = false;
-      try {
-        await crypto.subtle.exportKey('pkcs8', pair.privateKey);
-        exported = true;
-      } catch {
-        // expected: the private key is not extractable
-      }
-      out.push({
-        id: btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
-        extractable: pair.privateKey.extractable,
-        exported,
-      });
-    }
-    return out;
-  });
-}
+/** The device keys the page keeps in IndexedDB (probes.mjs). */
+const storedDevices = (page) => page.evaluate(pageDevices);
 
 /** From the `ready` card through the device check to a knock; returns the state after it. */
 async function knockFlow(page, prefix = '') {

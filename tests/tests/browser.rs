@@ -1,174 +1,43 @@
 //! A real headless Chromium patient joins through the real relay and is admitted by the
 //! real headless host (`tests/browser/join.mjs` drives the page with playwright-core).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bedside_host::{HostConfig, HostEvent};
 use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
-use bedside_visit::invite::{self, Claims, VisitId};
+use bedside_visit::invite;
 use data_encoding::BASE64URL_NOPAD as B64;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 use tokio::sync::mpsc;
 
+use crate::patient::{
+    Relay, Run, devices, drive_script, event, expired_token, forged_token, join_page_dir, knocks,
+    one_browser, one_device_kept, random, refused_by_relay, relay, spawn_host, step, steps, token,
+    token_asking_dob, workspace,
+};
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const PATIENT: &str = "Zoë O'Brien-Ngata";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
 
 /// Why the browser tests cannot run here, if they cannot.
 pub(crate) fn missing_tools() -> Option<String> {
     if !Path::new(CHROMIUM).exists() {
         return Some(format!("{CHROMIUM} is missing"));
     }
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("`node` is not on PATH".into()),
-    }
-}
-
-pub(crate) fn join_page_dir() -> PathBuf {
-    let dir = workspace().join("ui").join("dist-join");
-    assert!(
-        dir.join("join.html").is_file(),
-        "{} has no built join page: run `npm run build` in ui/ (cargo xtask test does)",
-        dir.display()
-    );
     assert!(
         workspace()
             .join("ui/node_modules/playwright-core/package.json")
             .is_file(),
         "playwright-core is not installed: run `npm ci` in ui/ (cargo xtask test does)"
     );
-    dir
-}
-
-pub(crate) struct Relay {
-    pub(crate) origin: String,
-    pub(crate) key: Arc<Ed25519KeyPair>,
-    _dir: tempfile::TempDir,
-}
-
-pub(crate) async fn relay() -> Relay {
-    relay_with_turn(None).await
-}
-
-/// A relay that hands admitted patients TURN credentials for `turn`.
-pub(crate) async fn relay_with_turn(turn: Option<bedside_relay::TurnConfig>) -> Relay {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
-    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut config = Config::new(
-        dir.path().to_path_buf(),
-        vec![ClinicConfig {
-            name: "Riverside Practice".into(),
-            public_key: B64.encode(&invite::public_key(&key)),
-        }],
-    );
-    config.join_page_dir = Some(join_page_dir());
-    config.turn = turn;
-    let state = AppState::new(&config, Arc::new(SystemClock)).expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let origin = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(bedside_relay::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    Relay {
-        origin,
-        key: Arc::new(key),
-        _dir: dir,
+    match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => None,
+        _ => Some("`node` is not on PATH".into()),
     }
-}
-
-pub(crate) fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0; N];
-    SystemRandom::new().fill(&mut b).expect("random");
-    b
-}
-
-pub(crate) fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
-pub(crate) fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
-    token_asking_dob(key, visit, false)
-}
-
-fn token_asking_dob(key: &Ed25519KeyPair, visit: [u8; 16], dob: bool) -> String {
-    invite::sign(
-        key,
-        &Claims {
-            visit: VisitId(visit),
-            key_id: invite::key_id(&invite::public_key(key)),
-            not_before: now() - 60,
-            lifetime_min: 60,
-            max_devices: 1,
-            token_id: 1,
-            knock_requires_dob: dob,
-        },
-    )
-}
-
-pub(crate) fn spawn_host(
-    relay: &Relay,
-    visit: [u8; 16],
-    secret: [u8; 32],
-) -> mpsc::UnboundedReceiver<HostEvent> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let cfg = HostConfig {
-        relay_origin: relay.origin.clone(),
-        key: relay.key.clone(),
-        visit,
-        secret: zeroize::Zeroizing::new(secret),
-        auto_admit: true,
-    };
-    tokio::spawn(async move {
-        let events = tx.clone();
-        let r = bedside_host::run(cfg, move |e| drop(events.send(e)), std::future::pending()).await;
-        if let Err(e) = r {
-            let _ = tx.send(HostEvent::RelayError {
-                code: "host".into(),
-                message: e.to_string(),
-            });
-        }
-    });
-    rx
-}
-
-pub(crate) async fn event(
-    rx: &mut mpsc::UnboundedReceiver<HostEvent>,
-    want: impl Fn(&HostEvent) -> bool,
-) -> HostEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-            .await
-            .expect("host event in time")
-            .expect("host running");
-        if want(&e) {
-            return e;
-        }
-    }
-}
-
-pub(crate) struct Run {
-    pub(crate) ok: bool,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
 }
 
 /// Runs the driver script; it gives up on its own after 30 s, and is killed after 60.
@@ -181,18 +50,6 @@ async fn drive(link: String, extra: &'static [&'static str]) -> Run {
         60,
     )
     .await
-}
-
-/// One browser test at a time: the call tests measure frame rates, and several browsers
-/// encoding and decoding video at once on a small machine starve each other. The CPU-heavy
-/// store workloads (`crash`, `logs`) take it too, for the same reason. A test holds
-/// it from its start, so no clinician or host waits on a knock while another test's
-/// browser runs.
-pub(crate) static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Takes the browser slot for the rest of the test.
-pub(crate) async fn one_browser() -> tokio::sync::MutexGuard<'static, ()> {
-    BROWSER.lock().await
 }
 
 /// What most browser tests start from: the browser slot, a relay, a visit and its secret.
@@ -217,82 +74,6 @@ pub(crate) async fn scene() -> Option<Scene> {
         secret: random::<32>(),
         _browser: browser,
     })
-}
-
-/// Runs `tests/browser/SCRIPT LINK SHOTDIR EXTRA...`, killed after `kill_after_s`.
-pub(crate) async fn drive_script(
-    script: &'static str,
-    link: String,
-    extra: Vec<String>,
-    kill_after_s: u64,
-) -> Run {
-    drive_script_in(Vec::new(), script, link, extra, kill_after_s).await
-}
-
-/// [`drive_script`] with node started through `wrapper` (e.g. `ip netns exec NS`).
-pub(crate) async fn drive_script_in(
-    wrapper: Vec<String>,
-    script: &'static str,
-    link: String,
-    extra: Vec<String>,
-    kill_after_s: u64,
-) -> Run {
-    let shot_dir = tempfile::Builder::new()
-        .prefix("bedside-browser-shots-")
-        .tempdir()
-        .expect("shot dir")
-        .keep();
-    println!("screenshots: {}", shot_dir.display());
-    let run = tokio::task::spawn_blocking(move || {
-        let mut argv: Vec<std::ffi::OsString> = wrapper.into_iter().map(Into::into).collect();
-        argv.push("node".into());
-        argv.push(workspace().join("tests/browser").join(script).into());
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .arg(&link)
-            .arg(&shot_dir)
-            .args(&extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node starts");
-        let deadline = Instant::now() + Duration::from_secs(kill_after_s);
-        while child.try_wait().expect("wait").is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().expect("node output");
-        Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("driver task");
-    print!("{}", run.stdout);
-    eprint!("{}", run.stderr);
-    run
-}
-
-/// The driver's `{"step": ...}` lines.
-pub(crate) fn steps(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v.get("step").is_some())
-        .collect()
-}
-
-pub(crate) fn step<'a>(
-    steps: &'a [serde_json::Value],
-    name: &str,
-) -> Option<&'a serde_json::Value> {
-    steps.iter().find(|v| v["step"] == name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,31 +140,13 @@ async fn a_browser_shows_a_forged_link_as_invalid() {
     let _browser = one_browser().await;
     let relay = relay().await;
     let visit = random::<16>();
-    let mut forged = token(&relay.key, visit).into_bytes();
-    // One character inside the signature (not the last, whose low bits are padding).
-    let i = forged.len() - 5;
-    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
-    let forged = String::from_utf8(forged).expect("ascii");
+    let forged = forged_token(&relay.key, visit);
     let link = invite::link(&relay.origin, &forged, &random::<32>());
 
     let run = drive(link, &["--expect", "invalid"]).await;
     // The relay refuses the forged token itself: the page never reaches `ready`.
     let steps = refused_by_relay(&run, "invalid", 404);
     assert!(step(&steps, "ready").is_none());
-}
-
-/// The driver ended on the `name` page, refused by the relay with `status`; its steps.
-pub(crate) fn refused_by_relay(run: &Run, name: &str, status: u64) -> Vec<serde_json::Value> {
-    assert!(run.ok, "{name}:\n{}{}", run.stdout, run.stderr);
-    let seen = steps(&run.stdout);
-    let shown = step(&seen, name).unwrap_or_else(|| panic!("no {name} step:\n{}", run.stdout));
-    assert_eq!(
-        (shown["by"].as_str(), shown["status"].as_u64()),
-        (Some("relay"), Some(status)),
-        "{}",
-        run.stdout
-    );
-    seen
 }
 
 /// Expired and withdrawn links each get their own plain page, with the
@@ -397,18 +160,7 @@ async fn a_browser_shows_expired_and_withdrawn_links_plainly() {
     let _browser = one_browser().await;
     let relay = relay().await;
     let visit = random::<16>();
-    let expired = invite::sign(
-        &relay.key,
-        &Claims {
-            visit: VisitId(visit),
-            key_id: invite::key_id(&invite::public_key(&relay.key)),
-            not_before: now() - 7200,
-            lifetime_min: 60,
-            max_devices: 1,
-            token_id: 2,
-            knock_requires_dob: false,
-        },
-    );
+    let expired = expired_token(&relay.key, visit);
     let run = drive(
         invite::link(&relay.origin, &expired, &random::<32>()),
         &["--expect", "expired"],
@@ -448,43 +200,19 @@ async fn a_reloaded_page_is_the_same_device_and_proves_its_key() {
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
 
-    let run = drive(link, &["--reload"]).await;
+    let run = drive(link, &["--reload", "--name", PATIENT]).await;
     assert!(
         run.ok,
         "the browser patient failed:\n{}{}",
         run.stdout, run.stderr
     );
     let seen = steps(&run.stdout);
-    let devices = |name: &str| -> Vec<serde_json::Value> {
-        step(&seen, name)
-            .and_then(|s| s["devices"].as_array().cloned())
-            .unwrap_or_else(|| panic!("no {name} step with devices:\n{}", run.stdout))
-    };
-    let (before, after) = (devices("admitted"), devices("rewaiting"));
-    assert_eq!(before.len(), 1, "one key for the visit: {before:?}");
-    assert_eq!(before, after, "the reload kept the key");
-    assert_eq!(before[0]["extractable"], false);
-    assert_eq!(
-        before[0]["exported"], false,
-        "the private key cannot be exported"
-    );
-    let page_id = before[0]["id"].as_str().expect("id").to_owned();
+    let page_id = one_device_kept(&devices(&seen, "admitted"), &devices(&seen, "rewaiting"));
 
     // The host saw the first knock and the knock after the reload from the same device,
     // the second not flagged as extra (max devices is 1).
-    let mut knocks = Vec::new();
-    while knocks.len() < 2 {
-        if let HostEvent::Knock {
-            device,
-            extra_device,
-            ..
-        } = event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await
-        {
-            knocks.push((device, extra_device));
-        }
-    }
     assert_eq!(
-        knocks,
+        knocks(&mut host, 2, PATIENT).await,
         vec![(page_id.clone(), false), (page_id, false)],
         "both knocks come from the page's key"
     );

@@ -9,7 +9,8 @@ use bedside_media::{ChatRefusal, PeerConfig};
 use bedside_visit::invite;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::browser::{Scene, drive_script, event, scene, step, steps, token};
+use crate::browser::{Scene, scene};
+use crate::patient::{drive_script, event, step, steps, token};
 
 const FIRST: &str = "Hello from the patient: my chest hurts";
 const SECOND: &str = "Still here after the bad frames";

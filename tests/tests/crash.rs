@@ -17,7 +17,7 @@ const KILLS: usize = 200;
 #[test]
 fn acknowledged_writes_survive_sigkill() {
     // A CPU-heavy store workload: not while a browser test measures frame rates.
-    let _slot = crate::browser::BROWSER.blocking_lock();
+    let _slot = crate::patient::BROWSER.blocking_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("crash.db");
     let key = DbKey::generate().expect("rng");

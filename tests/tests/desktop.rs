@@ -16,13 +16,14 @@
 //! `tauri-driver` (`cargo xtask setup test` installs it), `WebKitWebDriver` and `Xvfb`.
 //! `BEDSIDE_DESKTOP_BIN` overrides the binary's path.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::webdriver::{Driver, Proc, Xvfb, free_port, tool, wait_listening};
 
 const PASSWORD: &str = "correct horse battery staple";
 const PATIENT: &str = "Ada Lovelace-Testpatient";
@@ -34,23 +35,6 @@ const NOTE: &str = "Zebrafinch rash on the left forearm";
 const PATIENT_CHAT: &str = "Quokkamarker itch since Tuesday";
 const CLINICIAN_CHAT: &str = "Wombatmarker: please hold it to the camera";
 
-/// Kills a child process by PID when dropped (PID 1 here does not reap: wait too).
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// The target directory this test binary runs from (`<target>/debug/deps/tests-…`).
 fn target_dir() -> PathBuf {
     std::env::current_exe()
@@ -60,181 +44,6 @@ fn target_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("target dir")
         .to_path_buf()
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    // xtask runs the tests with a throwaway HOME: look in CARGO_HOME too.
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
-        .map(|h| h.join("bin").join(name));
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .chain(home)
-        .find(|p| p.is_file())
-}
-
-/// A minimal HTTP/1.1 JSON client for the WebDriver wire protocol on loopback.
-/// A connection closed without any response is retried (it happens now and then while the
-/// app is busy); nothing was answered, so the request was not processed.
-fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
-    for _ in 0..10 {
-        if let Some(v) = try_http(port, method, path, body) {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    panic!("{method} {path}: no HTTP response from tauri-driver")
-}
-
-/// `None` when the connection closed without a response (the native driver not up yet).
-fn try_http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Option<Value> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text.split_once("\r\n\r\n")?;
-    let payload = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_owned()
-    };
-    Some(serde_json::from_str(&payload).unwrap_or(Value::Null))
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-struct Driver {
-    port: u16,
-    session: String,
-    shots: PathBuf,
-    step: usize,
-}
-
-impl Driver {
-    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let v = http(
-            self.port,
-            method,
-            &format!("/session/{}{path}", self.session),
-            body.as_ref(),
-        );
-        v["value"].clone()
-    }
-
-    fn find(&self, testid: &str) -> Option<String> {
-        let v = self.cmd(
-            "POST",
-            "/element",
-            Some(json!({"using": "css selector", "value": format!("[data-testid=\"{testid}\"]")})),
-        );
-        // W3C element reference; an error object (no such element) has no such key.
-        v.get("element-6066-11e4-a52e-4f735466cecf")
-            .or_else(|| v.get("ELEMENT"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    }
-
-    fn wait(&self, testid: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(e) = self.find(testid) {
-                return e;
-            }
-            if Instant::now() > deadline {
-                self.shot(&format!("missing-{testid}"));
-                let errors = self.js("return window.__e2eErrors || [];", json!([]));
-                panic!("no [data-testid={testid}] within 60 s; page errors: {errors}");
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn click(&self, testid: &str) {
-        let e = self.wait(testid);
-        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
-    }
-
-    /// Sets an input's value the way typing would (an `input` event), which also works for
-    /// date and time inputs whose key handling differs between engines.
-    fn fill(&self, testid: &str, value: &str) {
-        self.wait(testid);
-        self.js(
-            "const [id, v] = arguments; const el = document.querySelector(`[data-testid=\"${id}\"]`);
-             el.focus(); el.value = v; el.dispatchEvent(new Event('input', {bubbles: true}));
-             el.dispatchEvent(new Event('change', {bubbles: true})); return true;",
-            json!([testid, value]),
-        );
-    }
-
-    fn text(&self, testid: &str) -> String {
-        let e = self.wait(testid);
-        self.cmd("GET", &format!("/element/{e}/text"), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn value(&self, testid: &str) -> String {
-        self.wait(testid);
-        self.js(
-            "return document.querySelector(`[data-testid=\"${arguments[0]}\"]`).value;",
-            json!([testid]),
-        )
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-    }
-
-    fn js(&self, script: &str, args: Value) -> Value {
-        self.cmd(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": script, "args": args})),
-        )
-    }
-
-    /// Saves a PNG of the window as `NN-name.png`.
-    fn shot(&self, name: &str) -> PathBuf {
-        let b64 = self.cmd("GET", "/screenshot", None);
-        let png = data_encoding::BASE64
-            .decode(b64.as_str().unwrap_or_default().as_bytes())
-            .expect("base64 screenshot");
-        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        let path = self.shots.join(format!("{:02}-{name}.png", self.step));
-        std::fs::write(&path, png).expect("write screenshot");
-        path
-    }
-
-    fn step(&mut self, name: &str) {
-        self.step += 1;
-        self.shot(name);
-    }
 }
 
 fn totp_now(secret_base32: &str) -> String {
@@ -252,7 +61,7 @@ fn totp_now(secret_base32: &str) -> String {
 #[test]
 fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     // The patient's Chromium shares the machine with the browser tests: one at a time.
-    let _browser = crate::browser::BROWSER.blocking_lock();
+    let _browser = crate::patient::BROWSER.blocking_lock();
     let bin = std::env::var_os("BEDSIDE_DESKTOP_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("debug/bedside-desktop"));
@@ -275,15 +84,8 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     let data = tempfile::tempdir().expect("data dir");
     let policy = tempfile::tempdir().expect("empty policy dir");
 
-    let display = format!(":{}", 90 + std::process::id() % 100);
-    let _xvfb = Proc(
-        Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb"),
-    );
+    let xvfb = Xvfb::start("1400x900x24");
+    let display = xvfb.display.clone();
     // Desktop notifications go over the session bus: record them (there is no notification
     // daemon here, so the app must also carry on when nobody shows them).
     let _notifications = Proc(
@@ -337,32 +139,17 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
             .spawn()
             .expect("tauri-driver"),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_listening(port, "tauri-driver", Duration::from_secs(20));
     let capabilities = json!({"capabilities": {"alwaysMatch": {
         "tauri:options": {"application": bin.to_string_lossy()}
     }}});
-    // tauri-driver listens before WebKitWebDriver does: retry until a session starts.
-    let created = loop {
-        if let Some(v) = try_http(port, "POST", "/session", Some(&capabilities)) {
-            break v;
-        }
-        assert!(Instant::now() < deadline, "no WebDriver session");
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let session = created["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
-        .to_owned();
-    let mut d = Driver {
+    // tauri-driver listens before WebKitWebDriver does: Driver::open retries until a session starts.
+    let mut d = Driver::open(
         port,
-        session,
-        shots: shots.clone(),
-        step: 0,
-    };
+        &capabilities,
+        Instant::now() + Duration::from_secs(20),
+        shots.clone(),
+    );
 
     // First run: create the profile.
     d.wait("screen-first-run");

@@ -12,15 +12,16 @@ use std::process::Command;
 
 use bedside_host::HostEvent;
 use bedside_media::{CallStats, PeerConfig};
-use bedside_visit::invite::{self, Claims, VisitId};
+use bedside_visit::invite;
 use tokio::sync::MutexGuard;
 
-use crate::browser::{
-    Relay, drive_script, drive_script_in, event, now, one_browser, random, refused_by_relay, relay,
-    spawn_host, step, steps, token,
-};
 use crate::media::spawn_media_host_with;
 use crate::network::{Netns, forward};
+use crate::patient::{
+    Relay, csp_clean, devices, drive_script, drive_script_in, event, expired_token, forged_token,
+    knocks, one_browser, one_device_kept, random, refused_by_relay, relay, spawn_host, step, steps,
+    token,
+};
 
 const FIREFOX: &str = "/usr/bin/firefox-esr";
 const PATIENT: &str = "Zoë O'Brien-Ngata";
@@ -99,60 +100,24 @@ async fn firefox_knocks_is_admitted_and_a_reload_is_the_same_device() {
         Some(false.into())
     );
 
-    let devices = |name: &str| -> Vec<serde_json::Value> {
-        step(&seen, name)
-            .and_then(|s| s["devices"].as_array().cloned())
-            .unwrap_or_else(|| panic!("no {name} step with devices:\n{}", run.stdout))
-    };
-    let (before, after) = (devices("admitted"), devices("rewaiting"));
-    assert_eq!(before.len(), 1, "one key for the visit: {before:?}");
-    assert_eq!(before, after, "the reload kept the key");
-    assert_eq!(before[0]["extractable"], false);
-    assert_eq!(
-        before[0]["exported"], false,
-        "the private key cannot be exported"
-    );
+    let page_id = one_device_kept(&devices(&seen, "admitted"), &devices(&seen, "rewaiting"));
     assert_eq!(
         step(&seen, "rewaiting").map(|s| s["card"].clone()),
         Some("waiting".into()),
         "after the reload the host (auto-admitting the first knock only) keeps it waiting"
     );
-    let page_id = before[0]["id"].as_str().expect("id").to_owned();
 
     // Strict CSP holds in Firefox: the page needed nothing it forbids, and an inline
     // script injected afterwards was blocked and reported (so the listener hears).
-    assert_eq!(
-        step(&seen, "admitted").map(|s| s["csp_violations"].clone()),
-        Some(serde_json::json!([])),
-        "Firefox reported CSP violations on the join page"
-    );
-    let probe = step(&seen, "csp_probe").expect("a csp_probe step");
-    assert_eq!(probe["ran"], false, "an inline script ran: {probe}");
-    assert!(
-        probe["reported"].as_array().is_some_and(|r| r
-            .iter()
-            .any(|v| v.as_str().is_some_and(|v| v.starts_with("script-src")))),
-        "the blocked inline script was not reported: {probe}"
+    csp_clean(
+        &step(&seen, "admitted").expect("an admitted step")["csp_violations"],
+        step(&seen, "csp_probe").expect("a csp_probe step"),
     );
 
     // The host opened the sealed knock, admitted it, and saw the reloaded page's knock
     // from the same key, not flagged as an extra device (max devices is 1).
-    let mut knocks = Vec::new();
-    while knocks.len() < 2 {
-        if let HostEvent::Knock {
-            device,
-            name,
-            dob,
-            extra_device,
-            ..
-        } = event(&mut host, |e| matches!(e, HostEvent::Knock { .. })).await
-        {
-            assert_eq!((name.as_str(), dob), (PATIENT, None));
-            knocks.push((device, extra_device));
-        }
-    }
     assert_eq!(
-        knocks,
+        knocks(&mut host, 2, PATIENT).await,
         vec![(page_id.clone(), false), (page_id, false)],
         "both knocks come from the page's key"
     );
@@ -213,11 +178,7 @@ async fn firefox_shows_forged_and_expired_links_plainly() {
         return;
     };
     let visit = random::<16>();
-    let mut forged = token(&relay.key, visit).into_bytes();
-    // One character inside the signature (not the last, whose low bits are padding).
-    let i = forged.len() - 5;
-    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
-    let forged = String::from_utf8(forged).expect("ascii");
+    let forged = forged_token(&relay.key, visit);
     let run = drive_script(
         "firefox.mjs",
         invite::link(&relay.origin, &forged, &random::<32>()),
@@ -228,18 +189,7 @@ async fn firefox_shows_forged_and_expired_links_plainly() {
     let seen = refused_by_relay(&run, "invalid", 404);
     assert!(step(&seen, "ready").is_none());
 
-    let expired = invite::sign(
-        &relay.key,
-        &Claims {
-            visit: VisitId(visit),
-            key_id: invite::key_id(&invite::public_key(&relay.key)),
-            not_before: now() - 7200,
-            lifetime_min: 60,
-            max_devices: 1,
-            token_id: 2,
-            knock_requires_dob: false,
-        },
-    );
+    let expired = expired_token(&relay.key, visit);
     let run = drive_script(
         "firefox.mjs",
         invite::link(&relay.origin, &expired, &random::<32>()),
@@ -259,7 +209,7 @@ const DOWN_S: u64 = 6;
 
 /// What a Firefox call run gives: the driver's output, the clinician's events and stats.
 struct FirefoxCall {
-    run: crate::browser::Run,
+    run: crate::patient::Run,
     events: Vec<HostEvent>,
     stats: Vec<CallStats>,
 }

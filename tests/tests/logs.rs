@@ -57,7 +57,7 @@ impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'
 #[test]
 fn workload_logs_carry_no_phi() {
     // A CPU-heavy store workload: not while a browser test measures frame rates.
-    let _slot = crate::browser::BROWSER.blocking_lock();
+    let _slot = crate::patient::BROWSER.blocking_lock();
     let collected = Collected::default();
     let subscriber = tracing_subscriber::registry()
         .with(collected.clone())

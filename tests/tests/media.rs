@@ -11,9 +11,9 @@ use bedside_visit::invite;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::browser::{
-    Relay, Scene, drive_script, event, missing_tools, one_browser, random, relay_with_turn, scene,
-    step, steps, token,
+use crate::browser::{Scene, missing_tools, scene};
+use crate::patient::{
+    Relay, drive_script, event, one_browser, random, relay_with_turn, step, steps, token,
 };
 
 /// The headless clinician with synthetic media on loopback; stop it with the sender.

@@ -14,8 +14,9 @@ use bedside_media::{CallStats, PeerConfig};
 use bedside_visit::invite;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::browser::{Scene, drive_script_in, event, scene, step, steps, token};
+use crate::browser::{Scene, scene};
 use crate::media::spawn_media_host_with;
+use crate::patient::{drive_script_in, event, step, steps, token};
 
 /// Seconds the patient's link stays down.
 const DOWN_S: u64 = 10;

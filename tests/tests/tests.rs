@@ -8,4 +8,7 @@ mod firefox;
 mod logs;
 mod media;
 mod network;
+mod patient;
 mod tidy;
+mod webdriver;
+mod webkit;

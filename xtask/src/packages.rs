@@ -17,13 +17,16 @@ pub const RUN: &[&str] = &[
 ];
 
 /// Packages needed on top of [`RUN`] by the tests: WebDriver, a headless display, a real
-/// Secret Service, Chromium and Firefox ESR as the patient browsers, a TURN server, the
+/// Secret Service, Chromium, Firefox ESR and WebKitGTK's MiniBrowser (driven through
+/// WebKitWebDriver from `webkit2gtk-driver`) as the patient browsers, a TURN server, the
 /// media codecs, `ip` for the network-namespace tests (a dropped patient network, the
 /// Firefox call), the C compilers for the macOS and Windows compile checks (`cross.rs`), and
 /// for the device tests a private PulseAudio server (`pulseaudio`, `pactl`/`parec` from
 /// `pulseaudio-utils`) and ALSA's `pulse` plugin (`libasound2-plugins`).
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
+    // MiniBrowser: /usr/lib/<triplet>/webkit2gtk-4.1/MiniBrowser (tests/tests/webkit.rs).
+    "libwebkit2gtk-4.1-0",
     "xvfb",
     "xauth",
     "gnome-keyring",

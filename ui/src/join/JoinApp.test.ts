@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -21,7 +21,9 @@ class FakeStream {
   }
 }
 
-function setup(opts: { status?: number; body?: unknown; media?: 'ok' | string; askDob?: boolean; hash?: string } = {}) {
+function setup(
+  opts: { status?: number; body?: unknown; media?: 'ok' | string; askDob?: boolean; hash?: string; rtc?: typeof RTCPeerConnection } = {},
+) {
   const f = fakeFetch(opts.status ?? 200, opts.body ?? INVITE);
   const stream = new FakeStream();
   const gum = async () => {
@@ -37,6 +39,7 @@ function setup(opts: { status?: number; body?: unknown; media?: 'ok' | string; a
     fetchFn: f.fn,
     WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
     getUserMedia: gum,
+    ...(opts.rtc ? { RTCPeerConnectionImpl: opts.rtc } : {}),
   });
   return { f, user, stream };
 }
@@ -119,6 +122,19 @@ describe('JoinApp', () => {
     const aad = new Uint8Array([...new TextEncoder().encode('bedside knock v1'), ...visit]);
     const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.slice(0, 12), additionalData: aad }, key, sealed.slice(12));
     expect(JSON.parse(new TextDecoder().decode(plain))).toEqual({ name: 'Ada', dob: '1980-02-03' });
+  });
+
+  it('says on the first card when this browser cannot make video calls (no RTCPeerConnection), not otherwise', async () => {
+    setup();
+    expect(await screen.findByTestId('no-calls')).toBeTruthy();
+    expect(screen.getByTestId('no-calls').textContent).toBe(t.ready.noCalls);
+    // The patient may still go on: the waiting room and the clinic's messages work without it.
+    expect(screen.getByRole('button', { name: t.ready.start })).toBeTruthy();
+    cleanup();
+
+    setup({ rtc: class {} as unknown as typeof RTCPeerConnection });
+    expect(await screen.findByRole('heading', { name: t.ready.title('Riverside Practice') })).toBeTruthy();
+    expect(screen.queryByTestId('no-calls')).toBeNull();
   });
 
   it('reports a missing camera', async () => {

@@ -272,6 +272,27 @@ describe('Call', () => {
     expect(call.state).toBe('unsupported');
   });
 
+  it('without RTCPeerConnection lets go of the device check\'s camera and asks for no other', async () => {
+    const tracks = [new FakeTrack('audio'), new FakeTrack('video')];
+    const gum = vi.fn();
+    const sent: PatientToRelay[] = [];
+    const call = new Call({
+      secret: SECRET,
+      visit: VISIT,
+      device: DEVICE,
+      turn: null,
+      send: (m) => sent.push(m),
+      stream: new FakeStream(tracks) as unknown as MediaStream,
+      getUserMedia: gum,
+      RTCPeerConnectionImpl: undefined,
+    });
+    await call.start();
+    expect(call.state).toBe('unsupported');
+    expect(tracks.map((t) => t.readyState)).toEqual(['ended', 'ended']);
+    expect(gum).not.toHaveBeenCalled();
+    expect(sent).toEqual([]);
+  });
+
   it('publishes counters from getStats: frames, first-frame time, audio packets, quality', async () => {
     let t = 0;
     const { call, sent, pc, counters } = setup({ now: () => t });

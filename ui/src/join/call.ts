@@ -283,6 +283,10 @@ export class Call {
   async start(): Promise<void> {
     const Impl = this.opts.RTCPeerConnectionImpl ?? (globalThis as { RTCPeerConnection?: typeof RTCPeerConnection }).RTCPeerConnection;
     if (!Impl) {
+      // No call can start (WebKitGTK builds without WebRTC, old browsers): say so, and let
+      // go of the camera and microphone the device check opened, which the call would
+      // otherwise have taken over.
+      this.opts.stream?.getTracks().forEach((t) => t.stop());
       this.setState('unsupported');
       return;
     }

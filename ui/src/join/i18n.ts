@@ -22,6 +22,8 @@ export const t = {
     window: (from: string, to: string) => `This link works from ${from} until ${to} (your local time).`,
     next: 'First we will check your camera and microphone. Then you wait in the waiting room until your clinic lets you in.',
     start: 'Check camera and microphone',
+    noCalls:
+      'This browser cannot make video calls. You can still check in, but to see and talk with your clinic, open this link in an up-to-date Chrome, Edge, Firefox or Safari.',
   },
   device: {
     title: 'Camera and microphone',
