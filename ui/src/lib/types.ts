@@ -29,10 +29,16 @@ export type {
   UpdateStatus,
   VisitUpdate,
   WaitingEvent,
+  ChangeKind,
   DeviceEntry,
+  DeviceFallback,
   DeviceList,
   DeviceSlot,
+  DevicesChanged,
+  FallbackReason,
   MonitorStatus,
+  SavedDevice,
+  SavedDevices,
 } from './generated/bindings';
 import type { Enrolment, IpcError, SourceChoice } from './generated/bindings';
 
