@@ -481,7 +481,7 @@ mod tests {
             "unchecked ids for the connection's options"
         );
         assert_eq!(
-            serde_json::to_value(&fallbacks_json()).expect("json"),
+            serde_json::to_value(fallbacks_json()).expect("json"),
             serde_json::json!({"kind": "camera", "name": "HD Webcam", "reason": "removed"})
         );
         // Choosing: the name comes from the list; a device that went cannot be chosen.
