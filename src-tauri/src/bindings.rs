@@ -71,7 +71,8 @@ fn definitions() -> Map<String, Value> {
         .add::<crate::updater::UpdateStatus>()
         .add::<crate::visit::VisitUpdate>()
         .add::<crate::devices::DeviceList>()
-        .add::<crate::devices::MonitorStatus>();
+        .add::<crate::devices::MonitorStatus>()
+        .add::<crate::hotplug::DevicesChanged>();
     let mut inputs = Collector::new(SchemaSettings::draft2020_12().for_deserialize());
     inputs
         .add::<bedside_core::PatientInput>()

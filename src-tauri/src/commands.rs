@@ -79,6 +79,7 @@ pub fn confirm_totp(
     state.call("confirm_totp", |core| {
         core.confirm_totp(&username, &password, &code)
     })?;
+    crate::devices::after_unlock(&app);
     crate::deeplink::after_unlock(&app);
     Ok(())
 }
@@ -95,6 +96,8 @@ pub fn sign_in(
     state.call("sign_in", |core| {
         core.sign_in(&username, &password, totp.as_deref())
     })?;
+    // The profile's saved devices, and hot-plug while signed in.
+    crate::devices::after_unlock(&app);
     // A deep link that came while locked opens now.
     crate::deeplink::after_unlock(&app);
     Ok(())
@@ -555,17 +558,21 @@ pub fn devices_list() -> crate::devices::DeviceList {
     crate::devices::DeviceList::current()
 }
 
-/// Chooses a device for the app session (Settings → Devices; `id` `None` = the system's
-/// default): calls that start later use it, and a call in progress switches to it.
+/// Chooses a device (Settings → Devices; `id` `None` = the system's default) and saves
+/// the choice in the profile's settings: calls that start later use it, and a call in
+/// progress switches to it. A device that is not connected cannot be chosen.
 #[tauri::command(async)]
 pub fn devices_choose(
     waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
     kind: crate::devices::DeviceSlot,
     id: Option<String>,
 ) -> Result<(), IpcError> {
-    let id = crate::devices::parse_id(id)?;
-    waiting.visits().set_device(kind.into(), id);
-    tracing::debug!(command = "devices_choose", "ok");
+    let device = crate::devices::choose(kind, crate::devices::parse_id(id)?)?;
+    state.call("devices_choose", |core| {
+        core.save_device(kind, device.clone())
+    })?;
+    waiting.visits().set_device(kind, device);
     Ok(())
 }
 
@@ -594,18 +601,21 @@ pub fn devices_monitor_stop(waiting: State<'_, crate::waiting::WaitingRoom>) {
     waiting.visits().monitor().stop();
 }
 
-/// Switches a device mid-call (`id` `None` = the system's default); the choice is kept
-/// for the rest of the app session.
+/// Switches a device mid-call (`id` `None` = the system's default); the choice is saved
+/// in the profile's settings, as in Settings → Devices.
 #[tauri::command(async)]
 pub fn visit_set_device(
     waiting: State<'_, crate::waiting::WaitingRoom>,
+    state: State<'_, AppState>,
     visit: String,
     kind: crate::devices::DeviceSlot,
     id: Option<String>,
 ) -> Result<(), IpcError> {
-    let id = crate::devices::parse_id(id)?;
-    waiting.visits().set_device_for(&visit, kind.into(), id)?;
-    tracing::debug!(command = "visit_set_device", "ok");
+    let device = crate::devices::choose(kind, crate::devices::parse_id(id)?)?;
+    waiting
+        .visits()
+        .set_device_for(&visit, kind, device.clone())?;
+    state.call("visit_set_device", |core| core.save_device(kind, device))?;
     Ok(())
 }
 

@@ -1,20 +1,24 @@
 //! The clinician's devices as the window sees them: the lists behind the visit room's
-//! device menu and Settings → Devices (`devices_list`), and the kind a device command names
-//! ([`DeviceSlot`]), and the Settings page's live checks ([`Monitor`]: the microphone's
-//! level in dBFS through a Channel, about 10 a second, and the camera's picture at half
-//! size, at most 10 a second, as the visit room's binary frames). Capture itself is `bedside_capture` through `bedside_media`; the
-//! choice is kept for the app session by `visit::VisitRoom`.
+//! device menu and Settings → Devices (`devices_list`), the kind a device command names
+//! ([`DeviceSlot`]), the saved choice (`bedside_core::SavedDevices`, in the profile's
+//! encrypted settings: loaded at unlock by [`after_unlock`], checked against the devices
+//! present when a call starts by [`resolve`] — a saved device that is not connected gives
+//! way to the system's default with a [`DeviceFallback`] the room shows), and the Settings
+//! page's live checks ([`Monitor`]: the microphone's level in dBFS through a Channel, about
+//! 10 a second, and the camera's picture at half size, at most 10 a second, as the visit
+//! room's binary frames). Capture itself is `bedside_capture` through `bedside_media`.
 //!
 //! Device names and ids are not PHI ("HD Webcam C270", a PulseAudio source name); they may
-//! reach the window, never the logs.
+//! reach the window and the encrypted settings, never the logs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bedside_core::{SavedDevice, SavedDevices};
 use bedside_media::devices::{CameraFormat, DeviceError, DeviceId, DeviceInfo, DeviceKind};
-use bedside_media::{CameraPreview, MicLevel};
-use serde::{Deserialize, Serialize};
+use bedside_media::{CameraPreview, DeviceSelection, MicLevel};
+use serde::Serialize;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tokio::sync::watch;
 
@@ -75,27 +79,145 @@ impl DeviceList {
     }
 }
 
-/// Which kind of device a command chooses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceSlot {
-    /// Audio input.
-    Microphone,
-    /// Audio output.
-    Speaker,
-    /// Video input.
-    Camera,
+/// Which kind of device a command chooses (the core's, so the settings and the commands
+/// name kinds alike).
+pub use bedside_core::DeviceSlot;
+
+/// The capture layer's kind for a slot.
+pub(crate) fn kind_of(slot: DeviceSlot) -> DeviceKind {
+    match slot {
+        DeviceSlot::Microphone => DeviceKind::Microphone,
+        DeviceSlot::Speaker => DeviceKind::Speaker,
+        DeviceSlot::Camera => DeviceKind::Camera,
+    }
 }
 
-impl From<DeviceSlot> for DeviceKind {
-    fn from(s: DeviceSlot) -> Self {
-        match s {
-            DeviceSlot::Microphone => Self::Microphone,
-            DeviceSlot::Speaker => Self::Speaker,
-            DeviceSlot::Camera => Self::Camera,
+/// The slot for a capture kind.
+pub(crate) fn slot_of(kind: DeviceKind) -> DeviceSlot {
+    match kind {
+        DeviceKind::Microphone => DeviceSlot::Microphone,
+        DeviceKind::Speaker => DeviceSlot::Speaker,
+        DeviceKind::Camera => DeviceSlot::Camera,
+    }
+}
+
+/// Why a visit uses the system's default instead of the saved device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackReason {
+    /// The saved device was not connected when the call started.
+    Missing,
+    /// The saved device was unplugged during the call.
+    Removed,
+}
+
+/// A saved device the call could not use: it runs on the system's default instead. The
+/// window words it ("Your saved microphone 'X' is not connected — using the default").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct DeviceFallback {
+    /// Which kind.
+    pub kind: DeviceSlot,
+    /// The saved device's name.
+    pub name: String,
+    /// Not there at the start, or gone during the call.
+    pub reason: FallbackReason,
+}
+
+/// The devices a call should use: each saved device that is connected now (`present`),
+/// else the system's default with a [`DeviceFallback`] saying so.
+pub(crate) fn resolve(
+    saved: &SavedDevices,
+    present: &[DeviceInfo],
+) -> (DeviceSelection, Vec<DeviceFallback>) {
+    let mut selection = DeviceSelection::default();
+    let mut fallbacks = Vec::new();
+    for slot in DeviceSlot::ALL {
+        let Some(d) = saved.get(slot) else { continue };
+        let kind = kind_of(slot);
+        let id = if present
+            .iter()
+            .any(|p| p.kind == kind && p.id.as_str() == d.id)
+        {
+            Some(DeviceId(d.id.clone()))
+        } else {
+            fallbacks.push(DeviceFallback {
+                kind: slot,
+                name: d.name.clone(),
+                reason: FallbackReason::Missing,
+            });
+            None
+        };
+        match slot {
+            DeviceSlot::Microphone => selection.microphone = id,
+            DeviceSlot::Speaker => selection.speaker = id,
+            DeviceSlot::Camera => selection.camera = id,
         }
     }
+    (selection, fallbacks)
+}
+
+/// [`chosen`] against the devices connected now (listed only when a device is named).
+pub(crate) fn choose(
+    slot: DeviceSlot,
+    id: Option<DeviceId>,
+) -> Result<Option<SavedDevice>, IpcError> {
+    let present = if id.is_some() {
+        bedside_media::devices::list_devices()
+    } else {
+        Vec::new()
+    };
+    chosen(slot, id, &present)
+}
+
+/// After an unlock: the profile's saved device choice goes to the visit room, and the
+/// hot-plug watcher starts (it stops at lock, with the room).
+pub(crate) fn after_unlock(app: &tauri::AppHandle) {
+    use tauri::Manager;
+    let saved = app
+        .state::<crate::AppState>()
+        .call("devices", |core| core.saved_devices())
+        .unwrap_or_default();
+    let room = app.state::<crate::waiting::WaitingRoom>();
+    room.visits().load_devices(saved);
+    let handle = app.clone();
+    room.visits()
+        .start_hotplug(move || crate::hotplug::for_app(handle));
+}
+
+/// The ids of the saved devices, unchecked (`None` = the system's default).
+pub(crate) fn selection_of(saved: &SavedDevices) -> DeviceSelection {
+    let id = |s: DeviceSlot| saved.get(s).map(|d| DeviceId(d.id.clone()));
+    DeviceSelection {
+        microphone: id(DeviceSlot::Microphone),
+        speaker: id(DeviceSlot::Speaker),
+        camera: id(DeviceSlot::Camera),
+    }
+}
+
+/// The device the window chose, with the name it has now (for the saved setting and for
+/// a later "not connected" notice). `None` = the system's default. A device that is not
+/// connected (any more) cannot be chosen.
+pub(crate) fn chosen(
+    slot: DeviceSlot,
+    id: Option<DeviceId>,
+    present: &[DeviceInfo],
+) -> Result<Option<SavedDevice>, IpcError> {
+    let Some(id) = id else { return Ok(None) };
+    let kind = kind_of(slot);
+    let info = present
+        .iter()
+        .find(|p| p.kind == kind && p.id == id)
+        .ok_or_else(|| {
+            IpcError::new(
+                "device_missing",
+                "That device is not connected any more; choose another.",
+            )
+        })?;
+    SavedDevice::new(id.as_str(), &info.name)
+        .map(Some)
+        .map_err(IpcError::from)
 }
 
 /// A device id from the window: `None` (or empty) for the system's default.
@@ -296,8 +418,104 @@ mod tests {
         );
         assert!(parse_id(Some("a\nb".into())).is_err());
         let kind: DeviceSlot = serde_json::from_str("\"camera\"").expect("kind");
-        assert_eq!(DeviceKind::from(kind), DeviceKind::Camera);
+        assert_eq!(kind_of(kind), DeviceKind::Camera);
+        assert_eq!(slot_of(DeviceKind::Speaker), DeviceSlot::Speaker);
         assert!(serde_json::from_str::<DeviceSlot>("\"screen\"").is_err());
+    }
+
+    fn saved(id: &str, name: &str) -> Option<SavedDevice> {
+        Some(SavedDevice {
+            id: id.into(),
+            name: name.into(),
+        })
+    }
+
+    #[test]
+    fn a_saved_device_that_is_not_connected_falls_back_to_the_default_with_a_notice() {
+        let present = [
+            info("mic-usb", "USB Headset", DeviceKind::Microphone, false),
+            info(
+                "mic-int",
+                "Built-in Microphone",
+                DeviceKind::Microphone,
+                true,
+            ),
+            info("spk", "Speakers", DeviceKind::Speaker, true),
+        ];
+        let all = SavedDevices {
+            microphone: saved("mic-usb", "USB Headset"),
+            speaker: saved("spk-bt", "Bluetooth Earbuds"),
+            camera: saved("v4l:/dev/video0", "HD Webcam"),
+        };
+        let (selection, fallbacks) = resolve(&all, &present);
+        assert_eq!(selection.microphone, Some(DeviceId::from("mic-usb")));
+        assert_eq!((selection.speaker, selection.camera), (None, None));
+        assert_eq!(
+            fallbacks,
+            vec![
+                DeviceFallback {
+                    kind: DeviceSlot::Speaker,
+                    name: "Bluetooth Earbuds".into(),
+                    reason: FallbackReason::Missing,
+                },
+                DeviceFallback {
+                    kind: DeviceSlot::Camera,
+                    name: "HD Webcam".into(),
+                    reason: FallbackReason::Missing,
+                },
+            ]
+        );
+        // The same id under another kind is not the saved device.
+        let odd = SavedDevices {
+            speaker: saved("mic-usb", "USB Headset"),
+            ..SavedDevices::default()
+        };
+        assert_eq!(resolve(&odd, &present).1.len(), 1);
+        // Nothing saved: the defaults, no notice.
+        let (selection, fallbacks) = resolve(&SavedDevices::default(), &present);
+        assert_eq!(selection, DeviceSelection::default());
+        assert!(fallbacks.is_empty());
+        assert_eq!(
+            selection_of(&all).speaker,
+            Some(DeviceId::from("spk-bt")),
+            "unchecked ids for the connection's options"
+        );
+        assert_eq!(
+            serde_json::to_value(fallbacks_json()).expect("json"),
+            serde_json::json!({"kind": "camera", "name": "HD Webcam", "reason": "removed"})
+        );
+        // Choosing: the name comes from the list; a device that went cannot be chosen.
+        assert_eq!(
+            chosen(
+                DeviceSlot::Microphone,
+                Some(DeviceId::from("mic-int")),
+                &present
+            )
+            .expect("present"),
+            saved("mic-int", "Built-in Microphone")
+        );
+        assert_eq!(
+            chosen(DeviceSlot::Camera, None, &present).expect("default"),
+            None
+        );
+        assert_eq!(
+            chosen(
+                DeviceSlot::Speaker,
+                Some(DeviceId::from("spk-bt")),
+                &present
+            )
+            .expect_err("gone")
+            .code(),
+            "device_missing"
+        );
+    }
+
+    fn fallbacks_json() -> DeviceFallback {
+        DeviceFallback {
+            kind: DeviceSlot::Camera,
+            name: "HD Webcam".into(),
+            reason: FallbackReason::Removed,
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod csp;
 mod deeplink;
 mod devices;
 mod error;
+mod hotplug;
 mod idle;
 mod notice;
 mod policy;

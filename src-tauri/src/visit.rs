@@ -17,9 +17,12 @@
 //! camera the call is audio only and with no microphone the patient hears nothing; the
 //! room says so from `CallStats::devices` (the UI maps the notices to plain sentences).
 //! `BEDSIDE_VIDEO_SOURCE=test-pattern` sends the synthetic test pattern and tone
-//! (`bedside_codec::synthetic`) instead: diagnostics and tests. The device choice is kept
-//! for the app session (in [`VisitRoom`]), applied to calls that start later and, through
-//! `visit_set_device`, to a call in progress. `BEDSIDE_MEDIA_UDP` (comma-separated
+//! (`bedside_codec::synthetic`) instead: diagnostics and tests. The device choice is saved
+//! in the profile's settings and held here while signed in (in [`VisitRoom`]), applied to
+//! calls that start later and, through `visit_set_device`, to a call in progress. When a
+//! call starts, a saved device that is not connected gives way to the system's default and
+//! the room is told ([`VisitUpdate::DeviceFallback`], `missing`); the hot-plug watcher
+//! reports a saved device unplugged mid-call the same way (`removed`). `BEDSIDE_MEDIA_UDP` (comma-separated
 //! `ip:port`, e.g. `127.0.0.1:0`) binds the call's UDP sockets there instead of `0.0.0.0:0`.
 //!
 //! Chat: the patient's messages arrive as [`HostEvent::Chat`] (the call's data channel,
@@ -39,8 +42,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bedside_core::{DeviceSlot, SavedDevice, SavedDevices};
 use bedside_host::HostEvent;
-use bedside_media::devices::{DeviceId, DeviceKind};
+use bedside_media::devices::{DeviceId, DeviceInfo, DeviceKind};
 use bedside_media::{DeviceSelection, Frame, Peer};
 use serde::Serialize;
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -273,6 +277,14 @@ pub enum VisitUpdate {
         source: SourceChoice,
         /// The chat so far (memory only; gone when the visit ends or the app locks).
         chat: Vec<ChatLine>,
+        /// Saved devices this call could not use (it uses the system's default instead).
+        fallbacks: Vec<crate::devices::DeviceFallback>,
+    },
+    /// A saved device is not connected (at the start) or was unplugged (during the call):
+    /// the call uses the system's default of that kind.
+    DeviceFallback {
+        /// Which device, and why.
+        device: crate::devices::DeviceFallback,
     },
     /// The call was answered (again, after an ICE restart): the SAS to read out.
     Answered {
@@ -333,6 +345,8 @@ struct Live {
     view: Option<View>,
     /// The chat so far, newest last, at most [`CHAT_KEPT`] (memory only).
     chat: std::collections::VecDeque<ChatLine>,
+    /// Saved devices this call runs without (one per kind, the latest).
+    fallbacks: Vec<crate::devices::DeviceFallback>,
 }
 
 impl Live {
@@ -347,7 +361,15 @@ impl Live {
             camera_off: false,
             view: None,
             chat: std::collections::VecDeque::new(),
+            fallbacks: Vec::new(),
         }
+    }
+
+    /// Records a fallback (replacing an earlier one of the same kind) and tells the room.
+    fn fallback(&mut self, device: crate::devices::DeviceFallback) {
+        self.fallbacks.retain(|f| f.kind != device.kind);
+        self.fallbacks.push(device.clone());
+        self.send(VisitUpdate::DeviceFallback { device });
     }
 
     fn chat(&mut self, line: ChatLine) {
@@ -441,10 +463,23 @@ fn spawn_pump(
 #[derive(Default)]
 pub struct VisitRoom {
     visits: Mutex<HashMap<String, Live>>,
-    /// The devices chosen for this app session (`None` = the system's default).
-    devices: Mutex<DeviceSelection>,
+    /// The devices chosen, as saved in the profile's settings (loaded at unlock, forgotten
+    /// at lock; `None` = the system's default).
+    devices: Mutex<SavedDevices>,
     /// The Settings page's microphone level and camera preview.
     monitor: crate::devices::Monitor,
+    /// The hot-plug watcher, while signed in.
+    hotplug: Mutex<Option<crate::hotplug::Hotplug>>,
+}
+
+/// The name of the device of `kind` a peer has open, if any.
+fn in_use(peer: &Peer, kind: DeviceKind) -> Option<String> {
+    let report = peer.devices()?;
+    match kind {
+        DeviceKind::Microphone => report.microphone,
+        DeviceKind::Speaker => report.speaker,
+        DeviceKind::Camera => report.camera,
+    }
 }
 
 /// Applies a device choice to a peer (a no-op for the test pattern's peers).
@@ -473,28 +508,84 @@ impl VisitRoom {
         &self.monitor
     }
 
-    /// The devices chosen for this app session.
+    /// The ids of the devices chosen (unchecked; `peer_ready` checks them).
     pub(crate) fn selection(&self) -> DeviceSelection {
+        self.devices
+            .lock()
+            .map(|d| crate::devices::selection_of(&d))
+            .unwrap_or_default()
+    }
+
+    /// The devices chosen, as saved.
+    pub(crate) fn saved(&self) -> SavedDevices {
         self.devices.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    /// Chooses a device for this app session, and for every call in progress.
-    pub(crate) fn set_device(&self, kind: DeviceKind, id: Option<DeviceId>) {
+    /// Takes the profile's saved choice (at unlock).
+    pub(crate) fn load_devices(&self, saved: SavedDevices) {
         if let Ok(mut d) = self.devices.lock() {
-            match kind {
-                DeviceKind::Microphone => d.microphone.clone_from(&id),
-                DeviceKind::Speaker => d.speaker.clone_from(&id),
-                DeviceKind::Camera => d.camera.clone_from(&id),
+            *d = saved;
+        }
+    }
+
+    /// Starts the hot-plug watcher unless it runs (at unlock).
+    pub(crate) fn start_hotplug(&self, start: impl FnOnce() -> crate::hotplug::Hotplug) {
+        if let Ok(mut h) = self.hotplug.lock()
+            && h.is_none()
+        {
+            *h = Some(start());
+        }
+    }
+
+    /// Chooses a device (already saved in the settings by the caller), for every call in
+    /// progress too; a fallback notice of that kind is over.
+    pub(crate) fn set_device(&self, slot: DeviceSlot, device: Option<SavedDevice>) {
+        let id = device.as_ref().map(|d| DeviceId(d.id.clone()));
+        if let Ok(mut d) = self.devices.lock() {
+            d.set(slot, device);
+        }
+        let Ok(mut visits) = self.visits.lock() else {
+            return;
+        };
+        let devices = SourceChoice::current() == SourceChoice::Devices;
+        for live in visits.values_mut() {
+            live.fallbacks.retain(|f| f.kind != slot);
+            if let (true, Some(p)) = (devices, &live.peer) {
+                apply_device(p, crate::devices::kind_of(slot), id.clone());
             }
         }
-        if SourceChoice::current() == SourceChoice::TestPattern {
+    }
+
+    /// A device went away (the hot-plug watcher). A call using it as the saved choice
+    /// switches to the system's default and the room says so; a call using the system's
+    /// default reopens on the new default (PulseAudio moves a stream by itself; ALSA and
+    /// cameras do not). The saved choice stays: it is used again once the device is back.
+    pub(crate) fn device_removed(&self, info: &DeviceInfo) {
+        if SourceChoice::current() != SourceChoice::Devices {
             return;
         }
-        if let Ok(visits) = self.visits.lock() {
-            for live in visits.values() {
-                if let Some(p) = &live.peer {
-                    apply_device(p, kind, id.clone());
+        let slot = crate::devices::slot_of(info.kind);
+        let saved = self.devices.lock().ok().and_then(|d| d.get(slot).cloned());
+        let Ok(mut visits) = self.visits.lock() else {
+            return;
+        };
+        for live in visits.values_mut() {
+            let Some(peer) = live.peer.clone() else {
+                continue;
+            };
+            match &saved {
+                Some(d) if d.id == info.id.as_str() => {
+                    apply_device(&peer, info.kind, None);
+                    live.fallback(crate::devices::DeviceFallback {
+                        kind: slot,
+                        name: d.name.clone(),
+                        reason: crate::devices::FallbackReason::Removed,
+                    });
                 }
+                None if in_use(&peer, info.kind).as_deref() == Some(info.name.as_str()) => {
+                    apply_device(&peer, info.kind, None);
+                }
+                _ => {}
             }
         }
     }
@@ -503,20 +594,27 @@ impl VisitRoom {
     pub(crate) fn set_device_for(
         &self,
         visit: &str,
-        kind: DeviceKind,
-        id: Option<DeviceId>,
+        slot: DeviceSlot,
+        device: Option<SavedDevice>,
     ) -> Result<(), IpcError> {
         self.with(visit, |_| ())?;
-        self.set_device(kind, id);
+        self.set_device(slot, device);
         Ok(())
     }
 
-    /// The waiting room admitted a device of this visit: the room may open now.
+    /// The waiting room admitted a device of this visit: the room may open now. Admitted
+    /// again after being sent back, the visit starts a new call: the last call's code and
+    /// state are gone (its chat stays, for the visit).
     pub(crate) fn admitted(&self, appointment: i64, visit: &str) {
         if let Ok(mut visits) = self.visits.lock() {
-            visits
+            let live = visits
                 .entry(visit.to_owned())
                 .or_insert_with(|| Live::new(appointment));
+            if live.peer.is_none() {
+                live.sas = None;
+                live.state = "waiting".into();
+                live.fallbacks.clear();
+            }
         }
     }
 
@@ -528,6 +626,12 @@ impl VisitRoom {
         device: String,
         peer: Arc<Peer>,
     ) {
+        // The choice may have changed since this connection's options were made, and a
+        // saved device may not be connected: check it against the devices present now
+        // (listed before taking the lock: enumeration takes a moment).
+        let resolved = (SourceChoice::current() == SourceChoice::Devices).then(|| {
+            crate::devices::resolve(&self.saved(), &bedside_media::devices::list_devices())
+        });
         let Ok(mut visits) = self.visits.lock() else {
             return;
         };
@@ -536,12 +640,15 @@ impl VisitRoom {
             .or_insert_with(|| Live::new(appointment));
         peer.set_muted(live.muted);
         peer.set_camera_off(live.camera_off);
-        if SourceChoice::current() == SourceChoice::Devices {
-            // The choice may have changed since this connection's options were made.
-            let chosen = self.devices.lock().map(|d| d.clone()).unwrap_or_default();
+        if let Some((chosen, fallbacks)) = resolved {
             apply_device(&peer, DeviceKind::Microphone, chosen.microphone);
             apply_device(&peer, DeviceKind::Speaker, chosen.speaker);
             apply_device(&peer, DeviceKind::Camera, chosen.camera);
+            live.fallbacks.clear();
+            for f in fallbacks {
+                tracing::info!(kind = ?f.kind, "saved device not connected: using the default");
+                live.fallback(f);
+            }
         }
         live.device = Some(device);
         live.peer = Some(peer);
@@ -657,6 +764,7 @@ impl VisitRoom {
                 camera_off: live.camera_off,
                 source,
                 chat: live.chat.iter().cloned().collect(),
+                fallbacks: live.fallbacks.clone(),
             });
             live.start_pumps();
             live.appointment
@@ -750,9 +858,15 @@ impl VisitRoom {
         Ok(out)
     }
 
-    /// Forgets every visit (lock): views go, peers are closed by their host loops.
+    /// Forgets every visit (lock): views go, peers are closed by their host loops; the
+    /// device choice is forgotten (the next profile loads its own) and hot-plug stops.
     pub(crate) fn clear(&self) {
         self.monitor.stop();
+        let hotplug = self.hotplug.lock().ok().and_then(|mut h| h.take());
+        drop(hotplug);
+        if let Ok(mut d) = self.devices.lock() {
+            *d = SavedDevices::default();
+        }
         if let Ok(mut v) = self.visits.lock() {
             v.clear();
         }
@@ -975,6 +1089,76 @@ mod tests {
         assert_eq!(json["line"]["text"], "PHI-MARKER chat 3");
         room.clear();
         assert!(room.with(visit, |_| ()).is_err(), "forgotten at lock");
+    }
+
+    #[test]
+    fn the_saved_choice_is_held_while_signed_in_and_fallbacks_reach_the_room() {
+        use crate::devices::{DeviceFallback, FallbackReason};
+        let room = VisitRoom::default();
+        let headset = SavedDevice {
+            id: "mic-usb".into(),
+            name: "USB Headset".into(),
+        };
+        room.load_devices(SavedDevices {
+            microphone: Some(headset.clone()),
+            ..SavedDevices::default()
+        });
+        assert_eq!(room.selection().microphone, Some(DeviceId::from("mic-usb")));
+        assert_eq!(room.saved().microphone, Some(headset));
+        let visit = "00112233445566778899aabbccddeeff";
+        room.admitted(4, visit);
+        let missing = DeviceFallback {
+            kind: DeviceSlot::Microphone,
+            name: "USB Headset".into(),
+            reason: FallbackReason::Missing,
+        };
+        room.with(visit, |live| {
+            live.fallback(missing.clone());
+            live.fallback(DeviceFallback {
+                reason: FallbackReason::Removed,
+                ..missing.clone()
+            });
+            live.sas = Some("123 456".into());
+        })
+        .expect("visit");
+        let kept = room.with(visit, |l| l.fallbacks.clone()).expect("visit");
+        assert_eq!(kept.len(), 1, "one per kind, the latest");
+        assert_eq!(kept[0].reason, FallbackReason::Removed);
+        assert_eq!(
+            serde_json::to_value(VisitUpdate::DeviceFallback {
+                device: kept[0].clone()
+            })
+            .expect("json"),
+            serde_json::json!({"kind": "device_fallback", "device":
+                {"kind": "microphone", "name": "USB Headset", "reason": "removed"}})
+        );
+        // Admitted again (sent back before): a new call, no old code or notice.
+        room.admitted(4, visit);
+        assert_eq!(
+            room.with(visit, |l| (
+                l.sas.clone(),
+                l.fallbacks.len(),
+                l.state.clone()
+            ))
+            .expect("visit"),
+            (None, 0, "waiting".to_owned())
+        );
+        // Choosing a device ends that kind's notice.
+        room.with(visit, |live| live.fallback(missing.clone()))
+            .expect("visit");
+        room.set_device(DeviceSlot::Microphone, None);
+        assert!(room.with(visit, |l| l.fallbacks.is_empty()).expect("visit"));
+        assert_eq!(room.selection(), DeviceSelection::default());
+        // Lock forgets the choice (the next profile loads its own).
+        room.load_devices(SavedDevices {
+            camera: Some(SavedDevice {
+                id: "cam".into(),
+                name: "Cam".into(),
+            }),
+            ..SavedDevices::default()
+        });
+        room.clear();
+        assert_eq!(room.saved(), SavedDevices::default());
     }
 
     #[test]

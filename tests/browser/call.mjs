@@ -11,12 +11,15 @@
 // With `--chat-send TEXT`, once the first frame is decoded the patient types TEXT in the chat
 // box and presses Enter; with `--chat-expect TEXT`, after the measurement the page must show a
 // clinician's chat message containing TEXT ({"step":"chat",…}).
+// With `--send-back`, after that the page must go back to the waiting room (the clinician
+// sends it back: {"step":"sent_back","returned":…} with a screenshot) and, once admitted
+// again, make a new call whose video is decoded ({"step":"readmitted","frames":…,"sas":…}).
 // `audio-only`: the same, but waits for the first audio packet instead of a frame (a
 // clinician without a camera sends no video).
 // `refused`: expects the page to refuse the clinician's answer (a swapped fingerprint)
 // and no media to arrive; prints {"step":"refused",…}. Exit 0 on success, 1 otherwise.
 
-import { finish, knockAndWait, launch, run, step } from './patient.mjs';
+import { finish, knockAndWait, launch, run, state, step } from './patient.mjs';
 
 const args = process.argv.slice(2);
 let seconds = 10;
@@ -25,6 +28,7 @@ let expect = 'media';
 let NAME = 'Call Test Patient';
 let chatSend = null;
 let chatExpect = null;
+let sendBack = false;
 const positional = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--seconds') seconds = Number(args[++i]);
@@ -33,6 +37,7 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--name') NAME = args[++i];
   else if (args[i] === '--chat-send') chatSend = args[++i];
   else if (args[i] === '--chat-expect') chatExpect = args[++i];
+  else if (args[i] === '--send-back') sendBack = true;
   else positional.push(args[i]);
 }
 const [link, shotDir] = positional;
@@ -40,7 +45,7 @@ if (!link || !shotDir || !(seconds > 0) || !['media', 'audio-only', 'refused'].i
   console.error('usage: node tests/browser/call.mjs LINK SHOTDIR [--seconds N] [--warmup S] [--expect media|audio-only|refused] [--name NAME]');
   process.exit(2);
 }
-const TOTAL_MS = 40_000 + (seconds + warmup) * 1000 + (chatSend || chatExpect ? 30_000 : 0);
+const TOTAL_MS = 40_000 + (seconds + warmup) * 1000 + (chatSend || chatExpect ? 30_000 : 0) + (sendBack ? 120_000 : 0);
 
 // Every RTCPeerConnection the page makes is kept in window.__pcs, so the test measures
 // what the browser itself reports, whatever the page's own UI shows. The page's relay
@@ -179,6 +184,36 @@ try {
         received: true,
         counters: await page.evaluate(() => ({ sent: window.__bedsideCall?.chatSent, received: window.__bedsideCall?.chatReceived })),
       });
+    }
+    if (sendBack) {
+      // The clinician sends the patient back to the waiting room: the page says so.
+      const before = await page.evaluate(() => window.__pcs.length);
+      await state(r, page, 'waiting');
+      const text = await page.evaluate(() => document.body.innerText);
+      await step(r, page, shotDir, 'sent_back', {
+        returned: /moved you back to the waiting room/i.test(text),
+        pc_state: (await sample(page)).state ?? null,
+      });
+      // Admitted again: a new call, whose video is decoded.
+      await state(r, page, 'admitted');
+      r.current = 'readmitted';
+      let again;
+      for (;;) {
+        again = await sample(page);
+        if (again.pcs > before && (again.frames ?? 0) > 0) break;
+        await sleep(100);
+      }
+      // Past the first frame: a couple of seconds of the new call.
+      await sleep(2000);
+      const later = await sample(page);
+      await step(r, page, shotDir, 'readmitted', {
+        pcs: later.pcs,
+        frames: later.frames,
+        state: later.state,
+        sas: await sas(page),
+      });
+      // Stay in the call a moment: the clinician's window is checked while it runs.
+      await sleep(3000);
     }
   } else {
     // The page must refuse the tampered answer: no connection, no frames.

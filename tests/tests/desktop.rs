@@ -2,11 +2,15 @@
 //! through tauri-driver 2.1.0 and WebKitWebDriver (the official WebDriver route), with the
 //! real Secret Service, SQLCipher and the embedded relay: first run → TOTP enrolment (the
 //! code computed from the secret the screen shows) → a patient → an appointment → its
-//! invite link and a note → a Chromium patient (fake camera) knocks → admit → the visit room: the call
+//! invite link and a note → the visit reason edited (and still there when the appointment is
+//! opened again) → a Chromium patient (fake camera) knocks → admit → the visit room: the call
 //! connects, the patient's video is decoded and painted in the window (the painted-frames
 //! counter rises by ≥ 50 in 10 s), the window's SAS equals the patient page's, the patient
 //! reads it back → one chat message each way (the patient's typed on the page, the
-//! clinician's from the room's send box; both texts are then scanned for as PHI) → End visit → the appointment is finished → lock → unlock. A PNG screenshot is saved at each step under
+//! clinician's from the room's send box; both texts are then scanned for as PHI) → send back
+//! to the waiting room (the patient's page shows the waiting state, the panel the patient
+//! waiting) → admit again (a new call: frames painted again, the page decodes video again,
+//! the same new SAS on both sides) → End visit → the appointment is finished → lock → unlock. A PNG screenshot is saved at each step under
 //! `<target>/desktop-e2e/`, with the app's log and the desktop notifications it sent
 //! (recorded by `dbus-monitor`: the knock's must name nobody). Last, WebKit's data directories for
 //! the app (local storage, IndexedDB, caches, cookies) and the app's own files outside the
@@ -31,6 +35,8 @@ const PATIENT: &str = "Ada Lovelace-Testpatient";
 const KNOCK_NAME: &str = "Grace Knockmarker";
 /// The clinical note typed on the appointment page (PHI: only the encrypted database keeps it).
 const NOTE: &str = "Zebrafinch rash on the left forearm";
+/// The visit reason after editing it on the appointment page (PHI, like the first one).
+const REASON: &str = "Capybaramarker review of the rash";
 /// Chat each way (PHI: scanned for in logs and on disk like the rest).
 const PATIENT_CHAT: &str = "Quokkamarker itch since Tuesday";
 const CLINICIAN_CHAT: &str = "Wombatmarker: please hold it to the camera";
@@ -247,6 +253,34 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         assert!(Instant::now() < deadline, "the note was not saved");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The visit reason, edited in place: saved, and still there when the appointment is
+    // opened again from the schedule.
+    assert_eq!(d.text("appointment-reason"), "follow-up");
+    d.click("appointment-reason-edit");
+    d.fill("appointment-reason-input", REASON);
+    d.step("reason-editing");
+    d.click("appointment-reason-save");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while d.find("appointment-reason").is_none() || d.text("appointment-reason") != REASON {
+        assert!(Instant::now() < deadline, "the edited reason is not shown");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.click("nav-schedule");
+    d.wait("appointment-row");
+    d.click("appointment-open");
+    d.wait("screen-appointment");
+    assert_eq!(
+        d.text("appointment-reason"),
+        REASON,
+        "the edited reason was saved"
+    );
+    d.wait("invite-qr");
+    assert_eq!(
+        d.value("invite-link"),
+        link,
+        "the same link after reopening"
+    );
+    d.step("reason-saved");
 
     // A real Chromium patient opens the link and knocks; the knock reaches the waiting-room
     // panel with the name the patient typed; the clinician admits and the call runs: the
@@ -264,12 +298,59 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
             .arg(&patient_shots)
             .args(["--name", KNOCK_NAME, "--seconds", "14", "--warmup", "1"])
             .args(["--chat-send", PATIENT_CHAT, "--chat-expect", CLINICIAN_CHAT])
+            .arg("--send-back")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("node runs tests/browser/call.mjs"),
     );
+    // The page's step lines, as they come (the send-back below waits on them).
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = std::sync::Arc::clone(&lines);
+        let stdout = patient.0.stdout.take().expect("patient stdout");
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let err_reader = {
+        let errors = std::sync::Arc::clone(&errors);
+        let mut stderr = patient.0.stderr.take().expect("patient stderr");
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            errors.lock().expect("errors").push_str(&text);
+        })
+    };
+    let patient_step = |name: &str, within: Duration| -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let found = lines
+                .lock()
+                .expect("lines")
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|v| v["step"] == name);
+            if let Some(v) = found {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the patient page did not reach step {name}: {:?}\n{}",
+                lines.lock().expect("lines"),
+                errors.lock().expect("errors")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
     d.wait("waiting-entry");
     assert_eq!(d.text("waiting-name"), KNOCK_NAME);
     assert_eq!(d.text("waiting-state"), "Waiting");
@@ -384,7 +465,64 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     }
     d.step("visit-chat");
 
-    // The patient's measurement ends; its page showed the same code.
+    // The patient's measurement ends (its page showed the same code); then the patient is
+    // sent back to the waiting room, and admitted again.
+    let media = patient_step("media", Duration::from_secs(60));
+    assert_eq!(
+        media["sas"].as_str(),
+        Some(window_sas.as_str()),
+        "the same SAS on both sides"
+    );
+    patient_step("chat", Duration::from_secs(40));
+    d.click("visit-send-back");
+    d.wait("screen-schedule");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while d.find("waiting-entry").is_none() || d.text("waiting-state") != "Waiting" {
+        assert!(
+            Instant::now() < deadline,
+            "the patient is not waiting again in the panel"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(d.text("waiting-name"), KNOCK_NAME);
+    let back = patient_step("sent_back", Duration::from_secs(30));
+    assert_eq!(
+        back["returned"], true,
+        "the page says the clinic moved the patient back: {back}"
+    );
+    d.step("sent-back-to-lobby");
+    // The new room publishes its own counters: drop the first room's.
+    d.js("window.__bedsideVisit = undefined; return true;", json!([]));
+    d.click("waiting-admit");
+    d.wait("screen-visit");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while painted(&d) < 20 {
+        if Instant::now() > deadline {
+            d.shot("no-video-after-readmission");
+            panic!("no video painted after admitting the patient again");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The new call's code is shown: the screenshot while the call runs.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.find("visit-sas").is_none() {
+        assert!(Instant::now() < deadline, "no code shown after readmission");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.step("readmitted");
+    let again = patient_step("readmitted", Duration::from_secs(60));
+    assert!(
+        again["frames"].as_u64().unwrap_or(0) > 0 && again["pcs"].as_u64().unwrap_or(0) >= 2,
+        "the page made a new call and decoded its video: {again}"
+    );
+    let new_sas = d.text("visit-sas");
+    assert_eq!(
+        again["sas"].as_str(),
+        Some(new_sas.as_str()),
+        "the same new code on both sides after readmission"
+    );
+    assert_ne!(new_sas, window_sas, "a new call has a new code");
+
     let child = &mut patient.0;
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
@@ -397,14 +535,10 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    let mut out = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut out);
-    }
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
+    let _ = reader.join();
+    let out = lines.lock().expect("lines").join("\n");
+    let _ = err_reader.join();
+    let err = errors.lock().expect("errors").clone();
     assert!(status.success(), "patient page: {out}\n{err}");
     assert!(out.contains("\"admitted\""), "{out}");
     let media: Value = out
@@ -421,11 +555,6 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     assert!(
         media["fps"].as_f64().unwrap_or(0.0) >= 20.0,
         "the patient decoded our test pattern: {media}"
-    );
-    assert_eq!(
-        media["sas"].as_str(),
-        Some(window_sas.as_str()),
-        "the same SAS on both sides"
     );
     // The patient's page closed: the device left the waiting room.
     d.wait("waiting-empty");
@@ -454,6 +583,7 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "visit.call_start",
         "visit.sas_shown",
         "visit.sas_confirmed",
+        "visit.send_back",
         "visit.end",
     ] {
         assert!(audit.contains(action), "{action} is not audited: {audit}");
@@ -488,6 +618,7 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "Lovelace",
         "1980-12-10",
         "follow-up",
+        "Capybaramarker",
         "Zebrafinch",
         "Quokkamarker",
         "Wombatmarker",
@@ -502,7 +633,7 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         );
     }
     let pngs = std::fs::read_dir(&shots).expect("shots").count();
-    assert!(pngs >= 11, "{pngs} screenshots in {}", shots.display());
+    assert!(pngs >= 15, "{pngs} screenshots in {}", shots.display());
 
     // PHI never lands in what WebKit keeps on disk for the window (local storage,
     // IndexedDB, caches, cookies, HSTS) nor in the app's files outside the encrypted
@@ -515,6 +646,8 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "Lovelace",
         "1980-12-10",
         "follow-up",
+        REASON,
+        "Capybaramarker",
         NOTE,
         "Zebrafinch",
         PATIENT_CHAT,

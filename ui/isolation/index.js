@@ -21,6 +21,17 @@
   const isZone = (v) => isString(v) && /^[A-Za-z0-9_+\-\/]{1,64}$/.test(v);
   const isHex = (v) => isString(v) && /^[0-9a-f]{32}$/.test(v);
   const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  /** A saved device (`{id, name}`) or null. */
+  const isSavedDevice = (d) =>
+    d === undefined || d === null || (isObj(d) && only(d, ['id', 'name']) && isShortString(d.id) && isShortString(d.name));
+  /** The settings' device choice, sent back as read (the shell does not save it from there). */
+  const isSavedDevices = (v) =>
+    v === undefined ||
+    (isObj(v) &&
+      only(v, ['microphone', 'speaker', 'camera']) &&
+      isSavedDevice(v.microphone) &&
+      isSavedDevice(v.speaker) &&
+      isSavedDevice(v.camera));
   const isPatient = (p) =>
     isObj(p) &&
     only(p, ['name', 'dob', 'phone', 'email', 'mrn']) &&
@@ -47,7 +58,7 @@
     only(a, ['visit', 'device', ...extra]) && isHex(a.visit) && isShortString(a.device);
 
   /** Events the UI may subscribe to. */
-  const EVENTS = ['locked', 'waiting', 'policy-changed'];
+  const EVENTS = ['locked', 'waiting', 'policy-changed', 'devices-changed'];
 
   /** Command name -> argument check. */
   const ALLOWED = {
@@ -120,8 +131,9 @@
     settings_save: (a) =>
       only(a, ['settings']) &&
       isObj(a.settings) &&
-      only(a.settings, ['relay_url', 'idle_lock_minutes', 'idle_lock_max_minutes']) &&
+      only(a.settings, ['relay_url', 'idle_lock_minutes', 'idle_lock_max_minutes', 'devices']) &&
       isOptShort(a.settings.relay_url) &&
+      isSavedDevices(a.settings.devices) &&
       Number.isSafeInteger(a.settings.idle_lock_minutes),
     waiting_sync: (a) => only(a, ['tz']) && isZone(a.tz),
     waiting_admit: (a) => device(a, []),

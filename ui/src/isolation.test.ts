@@ -44,6 +44,16 @@ describe('isolation hook', () => {
       msg('invite_create', { appointment: 1 }),
       msg('audit_list', { filter: { action: 'patient.', limit: 200 } }),
       msg('settings_save', { settings: { relay_url: null, idle_lock_minutes: 5, idle_lock_max_minutes: 10 } }),
+      msg('settings_save', {
+        settings: {
+          relay_url: null,
+          idle_lock_minutes: 5,
+          idle_lock_max_minutes: 10,
+          devices: { microphone: { id: 'mic', name: 'USB Headset' }, speaker: null, camera: null },
+        },
+      }),
+      msg('plugin:event|listen', { event: 'devices-changed', target: { kind: 'Any' }, handler: 5 }),
+      msg('plugin:event|unlisten', { event: 'devices-changed', eventId: 5 }),
       msg('waiting_admit', { visit: '00112233445566778899aabbccddeeff', device: 'd1' }),
       msg('visit_open', { visit: '00112233445566778899aabbccddeeff', events: '__CHANNEL__:1', remote: '__CHANNEL__:2', local: '__CHANNEL__:3' }),
       msg('visit_frame_ack', { visit: '00112233445566778899aabbccddeeff', stream: 0, seq: 17 }),
@@ -77,6 +87,10 @@ describe('isolation hook', () => {
       msg('visit_set_device', { visit: '00112233445566778899aabbccddeeff', kind: 'screen', id: null }),
       msg('visit_set_device', { visit: '00112233445566778899aabbccddeeff', kind: 'camera', id: 'x'.repeat(2000) }),
       msg('devices_list', { all: true }),
+      msg('settings_save', {
+        settings: { relay_url: null, idle_lock_minutes: 5, idle_lock_max_minutes: 10, devices: { microphone: { id: 'm', name: 'n', extra: 1 } } },
+      }),
+      msg('settings_save', { settings: { relay_url: null, idle_lock_minutes: 5, idle_lock_max_minutes: 10, devices: 'all' } }),
       msg('devices_choose', { kind: 'screen', id: null }),
       msg('devices_monitor', { microphone: null, camera: null, level: 'https://x', preview: '__CHANNEL__:5' }),
       msg('devices_monitor_stop', { force: true }),

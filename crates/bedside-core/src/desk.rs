@@ -124,6 +124,122 @@ pub struct Settings {
     /// The most policy allows.
     #[serde(default)]
     pub idle_lock_max_minutes: u32,
+    /// The microphone, speaker and camera chosen for visits. Read-only here:
+    /// [`Core::save_settings`] leaves them as they are and [`Core::save_device`]
+    /// changes one kind, so a form that saves the relay and the idle lock never
+    /// overwrites a device chosen meanwhile.
+    #[serde(default)]
+    pub devices: SavedDevices,
+}
+
+/// A kind of device the clinician chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceSlot {
+    /// Audio input.
+    Microphone,
+    /// Audio output.
+    Speaker,
+    /// Video input.
+    Camera,
+}
+
+impl DeviceSlot {
+    /// The settings key the choice is kept under.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Microphone => "device.microphone",
+            Self::Speaker => "device.speaker",
+            Self::Camera => "device.camera",
+        }
+    }
+
+    /// Every kind, in the order the UI lists them.
+    pub const ALL: [Self; 3] = [Self::Microphone, Self::Speaker, Self::Camera];
+}
+
+/// One chosen device: the capture layer's stable id and the name it had when it was
+/// chosen (for "your saved microphone 'X' is not connected"). Device ids and names are
+/// not PHI; they are kept in the encrypted store with the other settings all the same.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
+pub struct SavedDevice {
+    /// Stable id (`bedside_capture::DeviceId`).
+    pub id: String,
+    /// Human name when chosen.
+    pub name: String,
+}
+
+/// Longest device id kept.
+pub const MAX_DEVICE_ID: usize = 512;
+/// Longest device name kept (in characters; longer names are cut).
+pub const MAX_DEVICE_NAME: usize = 200;
+
+impl SavedDevice {
+    /// Checks an id and tidies a name from the shell: the id 1–[`MAX_DEVICE_ID`] bytes
+    /// without control characters; the name without control characters, at most
+    /// [`MAX_DEVICE_NAME`] characters (blank = the id).
+    pub fn new(id: &str, name: &str) -> Result<Self, CoreError> {
+        if id.is_empty() || id.len() > MAX_DEVICE_ID || id.chars().any(char::is_control) {
+            return Err(CoreError::Invalid {
+                field: "device",
+                problem: "that device id is not valid; choose the device again".into(),
+            });
+        }
+        let clean: String = name
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_DEVICE_NAME)
+            .collect();
+        let clean = clean.trim();
+        Ok(Self {
+            id: id.to_owned(),
+            name: if clean.is_empty() {
+                id.chars().take(MAX_DEVICE_NAME).collect()
+            } else {
+                clean.to_owned()
+            },
+        })
+    }
+
+    /// From the stored text; anything malformed (a damaged or foreign value) is no choice.
+    fn parse(stored: &str) -> Option<Self> {
+        let d: Self = serde_json::from_str(stored).ok()?;
+        Self::new(&d.id, &d.name).ok()
+    }
+}
+
+/// The devices chosen for visits (`None` = the system's default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(schemars::JsonSchema))]
+pub struct SavedDevices {
+    /// Microphone.
+    pub microphone: Option<SavedDevice>,
+    /// Speaker.
+    pub speaker: Option<SavedDevice>,
+    /// Camera.
+    pub camera: Option<SavedDevice>,
+}
+
+impl SavedDevices {
+    /// The choice for one kind.
+    pub fn get(&self, slot: DeviceSlot) -> Option<&SavedDevice> {
+        match slot {
+            DeviceSlot::Microphone => self.microphone.as_ref(),
+            DeviceSlot::Speaker => self.speaker.as_ref(),
+            DeviceSlot::Camera => self.camera.as_ref(),
+        }
+    }
+
+    /// Sets the choice for one kind.
+    pub fn set(&mut self, slot: DeviceSlot, device: Option<SavedDevice>) {
+        match slot {
+            DeviceSlot::Microphone => self.microphone = device,
+            DeviceSlot::Speaker => self.speaker = device,
+            DeviceSlot::Camera => self.camera = device,
+        }
+    }
 }
 
 /// What the waiting-room connection needs for one visit (secret inside:
@@ -479,11 +595,53 @@ impl Core {
             .setting(IDLE_LOCK_MINUTES)?
             .and_then(|v| v.parse::<u32>().ok())
             .map_or(max, |v| v.clamp(1, max.max(1)));
+        let devices = Self::read_devices(store)?;
         Ok(Settings {
             relay_url,
             idle_lock_minutes: idle,
             idle_lock_max_minutes: max,
+            devices,
         })
+    }
+
+    fn read_devices(store: &bedside_store::Store) -> Result<SavedDevices, CoreError> {
+        let mut out = SavedDevices::default();
+        for slot in DeviceSlot::ALL {
+            let saved = store
+                .setting(slot.key())?
+                .and_then(|v| SavedDevice::parse(&v));
+            out.set(slot, saved);
+        }
+        Ok(out)
+    }
+
+    /// The devices chosen for visits (what [`Self::settings`] carries).
+    pub fn saved_devices(&mut self) -> Result<SavedDevices, CoreError> {
+        Self::read_devices(self.unlocked()?.store_ref())
+    }
+
+    /// Keeps the device chosen for one kind (`None` = the system's default), in the
+    /// encrypted store (audited `setting.change` with the key only). Returns every choice.
+    pub fn save_device(
+        &mut self,
+        slot: DeviceSlot,
+        device: Option<SavedDevice>,
+    ) -> Result<SavedDevices, CoreError> {
+        let device = device
+            .map(|d| SavedDevice::new(&d.id, &d.name))
+            .transpose()?;
+        let u = self.unlocked()?;
+        let value = match &device {
+            Some(d) => serde_json::to_string(d).map_err(|_| CoreError::Invalid {
+                field: "device",
+                problem: "that device cannot be saved".into(),
+            })?,
+            None => String::new(),
+        };
+        if device.is_some() || u.store_ref().setting(slot.key())?.is_some() {
+            u.store().set_setting(slot.key(), &value)?;
+        }
+        Self::read_devices(u.store_ref())
     }
 
     /// Saves the user's settings: the relay URL is checked (https, or http on

@@ -15,7 +15,10 @@ pub mod profiles;
 pub mod session;
 
 pub use app::{Core, SessionState};
-pub use desk::{AppointmentInput, AuditFilter, PatientInput, Settings, WatchedVisit};
+pub use desk::{
+    AppointmentInput, AuditFilter, DeviceSlot, PatientInput, SavedDevice, SavedDevices, Settings,
+    WatchedVisit,
+};
 pub use error::CoreError;
 pub use profiles::{
     KdfChoice, NewProfile, ProfileDir, ProfileMeta, ProfileSummary, Profiles, TotpEnrolment,

@@ -980,6 +980,7 @@ fn desk_patients_schedule_notes_invites_audit_settings() {
             relay_url: Some("https://relay.example.org/".into()),
             idle_lock_minutes: 2,
             idle_lock_max_minutes: 0,
+            devices: SavedDevices::default(),
         })
         .expect("save");
     assert_eq!(
@@ -1048,4 +1049,98 @@ fn the_date_of_birth_policy_is_signed_into_the_invite() {
         .expect("token");
     let claims = bedside_visit::invite::peek(token).expect("token");
     assert!(claims.knock_requires_dob);
+}
+
+/// The device choice lives in the profile's encrypted settings: saved per kind, read
+/// back after a lock and a new sign-in, left alone by the relay/idle form, cleared back
+/// to the default; bad ids are refused and a damaged stored value reads as no choice.
+#[test]
+fn device_choices_round_trip_through_the_encrypted_settings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = ManualClock::at(T0);
+    let mut core = signed_in_core(dir.path(), &clock);
+    assert_eq!(
+        core.settings().expect("settings").devices,
+        SavedDevices::default()
+    );
+    let mic = SavedDevice::new("alsa_input.usb-Headset-00.mono", "USB Headset\n").expect("ok");
+    assert_eq!(mic.name, "USB Headset", "control characters are dropped");
+    let cam = SavedDevice::new("v4l:/dev/video2", "").expect("ok");
+    assert_eq!(cam.name, "v4l:/dev/video2", "a blank name becomes the id");
+    core.save_device(DeviceSlot::Microphone, Some(mic.clone()))
+        .expect("save mic");
+    let all = core
+        .save_device(DeviceSlot::Camera, Some(cam.clone()))
+        .expect("save cam");
+    assert_eq!(
+        all,
+        SavedDevices {
+            microphone: Some(mic.clone()),
+            speaker: None,
+            camera: Some(cam.clone()),
+        }
+    );
+    // The relay/idle form does not touch the devices, whatever it sends.
+    let s = core.settings().expect("settings");
+    core.save_settings(&Settings {
+        devices: SavedDevices::default(),
+        ..s
+    })
+    .expect("save settings");
+    assert_eq!(core.settings().expect("settings").devices, all);
+    // Refused: an empty, over-long or control-character id; nothing changes.
+    for bad in [
+        String::new(),
+        "x".repeat(crate::desk::MAX_DEVICE_ID + 1),
+        "a\nb".into(),
+    ] {
+        let e = core
+            .save_device(
+                DeviceSlot::Speaker,
+                Some(SavedDevice {
+                    id: bad,
+                    name: "n".into(),
+                }),
+            )
+            .expect_err("bad id");
+        assert_eq!(e.code(), "invalid_input");
+    }
+    assert_eq!(core.saved_devices().expect("devices"), all);
+    // Audited by key only.
+    let audit = serde_json::to_string(
+        &core
+            .audit_events(&AuditFilter {
+                action: Some("setting.".into()),
+                limit: None,
+            })
+            .expect("audit"),
+    )
+    .expect("json");
+    assert!(audit.contains("device.microphone") && !audit.contains("USB Headset"));
+
+    // Locked: nothing to read; after unlocking, the same choice, from the database.
+    core.lock();
+    assert_eq!(
+        core.saved_devices().expect_err("locked").code(),
+        "not_signed_in"
+    );
+    core.sign_in("dr.d", &pw(PW), None).expect("unlock");
+    assert_eq!(core.settings().expect("settings").devices, all);
+
+    // Back to the default for one kind.
+    let all = core
+        .save_device(DeviceSlot::Microphone, None)
+        .expect("clear");
+    assert_eq!(all.microphone, None);
+    assert_eq!(all.camera, Some(cam));
+    // A damaged stored value (not JSON, or a bad id inside) is no choice, not an error.
+    let u = core.unlocked().expect("unlocked");
+    u.store()
+        .set_setting("device.speaker", "{not json")
+        .expect("raw");
+    u.store()
+        .set_setting("device.camera", r#"{"id":"","name":"x"}"#)
+        .expect("raw");
+    let read = core.saved_devices().expect("devices");
+    assert_eq!((read.speaker, read.camera), (None, None));
 }

@@ -18,3 +18,8 @@ export type ListenFn = (
  *  only while signed in (a link that came while locked waits in the shell until sign-in).
  *  Payload: the appointment id. */
 export const OPEN_APPOINTMENT_EVENT = 'open-appointment';
+
+/** Emitted by the shell while signed in when a microphone, speaker or camera is plugged in or
+ *  out, or the system's default changes (payload: `DevicesChanged`, a kind and what happened —
+ *  no name): device lists re-list. */
+export const DEVICES_CHANGED_EVENT = 'devices-changed';

@@ -28,15 +28,21 @@ export type {
   UpdateStatus,
   VisitUpdate,
   WaitingEvent,
+  ChangeKind,
   DeviceEntry,
+  DeviceFallback,
   DeviceList,
   DeviceSlot,
+  DevicesChanged,
+  FallbackReason,
   MonitorStatus,
   BundleReport,
   CallStats,
   DeviceReport,
   DeviceKind,
   DeviceNotice,
+  SavedDevice,
+  SavedDevices,
 } from './generated/bindings';
 import type { Enrolment, IpcError, SourceChoice } from './generated/bindings';
 

@@ -230,8 +230,14 @@ function desk(fake: FakeCore, cmd: string, a: Record<string, unknown>): unknown 
     case 'devices_monitor':
       return { microphone_error: null, camera_error: 'No camera was found.', no_camera: true };
     case 'devices_choose':
+    case 'visit_set_device': {
+      // Saved with the profile's settings, as the shell does (the name from the list).
+      const kind = a.kind as 'microphone' | 'speaker' | 'camera';
+      const id = (a.id as string | null) ?? null;
+      d.settings = { ...d.settings, devices: { ...d.settings.devices, [kind]: id === null ? null : { id, name: `Fake ${kind}` } } };
+      return null;
+    }
     case 'devices_monitor_stop':
-    case 'visit_set_device':
       return null;
     case 'waiting_sync':
       return d.watching;
@@ -263,7 +269,12 @@ export function createFakeCore(initial: Partial<Pick<FakeCore, 'profiles' | 'max
       notes: new Map(),
       invites: new Map(),
       audit: [],
-      settings: { relay_url: null, idle_lock_minutes: 10, idle_lock_max_minutes: 10 },
+      settings: {
+        relay_url: null,
+        idle_lock_minutes: 10,
+        idle_lock_max_minutes: 10,
+        devices: { microphone: null, speaker: null, camera: null },
+      },
       watching: 0,
     },
     invoke: async (cmd, args) => {

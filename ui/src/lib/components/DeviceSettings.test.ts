@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { frameBytes } from '../../test/frames';
 import { createApi, type ChannelLike } from '../api';
 import { t } from '../i18n/en';
-import { chosenDevices } from '../stores/devices';
+import { applySaved, deviceChanges } from '../stores/devices';
 import type { MakeChannel } from '../stores/visit';
 import type { DeviceList, MonitorStatus } from '../types';
 import DeviceSettings from './DeviceSettings.svelte';
@@ -19,7 +19,7 @@ const LIST: DeviceList = {
   cameras: [{ id: 'cam0', name: 'HD Webcam', default: true }],
 };
 
-function setup(list: DeviceList, status: MonitorStatus) {
+function setup(list: DeviceList | (() => DeviceList), status: MonitorStatus) {
   const put: number[] = [];
   vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(function (this: HTMLCanvasElement, kind: string) {
     if (kind !== '2d') return null;
@@ -31,7 +31,7 @@ function setup(list: DeviceList, status: MonitorStatus) {
   const calls: { cmd: string; args?: Record<string, unknown> }[] = [];
   const invoke = async (cmd: string, args?: Record<string, unknown>) => {
     calls.push({ cmd, args });
-    if (cmd === 'devices_list') return list;
+    if (cmd === 'devices_list') return typeof list === 'function' ? list() : list;
     if (cmd === 'devices_monitor') return status;
     return null;
   };
@@ -48,7 +48,8 @@ function setup(list: DeviceList, status: MonitorStatus) {
 afterEach(() => {
   cleanup();
   vi.restoreAllMocks();
-  chosenDevices.set({ microphone: null, speaker: null, camera: null });
+  applySaved(null);
+  deviceChanges.set(0);
 });
 
 describe('DeviceSettings', () => {
@@ -87,5 +88,23 @@ describe('DeviceSettings', () => {
     expect(screen.getByTestId('settings-device-none-camera').textContent).toBe(t.visit.devices.none.camera);
     expect((await screen.findByTestId('settings-level-error')).textContent).toBe('No microphone was found.');
     expect(screen.queryByTestId('settings-preview')).toBeNull();
+  });
+
+  it('shows a saved device that is not connected, and follows hot-plug: the new list and a fresh check', async () => {
+    applySaved({ microphone: { id: 'mic-bt', name: 'Bluetooth Earbuds' }, speaker: null, camera: null });
+    let list: DeviceList = LIST;
+    const { calls } = setup(() => list, { microphone_error: null, camera_error: null, no_camera: false });
+    const missing = await screen.findByTestId('settings-device-missing-microphone');
+    expect(missing.textContent?.trim()).toBe(t.visit.devices.notConnected('Bluetooth Earbuds'));
+    expect((screen.getByTestId('settings-device-microphone') as HTMLSelectElement).value).toBe('mic-bt');
+    await vi.waitFor(() => expect(calls.filter((c) => c.cmd === 'devices_monitor')).toHaveLength(1));
+    // The earbuds connect: the shell says a microphone was added; the panel lists again.
+    list = { ...LIST, microphones: [...LIST.microphones, { id: 'mic-bt', name: 'Bluetooth Earbuds', default: false }] };
+    deviceChanges.update((n) => n + 1);
+    await vi.waitFor(() => expect(screen.queryByTestId('settings-device-missing-microphone')).toBeNull());
+    expect(calls.filter((c) => c.cmd === 'devices_list')).toHaveLength(2);
+    await vi.waitFor(() => expect(calls.filter((c) => c.cmd === 'devices_monitor')).toHaveLength(2));
+    expect(calls.filter((c) => c.cmd === 'devices_monitor').at(-1)?.args).toMatchObject({ microphone: 'mic-bt' });
+    expect(screen.getByText(t.settings.devices.changed)).toBeTruthy();
   });
 });

@@ -171,6 +171,15 @@ export interface CallStats {
   video_codec: string;
 }
 
+/** What changed. */
+export type ChangeKind =
+  /** A device appeared. */
+  | 'added'
+  /** A device went away. */
+  | 'removed'
+  /** The system's default device of this kind changed. */
+  | 'default_changed';
+
 /** Who wrote a chat line. */
 export type ChatFrom =
   /** The patient (received on the call's data channel). */
@@ -201,6 +210,19 @@ export interface DeviceEntry {
   id: string;
   /** Human name. */
   name: string;
+}
+
+/**
+ * A saved device the call could not use: it runs on the system's default instead. The
+ * window words it ("Your saved microphone 'X' is not connected — using the default").
+ */
+export interface DeviceFallback {
+  /** Which kind. */
+  kind: DeviceSlot;
+  /** The saved device's name. */
+  name: string;
+  /** Not there at the start, or gone during the call. */
+  reason: FallbackReason;
 }
 
 /** What a device is for. */
@@ -246,7 +268,7 @@ export interface DeviceReport {
   speaker: string | null;
 }
 
-/** Which kind of device a command chooses. */
+/** A kind of device the clinician chooses. */
 export type DeviceSlot =
   /** Audio input. */
   | 'microphone'
@@ -255,12 +277,27 @@ export type DeviceSlot =
   /** Video input. */
   | 'camera';
 
+/** One `devices-changed` event. Carries no device name or id: the window lists again. */
+export interface DevicesChanged {
+  /** What happened. */
+  change: ChangeKind;
+  /** To which kind of device. */
+  kind: DeviceSlot;
+}
+
 /** A TOTP enrolment as the UI gets it: the QR code PNG as base64 for a `data:` URL. */
 export interface Enrolment {
   otpauth_uri: string;
   qr_png_base64: string;
   secret_base32: string;
 }
+
+/** Why a visit uses the system's default instead of the saved device. */
+export type FallbackReason =
+  /** The saved device was not connected when the call started. */
+  | 'missing'
+  /** The saved device was unplugged during the call. */
+  | 'removed';
 
 /** An invite link as the UI shows it, with its QR code. */
 export interface InviteView {
@@ -392,6 +429,28 @@ export interface RefusedBundle {
   reason: string;
 }
 
+/**
+ * One chosen device: the capture layer's stable id and the name it had when it was
+ * chosen (for "your saved microphone 'X' is not connected"). Device ids and names are
+ * not PHI; they are kept in the encrypted store with the other settings all the same.
+ */
+export interface SavedDevice {
+  /** Stable id (`bedside_capture::DeviceId`). */
+  id: string;
+  /** Human name when chosen. */
+  name: string;
+}
+
+/** The devices chosen for visits (`None` = the system's default). */
+export interface SavedDevices {
+  /** Camera. */
+  camera: SavedDevice | null;
+  /** Microphone. */
+  microphone: SavedDevice | null;
+  /** Speaker. */
+  speaker: SavedDevice | null;
+}
+
 /** Whether someone is signed in. */
 export type SessionState =
   /** Nobody is signed in (or the app locked itself). */
@@ -401,6 +460,13 @@ export type SessionState =
 
 /** The user's own settings (policy may still cap them). */
 export interface Settings {
+  /**
+   * The microphone, speaker and camera chosen for visits. Read-only here:
+   * [`Core::save_settings`] leaves them as they are and [`Core::save_device`]
+   * changes one kind, so a form that saves the relay and the idle lock never
+   * overwrites a device chosen meanwhile.
+   */
+  devices: SavedDevices;
   /** The most policy allows. */
   idle_lock_max_minutes: number;
   /** Idle minutes before the app locks; never longer than policy allows. */
@@ -474,7 +540,12 @@ export interface UpdateStatus {
 /** One update for the room (JSON over the events Channel). */
 export type VisitUpdate =
   /** Sent first on `visit_open`: what is known so far. */
-  | { kind: 'snapshot'; appointment: number; camera_off: boolean; chat: ChatLine[]; muted: boolean; sas: string | null; source: SourceChoice; state: string }
+  | { kind: 'snapshot'; appointment: number; camera_off: boolean; chat: ChatLine[]; fallbacks: DeviceFallback[]; muted: boolean; sas: string | null; source: SourceChoice; state: string }
+  /**
+   * A saved device is not connected (at the start) or was unplugged (during the call):
+   * the call uses the system's default of that kind.
+   */
+  | { kind: 'device_fallback'; device: DeviceFallback }
   /** The call was answered (again, after an ICE restart): the SAS to read out. */
   | { kind: 'answered'; sas: string }
   /** The call's connection state. */

@@ -246,13 +246,14 @@ export const en = {
     saved: 'Settings saved.',
     devices: {
       title: 'Devices',
-      hint: 'Used for your visits until you quit the app (not saved).',
+      hint: 'Used for your visits and remembered for your profile. A device that is not connected when a visit starts gives way to the system default.',
       level: 'Microphone level',
       levelValue: (db: number) => (db <= -90 ? 'Silent' : `${Math.round(db)} dB`),
       preview: 'Camera preview',
       noCamera: 'No camera found — visits will be audio only.',
       loading: 'Looking for devices…',
-      chosen: 'Device chosen for this session.',
+      chosen: 'Device saved for your visits.',
+      changed: 'The devices changed: the lists are up to date.',
     },
   },
   waiting: {
@@ -302,6 +303,13 @@ export const en = {
       none: { microphone: 'No microphone found', speaker: 'No speaker found', camera: 'No camera found' } as Record<string, string>,
       loading: 'Looking for devices…',
       defaultMark: (name: string) => `${name} (default)`,
+      notConnected: (name: string) => `${name} (not connected)`,
+      /** A saved device the call could not use: it runs on the system default. */
+      fallback: (kind: string, name: string, reason: string) =>
+        reason === 'removed'
+          ? `Your ${kind} '${name}' was disconnected — using the default.`
+          : `Your saved ${kind} '${name}' is not connected — using the default.`,
+      kindLower: { microphone: 'microphone', speaker: 'speaker', camera: 'camera' } as Record<string, string>,
     },
     cameraOffNote: 'Your camera is off.',
     mute: 'Mute',

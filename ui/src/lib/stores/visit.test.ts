@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createApi, type ChannelLike } from '../api';
 import { frameBytes } from '../../test/frames';
 import { i420ToRgba, parseFrame } from '../video';
-import { createVisitStore, deviceNotices, qualityOf, type MakeChannel } from './visit';
+import { createVisitStore, deviceNotices, fallbackText, qualityOf, type MakeChannel } from './visit';
 import { t } from '../i18n/en';
 import type { CallStats } from '../types';
 
@@ -204,5 +204,33 @@ describe('visit store chat', () => {
     expect(get(store).chatError).toContain('could not be shown');
     // 2,000 emoji are 2,000 characters (4,000 UTF-16 units): allowed.
     expect(await store.sendChat('🙂'.repeat(2000))).toBe(true);
+  });
+});
+
+describe('visit store: saved devices the call runs without', () => {
+  it('shows a fallback from the snapshot and from updates, one per kind, until a device is chosen', () => {
+    const { store } = setup();
+    store.handle({
+      kind: 'snapshot',
+      appointment: 4,
+      state: 'connecting',
+      sas: null,
+      muted: false,
+      camera_off: false,
+      source: 'devices',
+      chat: [],
+      fallbacks: [{ kind: 'microphone', name: 'USB Headset', reason: 'missing' }],
+    });
+    expect(get(store).fallbacks.map(fallbackText)).toEqual([
+      "Your saved microphone 'USB Headset' is not connected — using the default.",
+    ]);
+    store.handle({ kind: 'device_fallback', device: { kind: 'camera', name: 'HD Webcam', reason: 'removed' } });
+    store.handle({ kind: 'device_fallback', device: { kind: 'microphone', name: 'USB Headset', reason: 'removed' } });
+    expect(get(store).fallbacks.map(fallbackText)).toEqual([
+      "Your camera 'HD Webcam' was disconnected — using the default.",
+      "Your microphone 'USB Headset' was disconnected — using the default.",
+    ]);
+    store.clearFallback('camera');
+    expect(get(store).fallbacks.map((f) => f.kind)).toEqual(['microphone']);
   });
 });

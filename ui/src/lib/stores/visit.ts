@@ -9,7 +9,7 @@ import { writable, type Readable } from 'svelte/store';
 
 import type { Api, ChannelLike } from '../api';
 import { t } from '../i18n/en';
-import type { CallStats, ChatLine, DeviceKind, VideoSource, VisitUpdate } from '../types';
+import type { CallStats, ChatLine, DeviceFallback, DeviceKind, DeviceSlot, VideoSource, VisitUpdate } from '../types';
 import { parseFrame, type VideoFrame } from '../video';
 
 export interface VisitState {
@@ -36,6 +36,8 @@ export interface VisitState {
   chatShown: boolean;
   /** Why the last message was not sent, or that a patient's message was unreadable. */
   chatError: string | null;
+  /** Saved devices this call runs without (it uses the system default), one per kind. */
+  fallbacks: DeviceFallback[];
 }
 
 /** Chat lines kept (the shell keeps as many). */
@@ -65,6 +67,8 @@ export interface VisitStore extends Readable<VisitState> {
   sendChat(text: string): Promise<boolean>;
   /** Shows or hides the chat panel (showing it marks everything read). */
   showChat(shown: boolean): void;
+  /** A device of this kind was chosen: its fallback notice is over. */
+  clearFallback(kind: DeviceSlot): void;
   /** Applies one update (exported for tests). */
   handle(update: VisitUpdate): void;
   /** Handles one binary frame message (exported for tests). */
@@ -123,6 +127,7 @@ export function createVisitStore(options: {
     unread: 0,
     chatShown: true,
     chatError: null,
+    fallbacks: [],
   };
   const state = writable<VisitState>(current);
   let received = 0;
@@ -159,7 +164,11 @@ export function createVisitStore(options: {
           cameraOff: u.camera_off,
           source: u.source,
           chat: (u.chat ?? []).slice(-CHAT_KEPT),
+          fallbacks: u.fallbacks ?? [],
         });
+        break;
+      case 'device_fallback':
+        set({ fallbacks: [...current.fallbacks.filter((f) => f.kind !== u.device.kind), u.device] });
         break;
       case 'chat': {
         const l = u.line;
@@ -292,10 +301,12 @@ export function createVisitStore(options: {
     showChat(shown: boolean): void {
       set({ chatShown: shown, unread: shown ? 0 : current.unread });
     },
+    clearFallback(kind: DeviceSlot): void {
+      set({ fallbacks: current.fallbacks.filter((f) => f.kind !== kind) });
+    },
   };
 }
 
-/** A coarse quality level from the once-a-second stats. */
 /** One device problem to show in the room. */
 export interface DeviceNoticeView {
   kind: DeviceKind;
@@ -329,6 +340,12 @@ export function deviceNotices(stats: CallStats | null): DeviceNoticeView[] {
   return out;
 }
 
+/** A saved device the call runs without, in plain words. */
+export function fallbackText(f: DeviceFallback): string {
+  return t.visit.devices.fallback(t.visit.devices.kindLower[f.kind] ?? f.kind, f.name, f.reason);
+}
+
+/** A coarse quality level from the once-a-second stats. */
 export function qualityOf(stats: CallStats | null): 'good' | 'fair' | 'poor' | 'unknown' {
   if (!stats) return 'unknown';
   const loss = Math.max(stats.loss_sent, stats.loss_received);
