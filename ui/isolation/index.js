@@ -58,7 +58,7 @@
     only(a, ['visit', 'device', ...extra]) && isHex(a.visit) && isShortString(a.device);
 
   /** Events the UI may subscribe to. */
-  const EVENTS = ['locked', 'waiting', 'policy-changed', 'devices-changed'];
+  const EVENTS = ['locked', 'waiting', 'policy-changed', 'devices-changed', 'open-appointment'];
 
   /** Command name -> argument check. */
   const ALLOWED = {

@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import hookSource from '../isolation/index.js?raw';
+import * as shellEvents from './lib/events';
 
 type Message = { cmd: string; callback: number; error: number; payload: unknown; options?: unknown };
 type Hook = (m: Message) => Message;
@@ -16,6 +17,19 @@ beforeAll(() => {
 const msg = (cmd: string, payload: unknown): Message => ({ cmd, callback: 1, error: 2, payload });
 
 describe('isolation hook', () => {
+  it('lets the window listen to every event the shell emits (src/lib/events.ts)', () => {
+    const names = Object.entries(shellEvents)
+      .filter(([k, v]) => k.endsWith('_EVENT') && typeof v === 'string')
+      .map(([, v]) => v as string);
+    expect(names).toContain('open-appointment');
+    for (const event of names) {
+      const listen = msg('plugin:event|listen', { event, target: { kind: 'Any' }, handler: 9 });
+      expect(hook(listen), event).toEqual(listen);
+      const unlisten = msg('plugin:event|unlisten', { event, eventId: 9 });
+      expect(hook(unlisten), event).toEqual(unlisten);
+    }
+  });
+
   it('passes the app commands through unchanged', () => {
     const allowed = [
       msg('profiles', {}),
