@@ -3,7 +3,8 @@
 //! real Secret Service, SQLCipher and the embedded relay: first run → TOTP enrolment (the
 //! code computed from the secret the screen shows) → a patient → an appointment → its
 //! invite link and a note → the visit reason edited (and still there when the appointment is
-//! opened again) → a Chromium patient (fake camera) knocks → admit → the visit room: the call
+//! opened again) → a `bedside://appointment/1` deep link, given to a second launch, opens
+//! the appointment in this window → a Chromium patient (fake camera) knocks → admit → the visit room: the call
 //! connects, the patient's video is decoded and painted in the window (the painted-frames
 //! counter rises by ≥ 50 in 10 s), the window's SAS equals the patient page's, the patient
 //! reads it back → one chat message each way (the patient's typed on the page, the
@@ -281,6 +282,64 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "the same link after reopening"
     );
     d.step("reason-saved");
+
+    // A `bedside://appointment/<id>` link, as a browser or mail client launches it: a second
+    // `bedside-desktop` hands it to this one over the session bus (single instance) and
+    // exits; the signed-in window opens that appointment. (A fresh profile's first
+    // appointment has id 1; the page must name this patient.)
+    d.click("nav-schedule");
+    d.wait("appointment-row");
+    assert!(
+        d.find("screen-appointment").is_none(),
+        "still on the appointment"
+    );
+    let mut second = Command::new(&bin)
+        .arg("bedside://appointment/1")
+        .env("DISPLAY", &display)
+        .env("NO_AT_BRIDGE", "1")
+        .env("TZ", "UTC")
+        .env("BEDSIDE_DATA_DIR", data.path())
+        .env("BEDSIDE_POLICY_DIR", policy.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("second launch");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("second launch status") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second launch did not hand over its link and exit");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "second launch: {status}");
+    d.wait("screen-appointment");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while d.find("appointment-patient").is_none() || d.text("appointment-patient") != PATIENT {
+        assert!(
+            Instant::now() < deadline,
+            "the deep link did not open the appointment"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The whole page, as from the schedule: the same link and the saved note.
+    d.wait("invite-qr");
+    assert_eq!(
+        d.value("invite-link"),
+        link,
+        "the link, opened by a deep link"
+    );
+    while d.value("notes-text") != NOTE {
+        assert!(
+            Instant::now() < deadline,
+            "the note is not shown after the deep link"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.step("deep-link-opened");
 
     // A real Chromium patient opens the link and knocks; the knock reaches the waiting-room
     // panel with the name the patient typed; the clinician admits and the call runs: the

@@ -205,6 +205,11 @@ impl Driver {
             .map(str::to_owned)
     }
 
+    /// `[data-testid=ID]`, if it is there now (no waiting).
+    pub(crate) fn find(&self, id: &str) -> Option<String> {
+        self.find_css(&testid(id))
+    }
+
     /// Waits up to `within` for an element matching `selector`.
     pub(crate) fn wait_css_within(&self, selector: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;
