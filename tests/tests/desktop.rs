@@ -247,7 +247,8 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "the mail subject carries no PHI"
     );
     d.step("invite-created");
-    // A note, autosaved as version 1.
+    // A note, autosaved as version 1 (the box is read-only until the saved note has loaded).
+    d.wait_css("[data-testid=\"notes-text\"]:not([readonly])");
     d.fill("notes-text", NOTE);
     let deadline = Instant::now() + Duration::from_secs(15);
     while !d.text("notes-status").contains("version 1") {

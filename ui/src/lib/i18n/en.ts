@@ -216,6 +216,8 @@ export const en = {
     saved: (v: number) => `Saved (version ${v}).`,
     unsaved: 'Not saved yet.',
     failed: 'Not saved. Check and try again.',
+    loading: 'Loading the note…',
+    loadFailed: 'The note could not be opened. Open the appointment again to retry; nothing was changed.',
   },
   audit: {
     title: 'Audit log',
