@@ -82,13 +82,25 @@ fn choose_config(
 
 /// Playback asks for 20 ms device buffers when the device allows them (a
 /// default PulseAudio playback buffer is ~2 s: that much latency on the
-/// patient's voice). Capture keeps the device's default: cpal 0.18's
-/// PulseAudio host sets a fixed record stream's `maxlength` equal to its
-/// fragment, and the server then drops most of the audio (measured: 1 s of
-/// audio took 2.5 s to arrive with 100 ms fragments, none came with 20 ms);
-/// the default delivers in time (the tests check the pace).
-fn buffer_size(chosen: &SupportedStreamConfig, input: bool) -> cpal::BufferSize {
+/// patient's voice). Capture on PulseAudio (and PipeWire's pulse server) asks
+/// for 40 ms fragments: with the default the server delivers a record
+/// stream in **2 s fragments** (measured on a dynamic-latency source: 100
+/// frames at once every 2 s — 2 s of latency on the clinician's voice, and
+/// bursts the sender cannot pace). cpal 0.18 sets a fixed record stream's
+/// `maxlength` equal to its fragment, so a fragment too small overflows:
+/// measured 128 of 150 frames in 3 s at 20 ms, 149 of 150 at 40 ms. Other
+/// hosts keep the device's default (ALSA's delivers in time).
+fn buffer_size(
+    host: cpal::HostId,
+    chosen: &SupportedStreamConfig,
+    input: bool,
+) -> cpal::BufferSize {
     if input {
+        #[cfg(target_os = "linux")]
+        if host == cpal::HostId::PulseAudio {
+            return cpal::BufferSize::Fixed(chosen.sample_rate() / 25);
+        }
+        let _ = host;
         return cpal::BufferSize::Default;
     }
     let want = chosen.sample_rate() / 50;
@@ -253,7 +265,7 @@ impl Microphone {
         let config = StreamConfig {
             channels: chosen.channels(),
             sample_rate: chosen.sample_rate(),
-            buffer_size: buffer_size(&chosen, true),
+            buffer_size: buffer_size(audio.host.id(), &chosen, true),
         };
         let channels = usize::from(config.channels);
         let device_rate = config.sample_rate;
@@ -442,7 +454,7 @@ impl Speaker {
         let config = StreamConfig {
             channels: chosen.channels(),
             sample_rate: chosen.sample_rate(),
-            buffer_size: buffer_size(&chosen, false),
+            buffer_size: buffer_size(audio.host.id(), &chosen, false),
         };
         let channels = usize::from(config.channels);
         let device_rate = config.sample_rate;

@@ -1,6 +1,7 @@
 //! Test support (feature `testkit`): a private PulseAudio server per test,
 //! with a null sink (a speaker whose `.monitor` source records what it
-//! plays) and a sine source (a microphone that hears a tone), and ALSA
+//! plays) and a sine microphone (a source that hears a tone, with a sound
+//! card's latency behaviour: [`sine_microphone_modules`]), and ALSA
 //! routed to it through the `pulse` plugin.
 //!
 //! cpal and the ALSA `pulse` plugin find the server through `PULSE_SERVER`,
@@ -59,6 +60,18 @@ impl Pulse {
             .map_err(|_| "pactl load-module printed no index".to_owned())
     }
 
+    /// Adds a microphone `name` that hears a `hz` sine (see
+    /// [`sine_microphone_modules`]); returns the index of the module that owns
+    /// the source (unloading it unplugs the microphone).
+    pub fn load_sine_microphone(&self, name: &str, hz: u32) -> Result<u32, String> {
+        let mut index = 0;
+        for m in sine_microphone_modules(name, hz) {
+            let (module, args) = m.split_once(' ').unwrap_or((m.as_str(), ""));
+            index = self.load_module(module, args)?;
+        }
+        Ok(index)
+    }
+
     /// Unloads a module by index.
     pub fn unload_module(&self, index: u32) -> Result<(), String> {
         self.pactl(&["unload-module", &index.to_string()])
@@ -90,6 +103,20 @@ impl Pulse {
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect())
     }
+}
+
+/// The modules of a sine microphone `name`: a null sink played by
+/// `module-sine`, its monitor remapped into an ordinary source. Not
+/// `module-sine-source`: that source has a fixed 2 s latency and posts its
+/// audio in 2 s blocks whatever a stream asks, which no microphone does; the
+/// remapped monitor follows the latency the capture stream requests, as a
+/// sound card's source does.
+pub fn sine_microphone_modules(name: &str, hz: u32) -> [String; 3] {
+    [
+        format!("module-null-sink sink_name={name}_tone rate=48000"),
+        format!("module-sine sink={name}_tone frequency={hz}"),
+        format!("module-remap-source master={name}_tone.monitor source_name={name}"),
+    ]
 }
 
 /// Power of `hz` in `pcm` (Goertzel), normalised by length.
@@ -153,11 +180,18 @@ impl PulseServer {
 
 struct Server {
     child: Child,
+    /// A low-latency recording of the sine microphone for the server's life
+    /// (see [`keep_latency_low`]).
+    keeper: Option<Child>,
     dir: PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Some(k) = self.keeper.as_mut() {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -189,10 +223,11 @@ fn start_server() -> Result<(Server, String), String> {
         ))
         .arg("-L")
         .arg(format!("module-null-sink sink_name={NULL_SINK} rate=48000"))
-        .arg("-L")
-        .arg(format!(
-            "module-sine-source source_name={SINE_SOURCE} frequency={SINE_HZ} rate=48000"
-        ))
+        .args(
+            sine_microphone_modules(SINE_SOURCE, SINE_HZ)
+                .iter()
+                .flat_map(|m| ["-L", m.as_str()]),
+        )
         .env("HOME", &dir)
         .env("XDG_RUNTIME_DIR", &dir)
         .env("XDG_CONFIG_HOME", dir.join("config"))
@@ -202,7 +237,11 @@ fn start_server() -> Result<(Server, String), String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("pulseaudio: {e}"))?;
-    let server = Server { child, dir };
+    let mut server = Server {
+        child,
+        keeper: None,
+        dir,
+    };
     let address = format!("unix:{}", socket.display());
     let pulse = Pulse {
         server: address.clone(),
@@ -219,7 +258,54 @@ fn start_server() -> Result<(Server, String), String> {
     }
     pulse.pactl(&["set-default-sink", NULL_SINK])?;
     pulse.pactl(&["set-default-source", SINE_SOURCE])?;
+    server.keeper = Some(keep_latency_low(&address)?);
     Ok((server, address))
+}
+
+/// A null sink renders in 2 s blocks until a stream asks for less, and a new
+/// request takes effect when the current block ends: the first microphone
+/// opened on a fresh server would wait up to 2 s for its first audio
+/// (measured 1.9 s; 0.12 s once the sink runs at a low latency), where a
+/// sound card's source answers at once. So a `parec` asking for 20 ms keeps
+/// the sine microphone's sink at a low latency for the server's life, and the
+/// server is handed out once its first audio has arrived.
+fn keep_latency_low(address: &str) -> Result<Child, String> {
+    use std::io::Read;
+    let mut child = Command::new("parec")
+        .args([
+            "--raw",
+            "--format=s16le",
+            "--rate=48000",
+            "--channels=1",
+            "--latency-msec=20",
+            "-d",
+            SINE_SOURCE,
+        ])
+        .env("PULSE_SERVER", address)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("parec: {e}"))?;
+    let mut out = child.stdout.take().ok_or("parec has no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut first = Some(tx);
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Some(tx) = first.take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("the sine microphone gave no audio in 10 s".into());
+    }
+    Ok(child)
 }
 
 fn rand_u32() -> u32 {

@@ -120,10 +120,7 @@ fn a_microphone_opens_by_id_and_hears_its_source() {
         return;
     };
     pulse
-        .load_module(
-            "module-sine-source",
-            "source_name=bedside_sine_2 frequency=1000 rate=48000",
-        )
+        .load_sine_microphone("bedside_sine_2", 1000)
         .expect("second sine source");
     let audio = AudioSystem::new();
     let mic = Microphone::open(&audio, Some(&DeviceId::from("pulseaudio:bedside_sine_2")))
@@ -260,10 +257,7 @@ fn missing_and_vanished_devices_are_typed_errors() {
     // default source (its stream rescue), so capture goes on — with the
     // default's 440 Hz — and the device is no longer listed.
     let module = pulse
-        .load_module(
-            "module-sine-source",
-            "source_name=bedside_unplug frequency=1000 rate=48000",
-        )
+        .load_sine_microphone("bedside_unplug", 1000)
         .expect("loads");
     let mic = Microphone::open(&audio, Some(&DeviceId::from("pulseaudio:bedside_unplug")))
         .expect("opens");

@@ -14,8 +14,9 @@
 //!   video keeps arriving and nothing in the SDP changes (a later camera
 //!   switch just starts sending, no renegotiation). The page shows no
 //!   picture for us; the clinician reads "No camera found" in the room.
-//! - no microphone: silence is sent (20 ms Opus frames keep the stream and
-//!   its stats alive) and the report says so.
+//! - no microphone, or one that stalls: silence is sent (20 ms Opus frames
+//!   at the same cadence keep the stream and its stats alive, see
+//!   `crate::cadence`) and the report says so when it is missing.
 //! - no speaker: the patient's audio is decoded (stats stay true) and not played.
 //!
 //! **Invariant:** as everywhere in this crate, nothing here queues without
@@ -39,7 +40,8 @@ use rtc::media::Sample;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::media::{Frame, VideoEncoder, pace};
+use crate::cadence::{Cadence, FRAME, Step};
+use crate::media::{Frame, VideoEncoder};
 use crate::peer::{Peer, PeerEvent, PeerShared};
 use crate::stats::Counters;
 
@@ -276,9 +278,10 @@ fn write(shared: &PeerShared, video: bool, data: Vec<u8>, duration: Duration, at
         .is_ok()
 }
 
-/// The microphone → Opus sender, and the speaker's owner.
+/// The microphone → Opus sender, and the speaker's owner. Packets keep a
+/// 20 ms cadence whatever the microphone does (`crate::cadence`): its frames
+/// on the slot clock while it delivers, silence in each slot it misses.
 pub(crate) fn audio_sender(shared: &PeerShared) {
-    const FRAME: Duration = Duration::from_millis(20);
     let counters = &shared.counters;
     let io = &shared.io;
     let mut encoder = match OpusEncoder::new(1) {
@@ -292,7 +295,8 @@ pub(crate) fn audio_sender(shared: &PeerShared) {
     let audio = AudioSystem::new();
     let mut mic: Option<Microphone> = None;
     let (mut mic_gen, mut speaker_gen) = (u64::MAX, u64::MAX);
-    let mut next = Instant::now();
+    let mut cadence: Cadence<Vec<i16>> = Cadence::new(Instant::now());
+    let mut dropped = 0;
     while !shared.stop.load(Ordering::Acquire) {
         let g = io.speaker_gen.load(Ordering::Acquire);
         if g != speaker_gen {
@@ -315,6 +319,7 @@ pub(crate) fn audio_sender(shared: &PeerShared) {
         if g != mic_gen {
             mic_gen = g;
             mic = None;
+            cadence.clear();
             io.closed(DeviceKind::Microphone);
             match Microphone::open(&audio, io.wanted(DeviceKind::Microphone).as_ref()) {
                 Ok(m) => {
@@ -324,24 +329,29 @@ pub(crate) fn audio_sender(shared: &PeerShared) {
                 Err(e) => notice(shared, DeviceKind::Microphone, &e),
             }
         }
-        let mut pcm = match mic
-            .as_ref()
-            .map(|m| m.recv_timeout(Duration::from_millis(100)))
-        {
-            Some(Ok(Some(frame))) => {
-                next = Instant::now();
-                frame
-            }
-            Some(Ok(None)) => vec![0; bedside_capture::FRAME_SAMPLES],
-            Some(Err(e)) => {
-                notice(shared, DeviceKind::Microphone, &e);
-                mic = None;
-                io.closed(DeviceKind::Microphone);
+        let now = Instant::now();
+        let mut pcm = match cadence.poll(now) {
+            Step::Send(frame) => frame,
+            Step::Silence => vec![0; bedside_capture::FRAME_SAMPLES],
+            Step::Wait(until) => {
+                // Wait for the microphone, at most until something is due.
+                let wait = until.saturating_duration_since(now);
+                match mic.as_ref().map(|m| m.recv_timeout(wait)) {
+                    Some(Ok(Some(frame))) => cadence.push(frame),
+                    Some(Ok(None)) => {}
+                    Some(Err(e)) => {
+                        notice(shared, DeviceKind::Microphone, &e);
+                        mic = None;
+                        cadence.clear();
+                        io.closed(DeviceKind::Microphone);
+                    }
+                    None => std::thread::sleep(wait),
+                }
+                if cadence.dropped() != dropped {
+                    dropped = cadence.dropped();
+                    tracing::debug!(dropped, "microphone backlog trimmed");
+                }
                 continue;
-            }
-            None => {
-                pace(&mut next, FRAME);
-                vec![0; bedside_capture::FRAME_SAMPLES]
             }
         };
         if shared.controls.muted.load(Ordering::Relaxed) {

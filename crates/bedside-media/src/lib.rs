@@ -11,6 +11,8 @@
 //! - [`media`]: encoder/decoder threads and newest-frame-wins sinks.
 //! - [`devices`]: the `devices` source (microphone, camera, speaker through
 //!   `bedside-capture`), switching mid-call, and the Settings previews.
+//! - `cadence`: the microphone stream's 20 ms pacing (sans-IO; silence
+//!   fills a stalled microphone's slots, never a burst).
 //! - [`jitter`]: the audio jitter buffer (reorder, conceal, adaptive depth).
 //! - [`feedback`]: the interceptor that delivers the browser's PLI/FIR,
 //!   reception reports and REMB to the sender.
@@ -21,6 +23,7 @@
 //! offers and candidates in and forwards [`PeerEvent`]s out. No SDP, frame
 //! content or secret is logged.
 
+mod cadence;
 pub mod chat;
 pub mod devices;
 pub mod feedback;

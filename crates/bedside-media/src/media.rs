@@ -351,10 +351,18 @@ async fn receive_video_as<D: Depacketizer>(
     let Some(decoder_tx) = spawn_decoder(Arc::clone(&shared), Arc::clone(&need_keyframe)) else {
         return;
     };
-    let new_builder = || SampleBuilder::new(128, depacketizer(), 90_000);
+    // A frame waits at most 500 ms of media time for a missing packet (NACK's
+    // retransmission); without the bound it waited for 128 packets, seconds at
+    // the low rate a browser sends at after a network drop.
+    let new_builder =
+        || SampleBuilder::new(128, depacketizer(), 90_000).with_max_time_delay(MAX_FRAME_WAIT);
     let mut builder = new_builder();
     let mut epoch = shared.path_epoch.load(Ordering::Acquire);
     let mut last_pli: Option<Instant> = None;
+    // The newest sequence number seen, and the floor below which a packet is
+    // from before the latest reconnection.
+    let mut highest: Option<u16> = None;
+    let mut floor: Option<u16> = None;
     let counters = &shared.counters;
     while let Some(event) = track.poll().await {
         if shared.stop.load(Ordering::Acquire) {
@@ -371,10 +379,20 @@ async fn receive_video_as<D: Depacketizer>(
                     builder = new_builder();
                     need_keyframe.store(true, Ordering::Release);
                     last_pli = None;
+                    floor = highest;
                 }
                 Counters::add(&counters.video_packets_received, 1);
                 Counters::add(&counters.video_bytes_received, packet.payload.len() as u64);
-                builder.push(Instant::now(), packet);
+                let seq = packet.header.sequence_number;
+                if highest.is_none_or(|h| seq_after(seq, h)) {
+                    highest = Some(seq);
+                }
+                // Retransmissions of packets from before the reconnection (our NACKs
+                // for the gap) would become the fresh builder's head and hold it on
+                // frames that can never complete: drop them.
+                if floor.is_none_or(|f| seq_after(seq, f)) {
+                    builder.push(Instant::now(), packet);
+                }
                 while let Some(sample) = builder.pop(Instant::now()) {
                     // Padding (bandwidth probes) counts as dropped but is not loss.
                     let lost = sample
@@ -411,6 +429,14 @@ async fn receive_video_as<D: Depacketizer>(
     }
 }
 
+/// How long a remote video frame waits for a missing packet, in media time.
+const MAX_FRAME_WAIT: Duration = Duration::from_millis(500);
+
+/// Whether RTP sequence number `a` comes after `b` (modulo 2^16).
+fn seq_after(a: u16, b: u16) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000
+}
+
 fn spawn_decoder(
     shared: Arc<PeerShared>,
     need_keyframe: Arc<AtomicBool>,
@@ -431,6 +457,7 @@ fn spawn_decoder(
                 match decoder.decode(&data) {
                     Ok(Some(frame)) => {
                         Counters::add(&counters.video_frames_decoded, 1);
+                        counters.frame_decoded();
                         counters.remote_width.store(frame.width, Ordering::Relaxed);
                         counters
                             .remote_height
@@ -587,6 +614,13 @@ pub(crate) fn next_level(level: u8, kbps: u32, max: u32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_numbers_compare_across_the_wrap() {
+        assert!(seq_after(2, 1) && !seq_after(1, 2) && !seq_after(5, 5));
+        assert!(seq_after(3, 65_530), "after the wrap");
+        assert!(!seq_after(65_530, 3));
+    }
 
     #[test]
     fn loss_lowers_the_bitrate_and_clean_paths_recover() {

@@ -417,12 +417,12 @@ impl PeerConnectionEventHandler for Handler {
             g.clone_from(&name);
         }
         tracing::info!(state = %name, "peer connection state");
-        if state == RTCPeerConnectionState::Connected
-            && !self.shared.media_started.swap(true, Ordering::AcqRel)
-        {
-            media::start_senders(Arc::clone(&self.shared));
-        }
         if state == RTCPeerConnectionState::Connected {
+            if self.shared.media_started.swap(true, Ordering::AcqRel) {
+                self.shared.counters.reconnected();
+            } else {
+                media::start_senders(Arc::clone(&self.shared));
+            }
             // A fresh path (first connect or after an ICE restart): start clean
             // both ways — our next frame is a keyframe, and we ask for theirs.
             self.shared.feedback.request_keyframe();

@@ -60,6 +60,15 @@ pub struct Counters {
     pub target_kbps: AtomicU32,
     first_frame: Mutex<Option<u64>>,
     first_frame_seen: AtomicBool,
+    resume: Mutex<Resume>,
+    resume_pending: AtomicBool,
+}
+
+/// The latest reconnection and how long its first decoded frame took.
+#[derive(Debug, Default)]
+struct Resume {
+    since: Option<Instant>,
+    ms: Option<u64>,
 }
 
 impl Counters {
@@ -84,6 +93,36 @@ impl Counters {
     /// Milliseconds from answer to the first decoded remote frame, once seen.
     pub fn first_frame_ms(&self) -> Option<u64> {
         self.first_frame.lock().ok().and_then(|g| *g)
+    }
+
+    /// Records a reconnection (the connection back to `connected` after a
+    /// drop or an ICE restart): the clock for [`Self::resume_frame_ms`] starts.
+    pub fn reconnected(&self) {
+        if let Ok(mut g) = self.resume.lock() {
+            *g = Resume {
+                since: Some(Instant::now()),
+                ms: None,
+            };
+            self.resume_pending.store(true, Ordering::Release);
+        }
+    }
+
+    /// Records a decoded remote frame for [`Self::resume_frame_ms`] (cheap
+    /// unless a reconnection waits for its first frame).
+    pub fn frame_decoded(&self) {
+        if self.resume_pending.swap(false, Ordering::AcqRel)
+            && let Ok(mut g) = self.resume.lock()
+        {
+            g.ms = g
+                .since
+                .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+        }
+    }
+
+    /// Milliseconds from the latest reconnection to the first remote frame
+    /// decoded after it (`None` before any reconnection and until that frame).
+    pub fn resume_frame_ms(&self) -> Option<u64> {
+        self.resume.lock().ok().and_then(|g| g.ms)
     }
 }
 
@@ -161,6 +200,10 @@ pub struct CallStats {
     pub recv_resolution: [u32; 2],
     /// Milliseconds from the answer to the first decoded remote frame.
     pub first_frame_ms: Option<u64>,
+    /// Milliseconds from the latest reconnection (the connection back to
+    /// `connected` after a drop or an ICE restart) to the first remote frame
+    /// decoded after it; `None` before any reconnection and until that frame.
+    pub resume_frame_ms: Option<u64>,
     /// Remote audio held in the jitter buffer, ms.
     pub audio_buffer_ms: u32,
     /// Totals since the answer.
@@ -255,6 +298,7 @@ impl Snapshot<'_> {
             send_resolution: [l32(&c.local_width), l32(&c.local_height)],
             recv_resolution: [l32(&c.remote_width), l32(&c.remote_height)],
             first_frame_ms: c.first_frame_ms(),
+            resume_frame_ms: c.resume_frame_ms(),
             audio_buffer_ms: l32(&c.audio_buffer_ms),
             totals: StatsTotals {
                 video_frames_sent: now.video_frames_sent,

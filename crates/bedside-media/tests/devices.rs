@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bedside_capture::testkit::{self, NULL_SINK, SINE_HZ, dominant_hz};
+use bedside_capture::testkit::{self, NULL_SINK, SINE_HZ, SINE_SOURCE, dominant_hz, tone_power};
 use bedside_codec::synthetic::{Stamp, TestPattern, Tone};
 use bedside_codec::{OpusDecoder, OpusEncoder, Vp8Config, Vp8Encoder};
 use bedside_media::devices::DeviceId;
@@ -199,14 +199,22 @@ async fn patient() -> Patient {
 /// The patient's tone, which the clinician's speaker should play.
 const PATIENT_HZ: f64 = 700.0;
 
-/// Drives signalling and events for `dur`, keeping the newest stats and device events.
+/// What the clinician's events told so far: the newest stats, every one-second Opus rate
+/// (`(elapsed_s, packets/s)`), and the device codes.
+#[derive(Default)]
+struct Seen {
+    stats: Option<Box<CallStats>>,
+    audio_pps: Vec<(f64, f64)>,
+    codes: Vec<String>,
+}
+
+/// Drives signalling and events for `dur`, keeping what the events say.
 async fn pump(
     call: &Call,
     p: &mut Patient,
     events: &mut mpsc::Receiver<PeerEvent>,
     dur: Duration,
-    stats: &mut Option<Box<CallStats>>,
-    device_codes: &mut Vec<String>,
+    seen: &mut Seen,
 ) {
     let deadline = tokio::time::Instant::now() + dur;
     while tokio::time::Instant::now() < deadline {
@@ -219,8 +227,11 @@ async fn pump(
                     let init: RTCIceCandidateInit = serde_json::from_str(&candidate).expect("json");
                     let _ = p.pc.add_ice_candidate(init).await;
                 }
-                PeerEvent::Device { code, .. } => device_codes.push(code),
-                PeerEvent::Stats { stats: s, .. } => *stats = Some(s),
+                PeerEvent::Device { code, .. } => seen.codes.push(code),
+                PeerEvent::Stats { stats: s, .. } => {
+                    seen.audio_pps.push((s.elapsed_s, s.audio_pps_sent));
+                    seen.stats = Some(s);
+                }
                 _ => {}
             },
             () = tokio::time::sleep_until(deadline) => {}
@@ -252,10 +263,7 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         return;
     };
     pulse
-        .load_module(
-            "module-sine-source",
-            "source_name=bedside_sine_2 frequency=1000 rate=48000",
-        )
+        .load_sine_microphone("bedside_sine_2", 1000)
         .expect("second microphone");
     pulse
         .load_module("module-null-sink", "sink_name=bedside_null_2 rate=48000")
@@ -335,18 +343,16 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         }
     });
 
-    let mut stats = None;
-    let mut codes = Vec::new();
+    let mut seen = Seen::default();
     pump(
         &call,
         &mut p,
         &mut events,
         Duration::from_secs(5),
-        &mut stats,
-        &mut codes,
+        &mut seen,
     )
     .await;
-    let s = stats.clone().expect("stats");
+    let s = seen.stats.clone().expect("stats");
     assert_eq!(s.state, "connected");
 
     // The microphone (the default sine source, 440 Hz) reaches the patient.
@@ -363,7 +369,11 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
     );
 
     // No camera here: audio-only, said plainly; we send no video, the patient's arrives.
-    assert!(codes.iter().any(|c| c == "no_camera"), "events: {codes:?}");
+    assert!(
+        seen.codes.iter().any(|c| c == "no_camera"),
+        "events: {:?}",
+        seen.codes
+    );
     let report = s.devices.clone().expect("device report in the stats");
     assert!(report.audio_only && report.camera.is_none());
     assert!(report.notices.iter().any(|n| n.code == "no_camera"));
@@ -375,14 +385,74 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         "patient video decoded at {} fps",
         s.fps_decoded
     );
-    // The microphone keeps Opus at its 20 ms cadence: the mean rate since the peer started
-    // (connection set-up included, so below 50). Not the last one-second sample, which a
-    // loaded machine that starves the test's own PulseAudio server for a second can sink.
-    let mean_pps = s.totals.audio_packets_sent as f64 / s.elapsed_s.max(1.0);
+
+    // The microphone stalls: its source is suspended for 2.5 s, so it delivers nothing.
+    // Silence fills each 20 ms slot: the patient hears silence, and Opus keeps its cadence.
+    pulse
+        .pactl(&["suspend-source", SINE_SOURCE, "1"])
+        .expect("suspend the microphone's source");
+    pump(
+        &call,
+        &mut p,
+        &mut events,
+        Duration::from_millis(2_500),
+        &mut seen,
+    )
+    .await;
+    let got = heard(&p);
+    let stalled = &got[got.len().saturating_sub(24_000)..];
+    let tone = tone_power(stalled, 48_000, f64::from(SINE_HZ));
+    pulse
+        .pactl(&["suspend-source", SINE_SOURCE, "0"])
+        .expect("resume the microphone's source");
     assert!(
-        mean_pps >= 35.0,
-        "Opus at {mean_pps:.1} packets/s on average (last second {})",
-        s.audio_pps_sent
+        stalled.len() == 24_000 && tone < 1e-6,
+        "the microphone did not stall: {} samples, 440 Hz power {tone:e}",
+        stalled.len()
+    );
+    pump(
+        &call,
+        &mut p,
+        &mut events,
+        Duration::from_millis(1_500),
+        &mut seen,
+    )
+    .await;
+    let got = heard(&p);
+    let hz = dominant_hz(&got[got.len().saturating_sub(24_000)..], 48_000);
+    assert!(
+        (hz - f64::from(SINE_HZ)).abs() <= 10.0,
+        "after the stall the patient heard {hz} Hz"
+    );
+
+    // Opus kept its 20 ms cadence in every whole second since it started (the samples up
+    // to the first with packets hold the connection set-up), through the stall.
+    let rates: Vec<String> = seen
+        .audio_pps
+        .iter()
+        .map(|(t, r)| format!("{t:.1}s {r:.1}"))
+        .collect();
+    println!("Opus packets/s per second: {}", rates.join(", "));
+    let started = seen
+        .audio_pps
+        .iter()
+        .position(|(_, r)| *r > 0.0)
+        .map_or(seen.audio_pps.len(), |i| i + 1);
+    let whole = &seen.audio_pps[started..];
+    assert!(whole.len() >= 6, "stats samples: {rates:?}");
+    assert!(
+        whole.iter().all(|(_, r)| *r >= 40.0),
+        "Opus below 40 packets/s in a one-second sample: {rates:?}"
+    );
+    // And on average since the first of those seconds.
+    let s = seen.stats.clone().expect("stats");
+    let (t0, _) = seen.audio_pps[started - 1];
+    let sent: f64 = whole.iter().map(|(_, r)| r).sum();
+    let mean_pps = sent / whole.len() as f64;
+    assert!(
+        (45.0..=55.0).contains(&mean_pps),
+        "Opus at {mean_pps:.1} packets/s on average after {t0:.1} s ({} in all)",
+        s.totals.audio_packets_sent
     );
 
     // The speaker (the default null sink) plays the patient's tone.
@@ -398,8 +468,7 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         &mut p,
         &mut events,
         Duration::from_secs(3),
-        &mut stats,
-        &mut codes,
+        &mut seen,
     )
     .await;
     let got = heard(&p);
@@ -416,8 +485,7 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         &mut p,
         &mut events,
         Duration::from_millis(500),
-        &mut stats,
-        &mut codes,
+        &mut seen,
     )
     .await;
     let played = record(&pulse, "bedside_null_2.monitor").await;
