@@ -155,6 +155,12 @@ export interface CallStats {
   recv_resolution: [number, number];
   /** REMB estimate from the remote, kbit/s. */
   remb_kbps: number | null;
+  /**
+   * Milliseconds from the latest reconnection (the connection back to
+   * `connected` after a drop or an ICE restart) to the first remote frame
+   * decoded after it; `None` before any reconnection and until that frame.
+   */
+  resume_frame_ms: number | null;
   /** ICE round-trip time of the selected candidate pair, in ms. */
   rtt_ms: number | null;
   /** Video bitrate we send, kbit/s. */
