@@ -61,6 +61,12 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // Linux: pack the app's relative relocations (DT_RELR; glibc >= 2.36, the .deb's floor).
+    // Its relocation table shrinks from megabytes to kilobytes, which ld.so reads and applies
+    // at every start and which stays resident (`cargo xtask bench app`, BENCHMARKS.md).
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(error) = tauri_build::try_build(attributes) {

@@ -136,8 +136,9 @@ pub fn session_state(state: State<'_, AppState>) -> Result<SessionState, IpcErro
 
 /// The UI's first real screen (sign-in or first run) has been painted. Logged once, with the
 /// time since start-up: support reads it, and `cargo xtask bench app` measures cold start by it.
+/// Then what waits for the first paint starts (the embedded relay, the tray: `startup.rs`).
 #[tauri::command]
-pub fn ui_painted() {
+pub fn ui_painted(app: tauri::AppHandle) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         tracing::info!(
@@ -145,6 +146,7 @@ pub fn ui_painted() {
             "first screen painted"
         );
     });
+    crate::startup::after_first_screen(&app);
 }
 
 #[tauri::command(async)]
@@ -187,12 +189,13 @@ mod tests {
 }
 
 /// The embedded relay's origin (`http://127.0.0.1:PORT`), or `None` when policy
-/// names a relay (now) or the embedded one has not started (yet).
+/// names a relay (now) or the embedded one could not start. Waits for a start under way.
 #[tauri::command(async)]
 pub fn relay_origin(app: tauri::AppHandle) -> Result<Option<String>, IpcError> {
     if !crate::relay::embedded_wanted(&crate::policy::current(&app)) {
         return Ok(None);
     }
+    crate::relay::wait_started(&app);
     Ok(crate::relay::embedded_origin(&app))
 }
 
@@ -373,13 +376,15 @@ impl InviteView {
 }
 
 /// Creates or regenerates the invite link (earlier links stop working; their relay is
-/// told in the background). The embedded relay learns the clinic key first.
+/// told in the background). The embedded relay learns the clinic key first (and, if it is
+/// still starting, is waited for).
 #[tauri::command(async)]
 pub fn invite_create(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
     appointment: i64,
 ) -> Result<InviteView, IpcError> {
+    crate::relay::wait_started(&app);
     let embedded = crate::relay::embedded_origin(&app);
     let (link, replaced) = state.call("invite_create", |core| {
         let origin = core.relay_for_invites(embedded.as_deref())?;
@@ -446,6 +451,8 @@ pub fn waiting_sync(
     state: State<'_, AppState>,
     tz: String,
 ) -> Result<usize, IpcError> {
+    // The embedded relay must know the clinic key before the room connects to it.
+    crate::relay::wait_started(&app);
     let (key, visits) = state.call("waiting_sync", |core| {
         crate::relay::trust(&app, core)?;
         Ok((

@@ -19,6 +19,7 @@ mod idle;
 mod notice;
 mod policy;
 mod relay;
+mod startup;
 mod state;
 mod tray;
 mod updater;
@@ -58,6 +59,8 @@ pub fn run() -> ExitCode {
         policy::PolicyState::load(bedside_core::policy_root(), data_dir.as_ref().ok().cloned());
     let current = policy.current();
     let state = AppState::new(data_dir, current.policy.clone());
+    // The keychain's D-Bus round trips overlap the window and page load (`startup.rs`).
+    state.open_in_background();
     let app = tauri::Builder::default()
         // First: a second launch hands its arguments (a deep link) to this process, focuses
         // the window and exits before it builds anything.
@@ -142,8 +145,8 @@ pub fn run() -> ExitCode {
         .setup(move |app| {
             idle::spawn(app.handle().clone())?;
             policy::spawn(app.handle().clone())?;
-            relay::ensure_embedded(app.handle(), data_dir_for_relay(), &current.policy);
-            tray::install(app.handle());
+            // The embedded relay and the tray start once the first screen is painted.
+            startup::spawn_fallback(app.handle().clone())?;
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
                 let urls: Vec<String> = event.urls().iter().map(|u| u.to_string()).collect();

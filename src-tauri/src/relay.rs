@@ -9,9 +9,15 @@
 //! embedded relay alone — invites already issued on it keep working; new ones go to the
 //! policy's relay. Waiting-room connections follow each invite's own relay (the one its link
 //! names, where its patient will knock), so they never move: regenerating a link moves it.
+//!
+//! At start-up the embedded relay starts after the first screen is painted (`startup.rs`):
+//! the sign-in screen needs no relay. Whatever needs it — an invite, the waiting room, the
+//! relay origin — first calls [`wait_started`], which starts it now if it has not been and
+//! waits until it listens (or failed), so nothing races its start.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
 use tauri::{AppHandle, Manager, Runtime};
@@ -35,11 +41,35 @@ pub(crate) fn embedded_wanted(policy: &bedside_core::Policy) -> bool {
     policy.relay_url.is_none()
 }
 
-/// Managed once the embedded relay has been started, so it starts at most once.
-struct Started;
+/// How long a command waits for the embedded relay's start (binding a loopback port and
+/// reading its small state directory take milliseconds).
+const START_WAIT: Duration = Duration::from_secs(10);
+
+/// Where the embedded relay's one start is.
+#[derive(Default)]
+struct Startup {
+    phase: Mutex<Phase>,
+    done: Condvar,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Phase {
+    #[default]
+    NotStarted,
+    Starting,
+    /// Listening ([`EmbeddedRelay`] is managed) or failed (logged).
+    Finished,
+}
+
+fn startup_of<R: Runtime>(handle: &AppHandle<R>) -> tauri::State<'_, Startup> {
+    // `manage` keeps the first value: a no-op once it is there.
+    handle.manage(Startup::default());
+    handle.state::<Startup>()
+}
 
 /// Starts the embedded relay in the background if policy names no relay and it has not been
-/// started; returns whether it started it now. Called at start-up and after each policy change.
+/// started; returns whether it started it now. Called after the first screen is painted, after
+/// each policy change and by [`wait_started`].
 pub(crate) fn ensure_embedded<R: Runtime>(
     handle: &AppHandle<R>,
     data_dir: Option<PathBuf>,
@@ -52,9 +82,15 @@ pub(crate) fn ensure_embedded<R: Runtime>(
     let Some(data_dir) = data_dir else {
         return false;
     };
-    // `manage` adds the marker only once, even when two threads race here.
-    if !handle.manage(Started) {
-        return false;
+    let startup = startup_of(handle);
+    {
+        let Ok(mut phase) = startup.phase.lock() else {
+            return false;
+        };
+        if *phase != Phase::NotStarted {
+            return false;
+        }
+        *phase = Phase::Starting;
     }
     let clinics = bedside_core::profiles::clinic_keys_in(&data_dir);
     let handle = handle.clone();
@@ -65,8 +101,45 @@ pub(crate) fn ensure_embedded<R: Runtime>(
             }
             Err(e) => tracing::error!(error = %e, "the embedded relay did not start"),
         }
+        let startup = startup_of(&handle);
+        if let Ok(mut phase) = startup.phase.lock() {
+            *phase = Phase::Finished;
+        }
+        startup.done.notify_all();
     });
     true
+}
+
+/// Before anything that needs the embedded relay: if policy wants it, starts it (unless it has
+/// been started) and waits until it listens or failed, at most [`START_WAIT`]. Blocking: call
+/// it outside the core's lock.
+pub(crate) fn wait_started(app: &AppHandle) {
+    let policy = crate::policy::current(app);
+    if !embedded_wanted(&policy) {
+        return;
+    }
+    ensure_embedded(app, crate::data_dir_for_relay(), &policy);
+    wait_finished(app, START_WAIT);
+}
+
+/// Waits while the embedded relay is starting, at most `limit`.
+fn wait_finished<R: Runtime>(handle: &AppHandle<R>, limit: Duration) {
+    let startup = startup_of(handle);
+    let deadline = Instant::now() + limit;
+    let Ok(mut phase) = startup.phase.lock() else {
+        return;
+    };
+    while *phase == Phase::Starting {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            tracing::warn!("the embedded relay is still starting");
+            return;
+        }
+        phase = match startup.done.wait_timeout(phase, left) {
+            Ok((guard, _)) => guard,
+            Err(_) => return,
+        };
+    }
 }
 
 /// Makes the embedded relay (if any) trust the signed-in clinic's key, which may have been
@@ -184,17 +257,9 @@ mod tests {
             Some(dir.path().into()),
             &none
         ));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let origin = loop {
-            if let Some(o) = super::embedded_origin(handle) {
-                break o;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the relay did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
+        // Whoever needs it waits for its start: no polling, no race.
+        super::wait_finished(handle, std::time::Duration::from_secs(10));
+        let origin = super::embedded_origin(handle).expect("listening once started");
         assert!(origin.starts_with("http://127.0.0.1:"), "{origin}");
         // Again (the next change, or RelayUrl set and dropped once more): no second relay.
         assert!(!super::ensure_embedded(

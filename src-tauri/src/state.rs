@@ -1,11 +1,15 @@
-//! The core as Tauri-managed state: one `Core` behind a mutex, opened on first use.
+//! The core as Tauri-managed state: one `Core` behind a mutex, opened on a background thread
+//! as the app starts ([`AppState::open_in_background`]) and again by any command that finds it
+//! closed.
 //!
-//! Opening is lazy so the window appears at once and, when the system keychain is missing
-//! or locked, the UI can explain the failure and retry (each command tries again). There is
-//! never a fallback that stores keys without the keychain.
+//! Opening (the keychain over D-Bus) runs beside the window and page load, so the UI's first
+//! command finds the core open or waits on the mutex for the opening already under way. When
+//! the system keychain is missing or locked, the open fails without a window of its own: the
+//! UI's command opens again, explains the failure and can retry (each command tries again).
+//! There is never a fallback that stores keys without the keychain.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bedside_core::{Core, CoreError, Policy};
 
@@ -17,6 +21,11 @@ type Opener = Box<dyn Fn(&Policy) -> Result<Core, IpcError> + Send + Sync>;
 
 /// Shared state of the app: the core, once opened, and the policy in force.
 pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+/// The parts a background opening thread shares with the commands.
+struct Inner {
     open: Opener,
     core: Mutex<Option<Core>>,
     policy: Mutex<Policy>,
@@ -44,18 +53,37 @@ impl AppState {
     /// State whose core comes from `open` (tests use an in-memory keychain).
     pub fn with_opener(open: Opener) -> Self {
         Self {
-            open,
-            core: Mutex::new(None),
-            policy: Mutex::new(Policy::default()),
+            inner: Arc::new(Inner {
+                open,
+                core: Mutex::new(None),
+                policy: Mutex::new(Policy::default()),
+            }),
+        }
+    }
+
+    /// Opens the core on a background thread, so the keychain's D-Bus round trips overlap the
+    /// window and page load instead of following the UI's first command. Commands that come
+    /// meanwhile wait for it on the core's mutex; a failure is logged and the next command
+    /// tries again (and reports it).
+    pub fn open_in_background(&self) {
+        let inner = Arc::clone(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("core-open".into())
+            .spawn(move || {
+                let _ = inner.with_core(|_| Ok(()));
+            });
+        if let Err(error) = spawned {
+            // The first command opens it instead.
+            tracing::warn!(%error, "could not start the core-open thread");
         }
     }
 
     /// Applies a new policy: to the core now if it is open, and to a core opened later.
     pub(crate) fn set_policy(&self, policy: Policy) {
-        if let Ok(mut current) = self.policy.lock() {
+        if let Ok(mut current) = self.inner.policy.lock() {
             *current = policy.clone();
         }
-        if let Ok(mut guard) = self.core.lock()
+        if let Ok(mut guard) = self.inner.core.lock()
             && let Some(core) = guard.as_mut()
         {
             core.set_policy(policy);
@@ -70,7 +98,9 @@ impl AppState {
         command: &'static str,
         op: impl FnOnce(&mut Core) -> Result<T, CoreError>,
     ) -> Result<T, IpcError> {
-        let result = self.with_core(|core| op(core).map_err(IpcError::from));
+        let result = self
+            .inner
+            .with_core(|core| op(core).map_err(IpcError::from));
         match &result {
             Ok(_) => tracing::debug!(command, "ok"),
             Err(error) => tracing::info!(command, code = error.code(), "failed"),
@@ -78,6 +108,35 @@ impl AppState {
         result
     }
 
+    /// Locks the core, if it was opened, as the app exits.
+    pub(crate) fn lock_for_exit(&self) {
+        if let Ok(mut guard) = self.inner.core.lock()
+            && let Some(core) = guard.as_mut()
+        {
+            core.lock();
+        }
+    }
+
+    /// Whether a session is open now. Never opens the core.
+    pub(crate) fn is_unlocked(&self) -> bool {
+        self.inner.core.lock().is_ok_and(|guard| {
+            guard
+                .as_ref()
+                .is_some_and(|core| core.session_state() != bedside_core::SessionState::Locked)
+        })
+    }
+
+    /// The idle check: true if the core locked itself just now. Never opens the core.
+    pub(crate) fn tick(&self) -> bool {
+        match self.inner.core.lock() {
+            Ok(mut guard) => guard.as_mut().is_some_and(Core::tick),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Inner {
+    /// Runs `op` on the core, opening it first if needed.
     fn with_core<T>(
         &self,
         op: impl FnOnce(&mut Core) -> Result<T, IpcError>,
@@ -96,32 +155,6 @@ impl AppState {
         }
         let core = guard.as_mut().ok_or_else(IpcError::internal)?;
         op(core)
-    }
-
-    /// Locks the core, if it was opened, as the app exits.
-    pub(crate) fn lock_for_exit(&self) {
-        if let Ok(mut guard) = self.core.lock()
-            && let Some(core) = guard.as_mut()
-        {
-            core.lock();
-        }
-    }
-
-    /// Whether a session is open now. Never opens the core.
-    pub(crate) fn is_unlocked(&self) -> bool {
-        self.core.lock().is_ok_and(|guard| {
-            guard
-                .as_ref()
-                .is_some_and(|core| core.session_state() != bedside_core::SessionState::Locked)
-        })
-    }
-
-    /// The idle check: true if the core locked itself just now. Never opens the core.
-    pub(crate) fn tick(&self) -> bool {
-        match self.core.lock() {
-            Ok(mut guard) => guard.as_mut().is_some_and(Core::tick),
-            Err(_) => false,
-        }
     }
 }
 
@@ -364,6 +397,65 @@ mod tests {
         env.state
             .call("create_profile", |core| core.create_profile(new_profile()))
             .expect("created on retry");
+    }
+
+    #[test]
+    fn the_background_open_is_the_only_open_and_commands_wait_for_it() {
+        let env = env();
+        env.state.open_in_background();
+        // Whether the command comes before, during or after the background open, it gets an
+        // open core and the keychain is opened once.
+        let profiles = env
+            .state
+            .call("profiles", |core| core.profiles())
+            .expect("open core");
+        assert!(profiles.is_empty());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while env.opened.load(Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < deadline, "never opened");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // Let the background thread finish either way before counting.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(env.opened.load(Ordering::SeqCst), 1, "opened exactly once");
+    }
+
+    #[test]
+    fn a_failed_background_open_leaves_the_first_command_to_open_and_report() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, count) = (dir.path().to_owned(), attempts.clone());
+        // Fails twice (the background open and the first command), then works.
+        let state = AppState::with_opener(Box::new(move |_| {
+            if count.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(IpcError::from(CoreError::Keychain(
+                    bedside_vault::KeychainError::Locked { store: "test" },
+                )));
+            }
+            Ok(Core::new(
+                path.clone(),
+                Arc::new(MemoryKeychain::new()),
+                Arc::new(ManualClock::at(T0)),
+                Policy::default(),
+                KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
+            ))
+        }));
+        state.open_in_background();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while attempts.load(Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < deadline, "no background open");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let first = state.call("profiles", |core| core.profiles());
+        assert_eq!(
+            first.expect_err("still locked").code(),
+            "keychain_unavailable",
+            "the UI's command reports the failure itself"
+        );
+        state
+            .call("profiles", |core| core.profiles())
+            .expect("a retry opens");
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import App from './App.svelte';
 import { t } from './lib/i18n/en';
@@ -8,6 +8,12 @@ import { LOCKED_EVENT, OPEN_APPOINTMENT_EVENT, POLICY_CHANGED_EVENT, WAITING_EVE
 import { createApi } from './lib/api';
 import { createAppStore } from './lib/stores/app';
 import { ALEX, createFakeCore, createFakeEvents, TINY_PNG_BASE64, VALID_CODE } from './test/fakeCore';
+
+// App loads the signed-in desk with a dynamic import(); transform it once up front so a
+// findBy* timeout never includes vite compiling the whole desk on a busy machine.
+beforeAll(async () => {
+  await import('./lib/components/SignedIn.svelte');
+});
 
 function setup(profiles: (typeof ALEX)[] = []) {
   const core = createFakeCore({ profiles });

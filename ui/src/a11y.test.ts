@@ -6,7 +6,7 @@
 import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import axe from 'axe-core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import App from './App.svelte';
 import { createApi, type ChannelLike } from './lib/api';
@@ -21,6 +21,12 @@ import { ALEX, createFakeCore, createFakeEvents, VALID_CODE } from './test/fakeC
 import JoinApp from './join/JoinApp.svelte';
 import { FakeSocket, fakeFetch } from './join/fakes';
 import { parseLink } from './join/session';
+
+// App loads the signed-in desk with a dynamic import(); transform it once up front so a
+// findBy* timeout never includes vite compiling the whole desk on a busy machine.
+beforeAll(async () => {
+  await import('./lib/components/SignedIn.svelte');
+});
 
 const VISIT = '00112233445566778899aabbccddeeff';
 

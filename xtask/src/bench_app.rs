@@ -37,6 +37,8 @@ struct Run {
     start: Duration,
     pss_kib: u64,
     processes: usize,
+    /// Pss (KiB) by process name (`/proc/PID/comm`), to see which process carries a difference.
+    by_process: Vec<(String, u64)>,
 }
 
 /// Runs the benchmark: `-- --runs N` (default 7), `--no-build` (reuse the release builds).
@@ -147,6 +149,16 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
         ours.iter().map(|r| r.start.as_millis()).collect::<Vec<_>>(),
         base.iter().map(|r| r.start.as_millis()).collect::<Vec<_>>()
     );
+    println!(
+        "per run (Pss MiB): Bedside {:?}; blank {:?}",
+        ours.iter().map(|r| mib(r.pss_kib)).collect::<Vec<_>>(),
+        base.iter().map(|r| mib(r.pss_kib)).collect::<Vec<_>>()
+    );
+    println!(
+        "Pss by process (MiB, median): Bedside {}; blank {}",
+        by_process(&ours),
+        by_process(&base)
+    );
     let pass =
         start_ratio <= START_LIMIT && mem_ratio <= MEMORY_LIMIT && deb_size <= DEB_LIMIT_BYTES;
     Ok(if pass {
@@ -154,6 +166,39 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// KiB as MiB with one decimal, for printing.
+fn mib(kib: u64) -> f64 {
+    (kib as f64 / 102.4).round() / 10.0
+}
+
+/// The median Pss of each process name over the runs, e.g. `WebKitWebProcess 150.2`.
+fn by_process(runs: &[Run]) -> String {
+    let mut names: Vec<&str> = runs
+        .iter()
+        .flat_map(|r| r.by_process.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .iter()
+        .map(|name| {
+            let mut v: Vec<u64> = runs
+                .iter()
+                .map(|r| {
+                    r.by_process
+                        .iter()
+                        .filter(|(n, _)| n == name)
+                        .map(|(_, k)| k)
+                        .sum()
+                })
+                .collect();
+            v.sort_unstable();
+            format!("{name} {}", mib(v[v.len() / 2]))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Starts `bin` in a fresh Xvfb and data directory, times it to `first screen painted`, lets it
@@ -201,11 +246,12 @@ fn measure(bin: &Path, profile: bool, bus: &str) -> Result<Run> {
         let outcome = match painted {
             Ok(at) => {
                 std::thread::sleep(SETTLE);
-                let (pss_kib, processes) = group_pss_kib(app.id())?;
+                let by_process = group_pss_kib(app.id())?;
                 Ok(Run {
                     start: at - t0,
-                    pss_kib,
-                    processes,
+                    pss_kib: by_process.iter().map(|(_, k)| k).sum(),
+                    processes: by_process.len(),
+                    by_process,
                 })
             }
             Err(_) => Err(anyhow::anyhow!(
@@ -221,10 +267,9 @@ fn measure(bin: &Path, profile: bool, bus: &str) -> Result<Run> {
     result
 }
 
-/// The summed Pss (KiB) of every process whose process group is `pgid`, and how many there are.
-fn group_pss_kib(pgid: u32) -> Result<(u64, usize)> {
-    let mut total = 0;
-    let mut count = 0;
+/// The Pss (KiB) of every process whose process group is `pgid`, with its name.
+fn group_pss_kib(pgid: u32) -> Result<Vec<(String, u64)>> {
+    let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc")?.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -257,10 +302,12 @@ fn group_pss_kib(pgid: u32) -> Result<(u64, usize)> {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<u64>().ok())
         {
-            total += kib;
-            count += 1;
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|_| format!("pid {pid}"));
+            found.push((name, kib));
         }
     }
-    anyhow::ensure!(count > 0, "no processes in group {pgid}");
-    Ok((total, count))
+    anyhow::ensure!(!found.is_empty(), "no processes in group {pgid}");
+    Ok(found)
 }

@@ -94,8 +94,12 @@ export function createAppStore(options: AppStoreOptions): AppStore {
     setScreen({ name: 'startup_error', code: e.code, message: e.message });
   }
 
-  async function showSignInOrFirstRun(locked: boolean, username: string | null): Promise<void> {
-    const profiles = await api.profiles();
+  async function showSignInOrFirstRun(
+    locked: boolean,
+    username: string | null,
+    listed?: ProfileSummary[],
+  ): Promise<void> {
+    const profiles = listed ?? (await api.profiles());
     if (profiles.length === 0) {
       setScreen({ name: 'first_run', canCancel: false });
       return;
@@ -112,9 +116,13 @@ export function createAppStore(options: AppStoreOptions): AppStore {
   async function init(): Promise<void> {
     setScreen({ name: 'loading' });
     try {
-      const policy = await api.passwordPolicy();
+      // One round of IPC, not three in a row: the first screen needs all three answers.
+      const [policy, session, profiles] = await Promise.all([
+        api.passwordPolicy(),
+        api.sessionState(),
+        api.profiles(),
+      ]);
       state.update((s) => ({ ...s, minPasswordLength: policy.min_length }));
-      const session = await api.sessionState();
       if (session.state === 'unlocked') {
         setScreen({
           name: 'signed_in',
@@ -122,7 +130,7 @@ export function createAppStore(options: AppStoreOptions): AppStore {
           displayName: session.display_name,
         });
       } else {
-        await showSignInOrFirstRun(false, null);
+        await showSignInOrFirstRun(false, null, profiles);
       }
     } catch (error) {
       startupError(error);
