@@ -364,23 +364,36 @@ async fn receive_video_as<D: Depacketizer>(
     let mut highest: Option<u16> = None;
     let mut floor: Option<u16> = None;
     let counters = &shared.counters;
-    while let Some(event) = track.poll().await {
+    // Keyframe requests go out on this tick too, not only when a packet
+    // arrives: after a reconnection the first one leaves at once, before the
+    // patient sends anything.
+    let mut tick = tokio::time::interval(PLI_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // Both are cancel-safe: `poll` is a channel receive behind a tokio mutex.
+        let event = tokio::select! {
+            event = track.poll() => match event {
+                Some(event) => Some(event),
+                None => break,
+            },
+            _ = tick.tick() => None,
+        };
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
+        let now_epoch = shared.path_epoch.load(Ordering::Acquire);
+        if now_epoch != epoch {
+            // Reconnected (ICE restart): what the builder holds is from
+            // before the gap, and it would wait for 128 packets past it.
+            // Start over from the patient's next keyframe.
+            epoch = now_epoch;
+            builder = new_builder();
+            need_keyframe.store(true, Ordering::Release);
+            last_pli = None;
+            floor = highest;
+        }
         match event {
-            TrackRemoteEvent::OnRtpPacket(packet) => {
-                let now_epoch = shared.path_epoch.load(Ordering::Acquire);
-                if now_epoch != epoch {
-                    // Reconnected (ICE restart): what the builder holds is from
-                    // before the gap, and it would wait for 128 packets past it.
-                    // Start over from the patient's next keyframe.
-                    epoch = now_epoch;
-                    builder = new_builder();
-                    need_keyframe.store(true, Ordering::Release);
-                    last_pli = None;
-                    floor = highest;
-                }
+            Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
                 Counters::add(&counters.video_packets_received, 1);
                 Counters::add(&counters.video_bytes_received, packet.payload.len() as u64);
                 let seq = packet.header.sequence_number;
@@ -391,6 +404,7 @@ async fn receive_video_as<D: Depacketizer>(
                 // for the gap) would become the fresh builder's head and hold it on
                 // frames that can never complete: drop them.
                 if floor.is_none_or(|f| seq_after(seq, f)) {
+                    counters.video_packet();
                     builder.push(Instant::now(), packet);
                 }
                 while let Some(sample) = builder.pop(Instant::now()) {
@@ -412,10 +426,10 @@ async fn receive_video_as<D: Depacketizer>(
                     }
                 }
             }
-            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+            Some(TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError) => break,
             _ => {}
         }
-        let due = last_pli.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+        let due = last_pli.is_none_or(|t| t.elapsed() >= PLI_REPEAT);
         if due && need_keyframe.load(Ordering::Acquire) {
             last_pli = Some(Instant::now());
             let pli = PictureLossIndication {
@@ -428,6 +442,12 @@ async fn receive_video_as<D: Depacketizer>(
         }
     }
 }
+
+/// How often the receive loop wakes without a packet to send a due keyframe request.
+const PLI_TICK: Duration = Duration::from_millis(100);
+
+/// The least time between two keyframe requests while one is outstanding.
+const PLI_REPEAT: Duration = Duration::from_millis(500);
 
 /// How long a remote video frame waits for a missing packet, in media time.
 const MAX_FRAME_WAIT: Duration = Duration::from_millis(500);

@@ -68,7 +68,11 @@ pub struct Counters {
 #[derive(Debug, Default)]
 struct Resume {
     since: Option<Instant>,
+    /// The first remote video packet after the reconnection.
+    packet: Option<Instant>,
     ms: Option<u64>,
+    /// From `packet` to the first decoded frame.
+    decode_ms: Option<u64>,
 }
 
 impl Counters {
@@ -101,9 +105,21 @@ impl Counters {
         if let Ok(mut g) = self.resume.lock() {
             *g = Resume {
                 since: Some(Instant::now()),
-                ms: None,
+                ..Resume::default()
             };
             self.resume_pending.store(true, Ordering::Release);
+        }
+    }
+
+    /// Records a remote video packet for [`Self::resume_decode_ms`]: the first
+    /// one after a reconnection starts its clock (cheap unless a reconnection
+    /// waits for its first frame).
+    pub fn video_packet(&self) {
+        if self.resume_pending.load(Ordering::Acquire)
+            && let Ok(mut g) = self.resume.lock()
+            && g.packet.is_none()
+        {
+            g.packet = Some(Instant::now());
         }
     }
 
@@ -113,9 +129,9 @@ impl Counters {
         if self.resume_pending.swap(false, Ordering::AcqRel)
             && let Ok(mut g) = self.resume.lock()
         {
-            g.ms = g
-                .since
-                .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+            let ms = |t: Instant| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
+            g.ms = g.since.map(ms);
+            g.decode_ms = g.packet.map(ms);
         }
     }
 
@@ -123,6 +139,14 @@ impl Counters {
     /// decoded after it (`None` before any reconnection and until that frame).
     pub fn resume_frame_ms(&self) -> Option<u64> {
         self.resume.lock().ok().and_then(|g| g.ms)
+    }
+
+    /// Milliseconds from the first remote video packet after the latest
+    /// reconnection to the first frame decoded after it: our own part of
+    /// resuming (keyframe request, the remote's keyframe, reassembly, decode),
+    /// without the time the remote took to send anything at all.
+    pub fn resume_decode_ms(&self) -> Option<u64> {
+        self.resume.lock().ok().and_then(|g| g.decode_ms)
     }
 }
 
@@ -204,6 +228,11 @@ pub struct CallStats {
     /// `connected` after a drop or an ICE restart) to the first remote frame
     /// decoded after it; `None` before any reconnection and until that frame.
     pub resume_frame_ms: Option<u64>,
+    /// Milliseconds from the first remote video packet after the latest
+    /// reconnection to the first frame decoded after it (keyframe request,
+    /// the remote's keyframe, reassembly, decode): the part of resuming that
+    /// is ours; `None` before any reconnection and until that frame.
+    pub resume_decode_ms: Option<u64>,
     /// Remote audio held in the jitter buffer, ms.
     pub audio_buffer_ms: u32,
     /// Totals since the answer.
@@ -299,6 +328,7 @@ impl Snapshot<'_> {
             recv_resolution: [l32(&c.remote_width), l32(&c.remote_height)],
             first_frame_ms: c.first_frame_ms(),
             resume_frame_ms: c.resume_frame_ms(),
+            resume_decode_ms: c.resume_decode_ms(),
             audio_buffer_ms: l32(&c.audio_buffer_ms),
             totals: StatsTotals {
                 video_frames_sent: now.video_frames_sent,
@@ -320,5 +350,46 @@ impl Snapshot<'_> {
             devices: self.devices,
         };
         (stats, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn resume_times_start_at_the_reconnection_and_at_its_first_packet() {
+        let c = Counters::default();
+        c.video_packet();
+        c.frame_decoded();
+        assert_eq!(c.resume_frame_ms(), None, "no reconnection yet");
+        assert_eq!(c.resume_decode_ms(), None);
+
+        c.reconnected();
+        c.frame_decoded();
+        // A frame decoded before any packet came back (one already in the decoder).
+        assert!(c.resume_frame_ms().is_some());
+        assert_eq!(c.resume_decode_ms(), None);
+
+        c.reconnected();
+        assert_eq!(c.resume_frame_ms(), None, "a new reconnection starts over");
+        std::thread::sleep(Duration::from_millis(30));
+        c.video_packet();
+        c.video_packet();
+        c.frame_decoded();
+        let (all, ours) = (c.resume_frame_ms(), c.resume_decode_ms());
+        let (Some(all), Some(ours)) = (all, ours) else {
+            panic!("both times recorded: {all:?} {ours:?}");
+        };
+        assert!(all >= 30, "from the reconnection: {all} ms");
+        assert!(ours < all, "from the first packet: {ours} ms of {all} ms");
+        // Later frames and packets do not move them.
+        std::thread::sleep(Duration::from_millis(5));
+        c.video_packet();
+        c.frame_decoded();
+        assert_eq!(c.resume_frame_ms(), Some(all));
+        assert_eq!(c.resume_decode_ms(), Some(ours));
     }
 }

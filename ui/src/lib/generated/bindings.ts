@@ -156,6 +156,13 @@ export interface CallStats {
   /** REMB estimate from the remote, kbit/s. */
   remb_kbps: number | null;
   /**
+   * Milliseconds from the first remote video packet after the latest
+   * reconnection to the first frame decoded after it (keyframe request,
+   * the remote's keyframe, reassembly, decode): the part of resuming that
+   * is ours; `None` before any reconnection and until that frame.
+   */
+  resume_decode_ms: number | null;
+  /**
    * Milliseconds from the latest reconnection (the connection back to
    * `connected` after a drop or an ICE restart) to the first remote frame
    * decoded after it; `None` before any reconnection and until that frame.

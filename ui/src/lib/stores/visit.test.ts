@@ -21,7 +21,7 @@ function connectedStats(): CallStats {
     rtt_ms: 20, loss_sent: 0, loss_received: 0, jitter_ms: 1, send_kbps: 900, recv_kbps: 900,
     target_kbps: 1000, remb_kbps: null, fps_sent: 30, fps_decoded: 30, audio_pps_sent: 50,
     audio_pps_received: 50, recv_resolution: [640, 480], send_resolution: [640, 480],
-    first_frame_ms: 300, resume_frame_ms: null, audio_buffer_ms: 40, totals,
+    first_frame_ms: 300, resume_frame_ms: null, resume_decode_ms: null, audio_buffer_ms: 40, totals,
   };
 }
 
