@@ -19,6 +19,7 @@ mod idle;
 mod notice;
 mod policy;
 mod relay;
+mod render;
 mod startup;
 mod state;
 mod tray;
@@ -143,6 +144,7 @@ pub fn run() -> ExitCode {
             commands::update_install,
         ])
         .setup(move |app| {
+            render::configure(app.handle());
             idle::spawn(app.handle().clone())?;
             policy::spawn(app.handle().clone())?;
             // The embedded relay and the tray start once the first screen is painted.

@@ -319,7 +319,27 @@ impl Driver {
 
     /// Saves a PNG of the window as `NN-name.png`.
     pub(crate) fn shot(&self, name: &str) -> PathBuf {
+        // WebKitGTK drawing on the CPU (the app without a GPU, `src-tauri/src/render.rs`)
+        // answers a screenshot after the page's next paint, and a page with nothing moving does
+        // not paint: the screenshot waited until something changed (the idle lock, 10 min
+        // later). A 1 px mark at 1 % opacity in a corner, changing every 30 ms, paints until
+        // the shot is taken; then it goes.
+        self.js(
+            "const m = document.createElement('div');\
+             m.id = 'webdriver-shot-mark';\
+             m.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;opacity:0.01;pointer-events:none';\
+             document.documentElement.appendChild(m);\
+             window.__webdriverShotMark = setInterval(() => {\
+               m.style.opacity = m.style.opacity === '0.01' ? '0.02' : '0.01';\
+             }, 30);",
+            json!([]),
+        );
         let b64 = self.cmd("GET", "/screenshot", None);
+        self.js(
+            "clearInterval(window.__webdriverShotMark);\
+             document.getElementById('webdriver-shot-mark')?.remove();",
+            json!([]),
+        );
         let png = data_encoding::BASE64
             .decode(b64.as_str().unwrap_or_default().as_bytes())
             .expect("base64 screenshot");
