@@ -1,5 +1,7 @@
 // Builds video frame messages for tests, as the shell does (src-tauri/src/visit.rs).
 
+import { vi } from 'vitest';
+
 import { FRAME_HEADER } from '../lib/video';
 
 /** A frame message as the shell builds it (src-tauri/src/visit.rs `encode_frame`). */
@@ -19,3 +21,22 @@ export function frameBytes(stream: number, seq: number, width: number, height: n
   return buf;
 }
 
+
+/**
+ * jsdom has no canvas: gives every canvas a 2D context (and no WebGL, so painters take their 2D
+ * path) that records the width of each image put. Returns that record.
+ */
+export function mock2dCanvas(): number[] {
+  const put: number[] = [];
+  vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(function (
+    this: HTMLCanvasElement,
+    kind: string,
+  ) {
+    if (kind !== '2d') return null;
+    return {
+      createImageData: (w: number, h: number) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
+      putImageData: (img: { width: number }) => put.push(img.width),
+    } as unknown as CanvasRenderingContext2D;
+  } as unknown as typeof HTMLCanvasElement.prototype.getContext);
+  return put;
+}

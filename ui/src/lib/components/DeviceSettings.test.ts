@@ -2,7 +2,7 @@ import { cleanup, render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { frameBytes } from '../../test/frames';
+import { frameBytes, mock2dCanvas } from '../../test/frames';
 import { createApi, type ChannelLike } from '../api';
 import { t } from '../i18n/en';
 import { applySaved, deviceChanges } from '../stores/devices';
@@ -20,14 +20,7 @@ const LIST: DeviceList = {
 };
 
 function setup(list: DeviceList | (() => DeviceList), status: MonitorStatus) {
-  const put: number[] = [];
-  vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(function (this: HTMLCanvasElement, kind: string) {
-    if (kind !== '2d') return null;
-    return {
-      createImageData: (w: number, h: number) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
-      putImageData: (img: { width: number }) => put.push(img.width),
-    } as unknown as CanvasRenderingContext2D;
-  } as unknown as typeof HTMLCanvasElement.prototype.getContext);
+  const put = mock2dCanvas();
   const calls: { cmd: string; args?: Record<string, unknown> }[] = [];
   const invoke = async (cmd: string, args?: Record<string, unknown>) => {
     calls.push({ cmd, args });

@@ -2,7 +2,7 @@ import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { frameBytes } from '../../test/frames';
+import { frameBytes, mock2dCanvas } from '../../test/frames';
 import { createApi, type ChannelLike } from '../api';
 import { t } from '../i18n/en';
 import type { MakeChannel } from '../stores/visit';
@@ -11,18 +11,7 @@ import VisitRoom from './VisitRoom.svelte';
 const VISIT = '00112233445566778899aabbccddeeff';
 
 function setup() {
-  // jsdom has no canvas: a 2D context that records what was put.
-  const put: number[] = [];
-  vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(function (
-    this: HTMLCanvasElement,
-    kind: string,
-  ) {
-    if (kind !== '2d') return null;
-    return {
-      createImageData: (w: number, h: number) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
-      putImageData: (img: { width: number }) => put.push(img.width),
-    } as unknown as CanvasRenderingContext2D;
-  } as unknown as typeof HTMLCanvasElement.prototype.getContext);
+  const put = mock2dCanvas();
   const calls: { cmd: string; args?: Record<string, unknown> }[] = [];
   const invoke = async (cmd: string, args?: Record<string, unknown>) => {
     calls.push({ cmd, args });
