@@ -182,6 +182,22 @@ mod tests {
         state: AppState,
     }
 
+    /// A real core in `path` with fast test key derivation.
+    fn test_core(
+        path: &std::path::Path,
+        keychain: Arc<MemoryKeychain>,
+        clock: ManualClock,
+        policy: Policy,
+    ) -> Core {
+        Core::new(
+            path.to_owned(),
+            keychain,
+            Arc::new(clock),
+            policy,
+            KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
+        )
+    }
+
     fn env() -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let keychain = Arc::new(MemoryKeychain::new());
@@ -195,13 +211,7 @@ mod tests {
         );
         let state = AppState::with_opener(Box::new(move |policy| {
             count.fetch_add(1, Ordering::SeqCst);
-            Ok(Core::new(
-                path.clone(),
-                kc.clone(),
-                Arc::new(ck.clone()),
-                policy.clone(),
-                KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
-            ))
+            Ok(test_core(&path, kc.clone(), ck.clone(), policy.clone()))
         }));
         Env {
             _dir: dir,
@@ -432,12 +442,11 @@ mod tests {
                     bedside_vault::KeychainError::Locked { store: "test" },
                 )));
             }
-            Ok(Core::new(
-                path.clone(),
+            Ok(test_core(
+                &path,
                 Arc::new(MemoryKeychain::new()),
-                Arc::new(ManualClock::at(T0)),
+                ManualClock::at(T0),
                 Policy::default(),
-                KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
             ))
         }));
         state.open_in_background();
@@ -467,12 +476,11 @@ mod tests {
             if count.fetch_add(1, Ordering::SeqCst) == 0 {
                 return Err(IpcError::internal());
             }
-            Ok(Core::new(
-                path.clone(),
+            Ok(test_core(
+                &path,
                 Arc::new(MemoryKeychain::new()),
-                Arc::new(ManualClock::at(T0)),
+                ManualClock::at(T0),
                 Policy::default(),
-                KdfChoice::Fixed(KdfParams::DANGER_TEST_ONLY),
             ))
         }));
         assert!(!state.tick());
