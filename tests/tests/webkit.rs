@@ -21,8 +21,8 @@ use bedside_visit::invite;
 use serde_json::{Value, json};
 
 use crate::patient::{
-    csp_clean, devices, event, expired_token, forged_token, knocks, one_browser, one_device_kept,
-    random, refused_page, relay, spawn_host, step, token,
+    Relay, csp_clean, devices, event, expired_token, forged_token, knocks, one_browser,
+    one_device_kept, random, refused_page, relay, spawn_host, step, token,
 };
 use crate::webdriver::{Driver, Proc, Xvfb, free_port, testid, tool, wait_listening};
 
@@ -407,6 +407,24 @@ fn assert_no_calls_plainly(seen: &[Value], tracks_opened: usize) {
     );
 }
 
+/// A visit the real headless host is ready for (auto-admitting the first knock): its events
+/// and the patient's invite link.
+async fn hosted_visit(
+    relay: &Relay,
+) -> (
+    tokio::sync::mpsc::UnboundedReceiver<bedside_host::HostEvent>,
+    String,
+) {
+    let (visit, secret) = (random::<16>(), random::<32>());
+    let mut host = spawn_host(relay, visit, secret);
+    event(&mut host, |e| {
+        matches!(e, bedside_host::HostEvent::Ready { .. })
+    })
+    .await;
+    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    (host, link)
+}
+
 /// WebKit opens a real invite link, names the clinic and the window, passes the device check
 /// with its mock camera and microphone (the preview plays), knocks (sealed in the page with
 /// WebCrypto), and the real host admits it; without WebRTC the page then says so and lets go
@@ -421,13 +439,7 @@ async fn webkit_knocks_is_admitted_and_a_reload_is_the_same_device() {
     }
     let _slot = one_browser().await;
     let relay = relay().await;
-    let (visit, secret) = (random::<16>(), random::<32>());
-    let mut host = spawn_host(&relay, visit, secret);
-    event(&mut host, |e| {
-        matches!(e, bedside_host::HostEvent::Ready { .. })
-    })
-    .await;
-    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    let (mut host, link) = hosted_visit(&relay).await;
 
     let ((), seen) = in_webkit(true, move |w| {
         w.open(&link);
@@ -526,13 +538,7 @@ async fn webkit_without_devices_says_so_and_lets_the_patient_in_without_camera()
     }
     let _slot = one_browser().await;
     let relay = relay().await;
-    let (visit, secret) = (random::<16>(), random::<32>());
-    let mut host = spawn_host(&relay, visit, secret);
-    event(&mut host, |e| {
-        matches!(e, bedside_host::HostEvent::Ready { .. })
-    })
-    .await;
-    let link = invite::link(&relay.origin, &token(&relay.key, visit), &secret);
+    let (mut host, link) = hosted_visit(&relay).await;
 
     let (card_after, seen) = in_webkit(false, move |w| {
         w.open(&link);

@@ -84,15 +84,8 @@ impl Pulse {
         // `timeout -s INT` lets parec flush what it holds (a kill would lose it).
         let out = Command::new("timeout")
             .args(["-s", "INT", &format!("{seconds}"), "parec"])
-            .args([
-                "--raw",
-                "--format=s16le",
-                "--rate=48000",
-                "--channels=1",
-                "--latency-msec=20",
-                "-d",
-                source,
-            ])
+            .args(PAREC_FORMAT)
+            .args(["-d", source])
             .env("PULSE_SERVER", &self.server)
             .stderr(Stdio::null())
             .output()
@@ -262,6 +255,15 @@ fn start_server() -> Result<(Server, String), String> {
     Ok((server, address))
 }
 
+/// What every `parec` here records: raw 48 kHz mono s16, asking for 20 ms of latency.
+const PAREC_FORMAT: [&str; 5] = [
+    "--raw",
+    "--format=s16le",
+    "--rate=48000",
+    "--channels=1",
+    "--latency-msec=20",
+];
+
 /// A null sink renders in 2 s blocks until a stream asks for less, and a new
 /// request takes effect when the current block ends: the first microphone
 /// opened on a fresh server would wait up to 2 s for its first audio
@@ -272,15 +274,8 @@ fn start_server() -> Result<(Server, String), String> {
 fn keep_latency_low(address: &str) -> Result<Child, String> {
     use std::io::Read;
     let mut child = Command::new("parec")
-        .args([
-            "--raw",
-            "--format=s16le",
-            "--rate=48000",
-            "--channels=1",
-            "--latency-msec=20",
-            "-d",
-            SINE_SOURCE,
-        ])
+        .args(PAREC_FORMAT)
+        .args(["-d", SINE_SOURCE])
         .env("PULSE_SERVER", address)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
