@@ -136,13 +136,19 @@ pub fn session_state(state: State<'_, AppState>) -> Result<SessionState, IpcErro
 
 /// The UI's first real screen (sign-in or first run) has been painted. Logged once, with the
 /// time since start-up: support reads it, and `cargo xtask bench app` measures cold start by it.
-/// Then what waits for the first paint starts (the embedded relay, the tray: `startup.rs`).
+/// The page's own timings, in ms from its navigation start, go in the same line: its script
+/// running (`script_ms`), the first screen's data answered (`answered_ms`), the paint
+/// (`painted_ms`). Then what waits for the first paint starts (the embedded relay, the tray:
+/// `startup.rs`).
 #[tauri::command]
-pub fn ui_painted(app: tauri::AppHandle) {
+pub fn ui_painted(app: tauri::AppHandle, script_ms: u32, answered_ms: u32, painted_ms: u32) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         tracing::info!(
             since_start_ms = crate::since_start_ms(),
+            page_script_ms = script_ms,
+            page_answered_ms = answered_ms,
+            page_painted_ms = painted_ms,
             "first screen painted"
         );
     });

@@ -67,7 +67,9 @@
     session_state: noArgs,
     lock: noArgs,
     touch: noArgs,
-    ui_painted: noArgs,
+    ui_painted: (a) =>
+      only(a, ['scriptMs', 'answeredMs', 'paintedMs']) &&
+      [a.scriptMs, a.answeredMs, a.paintedMs].every((v) => Number.isSafeInteger(v) && v >= 0 && v <= 0xffffffff),
     relay_origin: noArgs,
     policy_effective: noArgs,
     policy_reload: noArgs,

@@ -29,6 +29,12 @@ describe('App: start-up', () => {
     const { core, user } = setup([ALEX]);
     await screen.findByTestId('screen-sign-in');
     await waitFor(() => expect(core.calls.filter((c) => c.cmd === 'ui_painted')).toHaveLength(1));
+    // With the page's own timings, in order: script, first screen's data, paint.
+    const page = core.calls.find((c) => c.cmd === 'ui_painted')?.args as Record<string, number>;
+    expect(Object.keys(page).sort()).toEqual(['answeredMs', 'paintedMs', 'scriptMs']);
+    expect(page.scriptMs).toBeLessThanOrEqual(page.answeredMs!);
+    expect(page.answeredMs).toBeGreaterThan(0);
+    expect(page.answeredMs).toBeLessThanOrEqual(page.paintedMs!);
     await user.click(screen.getByTestId('signin-new-profile'));
     await screen.findByTestId('screen-first-run');
     await new Promise((r) => setTimeout(r, 100));

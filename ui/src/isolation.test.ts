@@ -35,6 +35,7 @@ describe('isolation hook', () => {
       msg('profiles', {}),
       msg('session_state', {}),
       msg('touch', {}),
+      msg('ui_painted', { scriptMs: 120, answeredMs: 180, paintedMs: 240 }),
       msg('lock', {}),
       msg('password_policy', {}),
       msg('create_profile', { username: 'a', displayName: 'A', password: 'p' }),
@@ -101,6 +102,9 @@ describe('isolation hook', () => {
       msg('visit_set_device', { visit: '00112233445566778899aabbccddeeff', kind: 'screen', id: null }),
       msg('visit_set_device', { visit: '00112233445566778899aabbccddeeff', kind: 'camera', id: 'x'.repeat(2000) }),
       msg('devices_list', { all: true }),
+      msg('ui_painted', {}),
+      msg('ui_painted', { scriptMs: 1, answeredMs: 2, paintedMs: -3 }),
+      msg('ui_painted', { scriptMs: 1, answeredMs: 2, paintedMs: 3, name: 'Ada' }),
       msg('settings_save', {
         settings: { relay_url: null, idle_lock_minutes: 5, idle_lock_max_minutes: 10, devices: { microphone: { id: 'm', name: 'n', extra: 1 } } },
       }),

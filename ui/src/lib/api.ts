@@ -33,6 +33,9 @@ export interface ChannelLike<T> {
 }
 
 /** The signature of `@tauri-apps/api/core`'s `invoke`, narrowed to what we use. */
+/** The page's start-up, in ms from its navigation start (`performance.now()`). */
+export type PageTimings = Commands['ui_painted']['args'];
+
 export type InvokeFn = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
 
 /** Error codes the shell or core may return. Unknown codes are passed through as strings. */
@@ -116,8 +119,9 @@ export interface Api {
   lock(): Promise<void>;
   sessionState(): Promise<SessionState>;
   touch(): Promise<void>;
-  /** The first screen is painted: the shell logs the start-up time once. */
-  uiPainted(): Promise<void>;
+  /** The first screen is painted: the shell logs the start-up time once, with the page's own
+   * timings (ms from its navigation start). */
+  uiPainted(page: PageTimings): Promise<void>;
   relayOrigin(): Promise<string | null>;
 
   patientsList(): Promise<Patient[]>;
@@ -239,7 +243,7 @@ export function createApi(invoke: InvokeFn): Api {
     lock: () => call('lock'),
     sessionState: () => call('session_state'),
     touch: () => call('touch'),
-    uiPainted: () => call('ui_painted'),
+    uiPainted: (page) => call('ui_painted', page),
     relayOrigin: () => call('relay_origin'),
 
     patientsList: () => call('patients_list'),

@@ -610,7 +610,7 @@ export interface Commands {
   pending_enrolment: { args: { username: string; password: string }; returns: Enrolment };
   lock: { args: Record<string, never>; returns: void };
   session_state: { args: Record<string, never>; returns: SessionState };
-  ui_painted: { args: Record<string, never>; returns: void };
+  ui_painted: { args: { scriptMs: number; answeredMs: number; paintedMs: number }; returns: void };
   touch: { args: Record<string, never>; returns: void };
   relay_origin: { args: Record<string, never>; returns: string | null };
   patients_list: { args: Record<string, never>; returns: Patient[] };

@@ -113,6 +113,11 @@ export function createAppStore(options: AppStoreOptions): AppStore {
     });
   }
 
+  // Start-up timings for the shell's log line (ms from the page's navigation start): the store
+  // is made as the page's script runs; the first screen's data answered.
+  const createdAt = performance.now();
+  let answeredAt: number | null = null;
+
   async function init(): Promise<void> {
     setScreen({ name: 'loading' });
     try {
@@ -122,6 +127,7 @@ export function createAppStore(options: AppStoreOptions): AppStore {
         api.sessionState(),
         api.profiles(),
       ]);
+      answeredAt ??= performance.now();
       state.update((s) => ({ ...s, minPasswordLength: policy.min_length }));
       if (session.state === 'unlocked') {
         setScreen({
@@ -252,7 +258,12 @@ export function createAppStore(options: AppStoreOptions): AppStore {
   function painted(): void {
     if (paintedReported) return;
     paintedReported = true;
-    api.uiPainted().catch(() => {
+    const page = {
+      scriptMs: Math.round(createdAt),
+      answeredMs: Math.round(answeredAt ?? 0),
+      paintedMs: Math.round(performance.now()),
+    };
+    api.uiPainted(page).catch(() => {
       // Only the start-up log line is lost.
     });
   }
