@@ -3,8 +3,9 @@
 //! WebKitGTK composites the page with OpenGL by default. On a machine without a GPU — a virtual
 //! desktop (VDI), a thin client, a VM, Xvfb — that GL is Mesa's llvmpipe: a software rasteriser
 //! that JIT-compiles every shader with LLVM. Measured on the sign-in screen under Xvfb
-//! (BENCHMARKS.md, App): the web process held ~185 MiB composited this way and ~106 MiB drawing
-//! with WebKit's own CPU renderer, the page looking the same. So without a GPU render node
+//! (BENCHMARKS.md, App): the web process held ~185 MiB composited this way, ~106 MiB drawing
+//! on the CPU from its start (`WEBKIT_DISABLE_COMPOSITING_MODE=1`) and 112.6 MiB with the
+//! policy set here, once the web view exists. So without a GPU render node
 //! (`/dev/dri/renderD*`) the window asks WebKit never to use hardware acceleration; with one,
 //! WebKit's default stays.
 //!
