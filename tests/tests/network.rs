@@ -300,10 +300,10 @@ async fn the_patients_network_drops_for_ten_seconds_and_the_call_resumes_without
     );
 }
 
-/// Reconnection → the clinician's first decoded frame (350 ms measured with a release build
-/// running on both cores; the bound is for a loaded CI machine).
-const RESUME_MAX_MS: u64 = 3_000;
+/// Reconnection → the clinician's first decoded frame (350 and 849 ms measured; the bound leaves
+/// room for a loaded CI machine and still catches a frame builder stuck for good).
+const RESUME_MAX_MS: u64 = 5_000;
 
 /// The patient's first video packet after the reconnection → the clinician's first decoded
-/// frame (102 ms measured on the same run).
-const RESUME_DECODE_MAX_MS: u64 = 1_000;
+/// frame (102 and 666 ms measured; Chromium answers a keyframe request within a few frames).
+const RESUME_DECODE_MAX_MS: u64 = 3_000;
