@@ -198,6 +198,29 @@ mod tests {
         )
     }
 
+    /// A state whose opener fails its first `fails` attempts with `error`, then opens a real
+    /// core; with the count of attempts and the data directory to keep alive.
+    fn failing_opener(
+        fails: usize,
+        error: fn() -> IpcError,
+    ) -> (AppState, Arc<AtomicUsize>, tempfile::TempDir) {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, count) = (dir.path().to_owned(), attempts.clone());
+        let state = AppState::with_opener(Box::new(move |_| {
+            if count.fetch_add(1, Ordering::SeqCst) < fails {
+                return Err(error());
+            }
+            Ok(test_core(
+                &path,
+                Arc::new(MemoryKeychain::new()),
+                ManualClock::at(T0),
+                Policy::default(),
+            ))
+        }));
+        (state, attempts, dir)
+    }
+
     fn env() -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let keychain = Arc::new(MemoryKeychain::new());
@@ -432,23 +455,12 @@ mod tests {
 
     #[test]
     fn a_failed_background_open_leaves_the_first_command_to_open_and_report() {
-        let attempts = Arc::new(AtomicUsize::new(0));
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (path, count) = (dir.path().to_owned(), attempts.clone());
         // Fails twice (the background open and the first command), then works.
-        let state = AppState::with_opener(Box::new(move |_| {
-            if count.fetch_add(1, Ordering::SeqCst) < 2 {
-                return Err(IpcError::from(CoreError::Keychain(
-                    bedside_vault::KeychainError::Locked { store: "test" },
-                )));
-            }
-            Ok(test_core(
-                &path,
-                Arc::new(MemoryKeychain::new()),
-                ManualClock::at(T0),
-                Policy::default(),
-            ))
-        }));
+        let (state, attempts, _dir) = failing_opener(2, || {
+            IpcError::from(CoreError::Keychain(bedside_vault::KeychainError::Locked {
+                store: "test",
+            }))
+        });
         state.open_in_background();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while attempts.load(Ordering::SeqCst) == 0 {
@@ -469,20 +481,7 @@ mod tests {
 
     #[test]
     fn a_failed_open_is_retried_and_tick_never_opens() {
-        let attempts = Arc::new(AtomicUsize::new(0));
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (path, count) = (dir.path().to_owned(), attempts.clone());
-        let state = AppState::with_opener(Box::new(move |_| {
-            if count.fetch_add(1, Ordering::SeqCst) == 0 {
-                return Err(IpcError::internal());
-            }
-            Ok(test_core(
-                &path,
-                Arc::new(MemoryKeychain::new()),
-                ManualClock::at(T0),
-                Policy::default(),
-            ))
-        }));
+        let (state, attempts, _dir) = failing_opener(1, IpcError::internal);
         assert!(!state.tick());
         assert_eq!(
             attempts.load(Ordering::SeqCst),

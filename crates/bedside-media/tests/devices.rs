@@ -255,6 +255,12 @@ fn heard(p: &Patient) -> Vec<i16> {
         .unwrap_or_default()
 }
 
+/// The dominant frequency of the last half second the patient heard.
+fn last_half_second_hz(p: &Patient) -> f64 {
+    let got = heard(p);
+    dominant_hz(&got[got.len().saturating_sub(24_000)..], 48_000)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_call() {
     let Some(pulse) = testkit::in_private_pulse(
@@ -418,8 +424,7 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         &mut seen,
     )
     .await;
-    let got = heard(&p);
-    let hz = dominant_hz(&got[got.len().saturating_sub(24_000)..], 48_000);
+    let hz = last_half_second_hz(&p);
     assert!(
         (hz - f64::from(SINE_HZ)).abs() <= 10.0,
         "after the stall the patient heard {hz} Hz"
@@ -471,8 +476,7 @@ async fn devices_call_sends_the_microphone_plays_the_speaker_and_switches_mid_ca
         &mut seen,
     )
     .await;
-    let got = heard(&p);
-    let hz = dominant_hz(&got[got.len().saturating_sub(24_000)..], 48_000);
+    let hz = last_half_second_hz(&p);
     assert!(
         (hz - 1000.0).abs() <= 10.0,
         "after the switch the patient heard {hz} Hz"
