@@ -18,6 +18,11 @@ const api = createApi(invoke);
 const makeChannel: MakeChannel = <T>() => new Channel<T>();
 const store = createAppStore({ api, listen: listenToShell });
 
+// Linux's WebKitGTK pays for every font family it cannot find: app.css gives it the generic ones.
+if (/\bLinux\b/.test(navigator.userAgent) && !/\bAndroid\b/.test(navigator.userAgent)) {
+  document.documentElement.dataset.platform = 'linux';
+}
+
 const target = document.getElementById('app');
 if (!target) throw new Error('missing #app');
 
