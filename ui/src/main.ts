@@ -23,7 +23,17 @@ if (/\bLinux\b/.test(navigator.userAgent) && !/\bAndroid\b/.test(navigator.userA
   document.documentElement.dataset.platform = 'linux';
 }
 
-const target = document.getElementById('app');
-if (!target) throw new Error('missing #app');
+function mountApp(): void {
+  const target = document.getElementById('app');
+  if (!target) throw new Error('missing #app');
+  mount(App, { target, props: { store, policyApi: api, listen: listenToShell, makeChannel } });
+}
 
-export default mount(App, { target, props: { store, policyApi: api, listen: listenToShell, makeChannel } });
+// index.html loads this script `async`, so the document is parsed — and Tauri's isolation frame,
+// made on DOMContentLoaded, starts loading — while the script is still fetched and compiled.
+// The document is one small response, so it is almost always parsed by now; if not, wait for it.
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', mountApp, { once: true });
+} else {
+  mountApp();
+}
