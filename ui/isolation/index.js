@@ -196,4 +196,20 @@
     if (check !== null && check(message.payload)) return message;
     return { ...message, cmd: BLOCKED, payload: {} };
   };
+
+  // Start-up: Tauri's frame script (above this one) imports its AES-GCM key, then adds its
+  // `message` listener, then polls every 50 ms for this hook before it tells the window it is
+  // ready; the hook is already here, so that first 50 ms is only a wait, and the first screen's
+  // commands sit queued in the window through it. Announce readiness the moment the listener
+  // that encrypts them exists. Tauri's own announcement still follows and flushes an empty
+  // queue. (If a Tauri update changes this order, the desktop journey's first screen would not
+  // load: that test covers it.)
+  const addEventListener = window.addEventListener;
+  window.addEventListener = function (type, listener, options) {
+    addEventListener.call(this, type, listener, options);
+    if (type === 'message') {
+      window.addEventListener = addEventListener;
+      window.parent.postMessage('__TAURI_ISOLATION_READY__', '*');
+    }
+  };
 })();

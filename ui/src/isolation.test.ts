@@ -1,5 +1,5 @@
 // Tests the IPC isolation hook in ui/isolation/index.js by running it as the iframe would.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import hookSource from '../isolation/index.js?raw';
 import * as shellEvents from './lib/events';
@@ -138,5 +138,27 @@ describe('isolation hook', () => {
       expect(out.callback).toBe(1);
       expect(out.error).toBe(2);
     }
+  });
+});
+
+describe('isolation frame start-up', () => {
+  it("announces readiness as soon as Tauri's frame script listens for messages, once", () => {
+    const posted: unknown[] = [];
+    vi.spyOn(window.parent, 'postMessage').mockImplementation((m: unknown) => {
+      posted.push(m);
+    });
+    // Other listeners announce nothing.
+    window.addEventListener('focus', () => {});
+    expect(posted).toEqual([]);
+    // Tauri's frame script adds its `message` listener once its key is imported.
+    const received: unknown[] = [];
+    window.addEventListener('message', (e) => received.push((e as MessageEvent).data));
+    expect(posted).toEqual(['__TAURI_ISOLATION_READY__']);
+    // The listener itself was registered, not swallowed.
+    window.dispatchEvent(new MessageEvent('message', { data: 'payload' }));
+    expect(received).toEqual(['payload']);
+    // The frame's own addEventListener is back: a later listener announces nothing again.
+    window.addEventListener('message', () => {});
+    expect(posted).toHaveLength(1);
   });
 });
