@@ -3,20 +3,16 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bedside_host::{HostConfig, HostEvent};
-use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
 use bedside_visit::invite;
 use data_encoding::BASE64URL_NOPAD as B64;
-use ring::rand::SystemRandom;
-use ring::signature::Ed25519KeyPair;
 use tokio::sync::mpsc;
 
 use crate::patient::{
-    Relay, Run, devices, drive_script, event, expired_token, forged_token, join_page_dir, knocks,
-    one_browser, one_device_kept, random, refused_by_relay, relay, spawn_host, step, steps, token,
+    Relay, Run, devices, drive_script, event, expired_token, forged_token, knocks, one_browser,
+    one_device_kept, random, refused_by_relay, relay, spawn_host, step, steps, token,
     token_asking_dob, workspace,
 };
 
@@ -556,34 +552,7 @@ async fn after_a_relay_restart_the_page_reconnects_and_revocations_survive() {
         return;
     }
     let _browser = one_browser().await;
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
-    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut config = Config::new(
-        dir.path().to_path_buf(),
-        vec![ClinicConfig {
-            name: "Riverside Practice".into(),
-            public_key: B64.encode(&invite::public_key(&key)),
-        }],
-    );
-    config.join_page_dir = Some(join_page_dir());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let first_relay = tokio::spawn(bedside_relay::serve(
-        listener,
-        AppState::new(&config, Arc::new(SystemClock)).expect("state"),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let relay = Relay {
-        origin: format!("http://{addr}"),
-        key: Arc::new(key),
-        _dir: dir,
-    };
+    let mut relay = relay().await;
     let visit = random::<16>();
     let secret = random::<32>();
     let mut host = spawn_host(&relay, visit, secret);
@@ -609,19 +578,7 @@ async fn after_a_relay_restart_the_page_reconnects_and_revocations_survive() {
     .await;
     // Give the page a moment to start watching, then restart the relay on the same port.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let _ = stop.send(());
-    first_relay
-        .await
-        .expect("join")
-        .expect("first relay stops cleanly");
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .expect("same port");
-    tokio::spawn(bedside_relay::serve(
-        listener,
-        AppState::new(&config, Arc::new(SystemClock)).expect("state after restart"),
-        std::future::pending(),
-    ));
+    relay.restart().await;
     let mut host = spawn_host(&relay, visit, secret);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
 

@@ -5,14 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bedside_host::{HostConfig, HostEvent};
-use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
-use bedside_visit::invite::{self, Claims, VisitId};
-use data_encoding::BASE64URL_NOPAD as B64;
-use ring::rand::{SecureRandom, SystemRandom};
+use bedside_host::HostEvent;
+use bedside_testkit::{RelayOptions, claims};
+use bedside_visit::invite::{self, Claims};
 use ring::signature::Ed25519KeyPair;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -34,58 +31,20 @@ pub(crate) fn join_page_dir() -> PathBuf {
     dir
 }
 
-pub(crate) struct Relay {
-    pub(crate) origin: String,
-    pub(crate) key: Arc<Ed25519KeyPair>,
-    pub(crate) _dir: tempfile::TempDir,
-}
+pub(crate) use bedside_testkit::{Relay, event, now, random};
 
+/// A relay that also serves the built patient page.
 pub(crate) async fn relay() -> Relay {
     relay_with_turn(None).await
 }
 
-/// A relay that hands admitted patients TURN credentials for `turn`.
+/// A relay that serves the patient page and hands admitted patients TURN credentials for `turn`.
 pub(crate) async fn relay_with_turn(turn: Option<bedside_relay::TurnConfig>) -> Relay {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
-    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut config = Config::new(
-        dir.path().to_path_buf(),
-        vec![ClinicConfig {
-            name: "Riverside Practice".into(),
-            public_key: B64.encode(&invite::public_key(&key)),
-        }],
-    );
-    config.join_page_dir = Some(join_page_dir());
-    config.turn = turn;
-    let state = AppState::new(&config, Arc::new(SystemClock)).expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let origin = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(bedside_relay::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    Relay {
-        origin,
-        key: Arc::new(key),
-        _dir: dir,
-    }
-}
-
-pub(crate) fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0; N];
-    SystemRandom::new().fill(&mut b).expect("random");
-    b
-}
-
-pub(crate) fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
+    Relay::start(RelayOptions {
+        join_page_dir: Some(join_page_dir()),
+        turn,
+    })
+    .await
 }
 
 pub(crate) fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
@@ -96,13 +55,8 @@ pub(crate) fn token_asking_dob(key: &Ed25519KeyPair, visit: [u8; 16], dob: bool)
     invite::sign(
         key,
         &Claims {
-            visit: VisitId(visit),
-            key_id: invite::key_id(&invite::public_key(key)),
-            not_before: now() - 60,
-            lifetime_min: 60,
-            max_devices: 1,
-            token_id: 1,
             knock_requires_dob: dob,
+            ..claims(key, visit)
         },
     )
 }
@@ -121,13 +75,9 @@ pub(crate) fn expired_token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
     invite::sign(
         key,
         &Claims {
-            visit: VisitId(visit),
-            key_id: invite::key_id(&invite::public_key(key)),
             not_before: now() - 7200,
-            lifetime_min: 60,
-            max_devices: 1,
             token_id: 2,
-            knock_requires_dob: false,
+            ..claims(key, visit)
         },
     )
 }
@@ -139,40 +89,7 @@ pub(crate) fn spawn_host(
     visit: [u8; 16],
     secret: [u8; 32],
 ) -> mpsc::UnboundedReceiver<HostEvent> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let cfg = HostConfig {
-        relay_origin: relay.origin.clone(),
-        key: relay.key.clone(),
-        visit,
-        secret: zeroize::Zeroizing::new(secret),
-        auto_admit: true,
-    };
-    tokio::spawn(async move {
-        let events = tx.clone();
-        let r = bedside_host::run(cfg, move |e| drop(events.send(e)), std::future::pending()).await;
-        if let Err(e) = r {
-            let _ = tx.send(HostEvent::RelayError {
-                code: "host".into(),
-                message: e.to_string(),
-            });
-        }
-    });
-    rx
-}
-
-pub(crate) async fn event(
-    rx: &mut mpsc::UnboundedReceiver<HostEvent>,
-    want: impl Fn(&HostEvent) -> bool,
-) -> HostEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-            .await
-            .expect("host event in time")
-            .expect("host running");
-        if want(&e) {
-            return e;
-        }
-    }
+    bedside_testkit::spawn_host(relay, visit, secret, None)
 }
 
 pub(crate) struct Run {

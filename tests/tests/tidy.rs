@@ -49,7 +49,7 @@ fn every_module_starts_with_a_doc_line() {
 }
 
 #[test]
-fn core_crates_know_nothing_of_tauri_or_servers() {
+fn core_crates_know_nothing_of_tauri_or_servers_and_nothing_ships_test_support() {
     let root = bedside_tests::workspace_root();
     let out = std::process::Command::new(env!("CARGO"))
         // Not --offline: metadata reads the manifests of every platform's
@@ -125,6 +125,21 @@ fn core_crates_know_nothing_of_tauri_or_servers() {
                 "{core} must not depend on {forbidden} (it does, transitively)"
             );
         }
+    }
+    // Test support (a relay with a throwaway clinic key, a host that admits anyone with the
+    // link) is for tests and benches only: no package may ship with it.
+    let testkit = packages
+        .iter()
+        .find(|p| p["name"] == "bedside-testkit")
+        .and_then(|p| p["id"].as_str())
+        .expect("bedside-testkit");
+    for package in packages {
+        let name = package["name"].as_str().unwrap_or("?");
+        let id = package["id"].as_str().expect("package id");
+        assert!(
+            !deps_of(id).iter().any(|d| d == testkit),
+            "{name} depends on bedside-testkit outside [dev-dependencies]"
+        );
     }
 }
 

@@ -43,9 +43,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bedside_host::{HostCommand, HostConfig, HostEvent, MediaOptions};
 use bedside_media::{PeerConfig, VideoSettings};
 use bedside_protocol::{ClinicianToRelay, PROTOCOL_VERSION, RelayToClinician};
-use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
+use bedside_testkit::{Relay, RelayOptions};
 use bedside_visit::auth;
-use bedside_visit::invite::{self, Claims, VisitId};
+use bedside_visit::invite;
 use data_encoding::{BASE64URL_NOPAD as B64, HEXLOWER};
 use futures_util::{SinkExt as _, StreamExt as _};
 use ring::rand::{SecureRandom as _, SystemRandom};
@@ -336,59 +336,16 @@ fn node(script: &str) -> Command {
 // ---------------------------------------------------------------------------
 // The relay, the invite.
 
-struct Relay {
-    origin: String,
-    key: Arc<Ed25519KeyPair>,
-    pkcs8: Vec<u8>,
-    _dir: tempfile::TempDir,
-}
-
 async fn relay() -> Res<Relay> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| "keygen")?;
-    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| "key")?;
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::new(
-        dir.path().to_path_buf(),
-        vec![ClinicConfig {
-            name: "Bench Practice".into(),
-            public_key: B64.encode(&invite::public_key(&key)),
-        }],
-    );
-    config.join_page_dir = Some(workspace().join("ui/dist-join"));
-    let state = AppState::new(&config, Arc::new(SystemClock))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let origin = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(bedside_relay::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    Ok(Relay {
-        origin,
-        key: Arc::new(key),
-        pkcs8: pkcs8.as_ref().to_vec(),
-        _dir: dir,
+    Ok(Relay::start(RelayOptions {
+        join_page_dir: Some(workspace().join("ui/dist-join")),
+        turn: None,
     })
+    .await)
 }
 
 fn link(relay: &Relay, visit: [u8; 16], secret: &[u8; 32]) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0);
-    let token = invite::sign(
-        &relay.key,
-        &Claims {
-            visit: VisitId(visit),
-            key_id: invite::key_id(&invite::public_key(&relay.key)),
-            not_before: now - 60,
-            lifetime_min: 60,
-            max_devices: 1,
-            token_id: 1,
-            knock_requires_dob: false,
-        },
-    );
-    invite::link(&relay.origin, &token, secret)
+    invite::link(&relay.origin, &relay.token(visit), secret)
 }
 
 /// The patient page for one call.

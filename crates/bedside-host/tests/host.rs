@@ -5,69 +5,27 @@ use std::time::Duration;
 
 use bedside_host::{HostConfig, HostEvent};
 use bedside_protocol::{PatientToRelay, RelayToPatient};
-use bedside_relay::{AppState, ClinicConfig, Config, SystemClock};
+use bedside_testkit::{Relay, RelayOptions, claims, event, spawn_host};
 use bedside_visit::auth;
 use bedside_visit::device::DeviceKey;
-use bedside_visit::invite::{self, Claims, VisitId};
+use bedside_visit::invite::{self, Claims};
 use data_encoding::BASE64URL_NOPAD as B64;
 use futures_util::{SinkExt, StreamExt};
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-struct Relay {
-    origin: String,
-    key: Arc<Ed25519KeyPair>,
-    _dir: tempfile::TempDir,
-}
-
 async fn relay() -> Relay {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
-    let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = Config::new(
-        dir.path().to_path_buf(),
-        vec![ClinicConfig {
-            name: "Riverside Practice".into(),
-            public_key: B64.encode(&invite::public_key(&key)),
-        }],
-    );
-    let state = AppState::new(&config, Arc::new(SystemClock)).expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let origin = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(bedside_relay::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    Relay {
-        origin,
-        key: Arc::new(key),
-        _dir: dir,
-    }
+    Relay::start(RelayOptions::default()).await
 }
 
-fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
+/// Invites here carry token id 7, the id the revocation test withdraws.
 fn token(key: &Ed25519KeyPair, visit: [u8; 16]) -> String {
     invite::sign(
         key,
         &Claims {
-            visit: VisitId(visit),
-            key_id: invite::key_id(&invite::public_key(key)),
-            not_before: now() - 60,
-            lifetime_min: 60,
-            max_devices: 1,
             token_id: 7,
-            knock_requires_dob: false,
+            ..claims(key, visit)
         },
     )
 }
@@ -143,68 +101,12 @@ async fn until(ws: &mut Ws, want: impl Fn(&RelayToPatient) -> bool) -> RelayToPa
     panic!("expected message never came");
 }
 
-fn spawn_host(
-    relay: &Relay,
-    visit: [u8; 16],
-    secret: [u8; 32],
-) -> mpsc::UnboundedReceiver<HostEvent> {
-    spawn_host_with(relay, visit, secret, None)
-}
-
-fn spawn_host_with(
-    relay: &Relay,
-    visit: [u8; 16],
-    secret: [u8; 32],
-    media: Option<bedside_host::MediaOptions>,
-) -> mpsc::UnboundedReceiver<HostEvent> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let cfg = HostConfig {
-        relay_origin: relay.origin.clone(),
-        key: relay.key.clone(),
-        visit,
-        secret: zeroize::Zeroizing::new(secret),
-        auto_admit: true,
-    };
-    tokio::spawn(async move {
-        let events = tx.clone();
-        let r = bedside_host::run_with_media(
-            cfg,
-            media,
-            move |e| drop(events.send(e)),
-            std::future::pending(),
-        )
-        .await;
-        if let Err(e) = r {
-            let _ = tx.send(HostEvent::RelayError {
-                code: "host".into(),
-                message: e.to_string(),
-            });
-        }
-    });
-    rx
-}
-
-async fn event(
-    rx: &mut mpsc::UnboundedReceiver<HostEvent>,
-    want: impl Fn(&HostEvent) -> bool,
-) -> HostEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-            .await
-            .expect("in time")
-            .expect("host running");
-        if want(&e) {
-            return e;
-        }
-    }
-}
-
 #[tokio::test]
 async fn host_opens_the_knock_and_auto_admits() {
     let relay = relay().await;
     let visit = [0x11; 16];
     let secret = [0x22; 32];
-    let mut host = spawn_host(&relay, visit, secret);
+    let mut host = spawn_host(&relay, visit, secret, None);
     assert_eq!(
         event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await,
         HostEvent::Ready {
@@ -266,7 +168,7 @@ async fn host_opens_the_knock_and_auto_admits() {
 async fn a_knock_sealed_with_another_secret_is_refused() {
     let relay = relay().await;
     let visit = [0x33; 16];
-    let mut host = spawn_host(&relay, visit, [0x44; 32]);
+    let mut host = spawn_host(&relay, visit, [0x44; 32], None);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let device_x = DeviceKey::generate().expect("key");
     let mut p = patient(&relay.origin, token(&relay.key, visit), &device_x).await;
@@ -420,7 +322,7 @@ async fn an_offer_with_a_forged_tag_is_refused_and_not_answered() {
     let relay = relay().await;
     let visit = [0x66; 16];
     let secret = [0x77; 32];
-    let mut host = spawn_host_with(
+    let mut host = spawn_host(
         &relay,
         visit,
         secret,
@@ -485,7 +387,7 @@ async fn a_patient_refusal_reaches_the_host_as_an_audited_event() {
     let relay = relay().await;
     let visit = [0x68; 16];
     let secret = [0x79; 32];
-    let mut host = spawn_host(&relay, visit, secret);
+    let mut host = spawn_host(&relay, visit, secret, None);
     event(&mut host, |e| matches!(e, HostEvent::Ready { .. })).await;
     let device = DeviceKey::generate().expect("key");
     let mut p = patient(&relay.origin, token(&relay.key, visit), &device).await;
