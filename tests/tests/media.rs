@@ -5,7 +5,7 @@
 //! `allow_h264` is set: policy `AllowH264`) and Opus; after 2 s of warm-up from the first
 //! decoded frame, 10 s are measured.
 
-use bedside_host::{HostConfig, HostEvent, MediaOptions};
+use bedside_host::{HostEvent, MediaOptions};
 use bedside_media::{CallStats, PeerConfig};
 use bedside_visit::invite;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,32 +35,13 @@ pub(crate) fn spawn_media_host_with(
     secret: [u8; 32],
     peer: PeerConfig,
 ) -> (mpsc::UnboundedReceiver<HostEvent>, oneshot::Sender<()>) {
-    let (tx, rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let cfg = HostConfig {
-        relay_origin: relay.origin.clone(),
-        key: relay.key.clone(),
-        visit,
-        secret: zeroize::Zeroizing::new(secret),
-        auto_admit: true,
-    };
     let media = MediaOptions {
         peer,
         turn_urls: Vec::new(),
     };
-    tokio::spawn(async move {
-        let events = tx.clone();
-        let r =
-            bedside_host::run_with_media(cfg, Some(media), move |e| drop(events.send(e)), async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        if let Err(e) = r {
-            let _ = tx.send(HostEvent::RelayError {
-                code: "host".into(),
-                message: e.to_string(),
-            });
-        }
+    let rx = bedside_testkit::spawn_host_until(relay, visit, secret, Some(media), async {
+        let _ = stop_rx.await;
     });
     (rx, stop_tx)
 }

@@ -5,6 +5,7 @@
 //!
 //! Set-up failures panic with a short reason: this crate runs only inside tests and benches.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -144,6 +145,17 @@ pub fn spawn_host(
     secret: [u8; 32],
     media: Option<MediaOptions>,
 ) -> mpsc::UnboundedReceiver<HostEvent> {
+    spawn_host_until(relay, visit, secret, media, std::future::pending())
+}
+
+/// [`spawn_host`] that stops when `shutdown` completes (a test that ends the host mid-call).
+pub fn spawn_host_until(
+    relay: &Relay,
+    visit: [u8; 16],
+    secret: [u8; 32],
+    media: Option<MediaOptions>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> mpsc::UnboundedReceiver<HostEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let cfg = HostConfig {
         relay_origin: relay.origin.clone(),
@@ -154,13 +166,8 @@ pub fn spawn_host(
     };
     tokio::spawn(async move {
         let events = tx.clone();
-        let r = bedside_host::run_with_media(
-            cfg,
-            media,
-            move |e| drop(events.send(e)),
-            std::future::pending(),
-        )
-        .await;
+        let r =
+            bedside_host::run_with_media(cfg, media, move |e| drop(events.send(e)), shutdown).await;
         if let Err(e) = r {
             let _ = tx.send(HostEvent::RelayError {
                 code: "host".into(),
