@@ -85,6 +85,11 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
         "run under dbus-run-session with an unlocked gnome-keyring (cargo xtask test does)"
     );
 
+    // Two journeys at once (two checkouts sharing one CARGO_TARGET_DIR) would clear and write
+    // the same screenshot directory: the second waits for the first (released on exit).
+    let journey_lock =
+        std::fs::File::create(target_dir().join("desktop-e2e.lock")).expect("journey lock file");
+    journey_lock.lock().expect("journey lock");
     let shots = target_dir().join("desktop-e2e");
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).expect("screenshot dir");
