@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bedside_host::{HostConfig, HostEvent, MediaOptions};
-use bedside_relay::{AppState, ClinicConfig, Config, SystemClock, TurnConfig};
+use bedside_relay::{AppState, ClinicConfig, Clock as _, Config, SystemClock, TurnConfig};
 use bedside_visit::invite::{self, Claims, VisitId};
 use data_encoding::BASE64URL_NOPAD as B64;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -108,10 +108,7 @@ impl Relay {
 
 /// Seconds since the Unix epoch, as invite claims count them.
 pub fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
-        .unwrap_or(0)
+    u32::try_from(SystemClock.now()).unwrap_or(u32::MAX)
 }
 
 /// Claims of a valid invite for `visit` signed by `key`: open since a minute ago for an hour,
