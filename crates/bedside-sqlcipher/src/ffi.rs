@@ -82,6 +82,7 @@ unsafe extern "C" {
     fn sqlcipher_get_provider() -> *mut Provider;
     fn sqlcipher_malloc(size: u64) -> *mut c_void;
     fn sqlcipher_free(p: *mut c_void, size: u64);
+    fn sqlcipher_extra_init(arg: *const c_char) -> c_int;
 }
 
 const NAME: &CStr = c"bedside";
@@ -132,9 +133,22 @@ pub(crate) fn name() -> &'static str {
 /// serialises calls (see [`crate::register`]).
 pub(crate) fn register_if_needed() -> Result<(), RegisterError> {
     // SAFETY: sqlite3_initialize may be called any number of times from any
-    // thread; it runs SQLCipher's own set-up (mutexes, private heap, the
-    // OpenSSL provider) once.
+    // thread; the first call runs SQLCipher's own set-up (mutexes, private
+    // heap, the OpenSSL provider), but see below.
     let rc = unsafe { rusqlite::ffi::sqlite3_initialize() };
+    if rc != SQLITE_OK {
+        return Err(RegisterError::Initialize(rc));
+    }
+    // SQLite marks itself initialised before it runs SQLCipher's set-up
+    // (SQLITE_EXTRA_INIT, outside SQLite's init mutex), so the call above
+    // returns early on a thread that races another thread's first call,
+    // while SQLCipher's private heap and default provider are half made.
+    // SQLCipher's set-up runs under SQLite's main mutex and returns at once
+    // when already done: calling it again waits for the other thread's.
+    // SAFETY: SQLite is initialised (checked above), so its main mutex,
+    // which this function takes first, exists; the argument is unused
+    // (SQLite itself passes NULL).
+    let rc = unsafe { sqlcipher_extra_init(ptr::null()) };
     if rc != SQLITE_OK {
         return Err(RegisterError::Initialize(rc));
     }

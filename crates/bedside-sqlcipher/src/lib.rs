@@ -46,6 +46,11 @@ pub fn provider_name() -> &'static str {
 /// now on in this process. Cheap when it already is the default, so call it
 /// before each open; it registers again if SQLite was shut down and
 /// restarted (which resets SQLCipher to OpenSSL).
+///
+/// It also waits for SQLCipher's own set-up, which SQLite runs after it has
+/// already reported itself initialised to other threads: open databases
+/// only after this returns, never with a bare first `Connection::open`
+/// racing another thread's (tests/first_open_race.rs).
 pub fn register() -> Result<(), RegisterError> {
     let _serial = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
     ffi::register_if_needed()
