@@ -196,7 +196,11 @@ pub(crate) fn key_pragmas(key: &DbKey) -> Zeroizing<String> {
     ))
 }
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+/// Opens `path`, not yet keyed, with Bedside's provider registered. Every
+/// connection in this crate, tests included, opens here: a plain
+/// `Connection::open` can be the first SQLite call in the process and race
+/// SQLCipher's own set-up (see `bedside_sqlcipher::register`).
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     // Every codec takes the provider that is SQLCipher's default when the
     // database is keyed: make sure it is Bedside's (same format, less work
     // per page than the OpenSSL reference provider; see bedside-sqlcipher).

@@ -159,7 +159,7 @@ pub(crate) mod tests {
 
     /// Creates a database at an earlier schema version (for upgrade tests).
     pub(crate) fn create_at_version(path: &Path, key: &DbKey, version: i64) {
-        let mut conn = Connection::open(path).expect("open");
+        let mut conn = crate::db::connect(path).expect("open");
         conn.execute_batch(&crate::db::key_pragmas(key))
             .expect("key");
         migrate(&mut conn, path, version).expect("migrate");
@@ -183,7 +183,7 @@ pub(crate) mod tests {
             let key = DbKey::generate().expect("rng");
             create_at_version(&path, &key, v);
             {
-                let conn = Connection::open(&path).expect("open");
+                let conn = crate::db::connect(&path).expect("open");
                 conn.execute_batch(&crate::db::key_pragmas(&key))
                     .expect("key");
                 // Write the row as the code of that version did.
@@ -227,7 +227,7 @@ pub(crate) mod tests {
         let key = DbKey::generate().expect("rng");
         drop(Store::open(&path, &key, "t").expect("open"));
         {
-            let conn = Connection::open(&path).expect("open");
+            let conn = crate::db::connect(&path).expect("open");
             conn.execute_batch(&crate::db::key_pragmas(&key))
                 .expect("key");
             conn.execute_batch("PRAGMA user_version = 99;")
