@@ -66,6 +66,11 @@ fn main() {
     // at every start and which stays resident (`cargo xtask bench app`, BENCHMARKS.md).
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+        // Keep the SQLCipher build statically linked into the app private. Without this, ld
+        // exports every sqlite3_* symbol that a shared library (WebKitGTK, libsoup) imports, and
+        // those libraries then call Bedside's SQLCipher instead of the system SQLite they were
+        // built against. No library needs anything else from the executable.
+        println!("cargo:rustc-link-arg-bins=-Wl,--exclude-libs,ALL");
     }
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));

@@ -65,13 +65,51 @@ fn totp_now(secret_base32: &str) -> String {
     totp.code_at(now)
 }
 
+fn desktop_bin() -> PathBuf {
+    std::env::var_os("BEDSIDE_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/bedside-desktop"))
+}
+
+/// WebKitGTK and libsoup, loaded into the app's process, import SQLite. Were the app to export
+/// the sqlite3_* symbols of its statically linked SQLCipher, they would call that build (its
+/// crypto provider, its first-call set-up) instead of the system SQLite they were built for.
+#[test]
+fn the_app_keeps_its_sqlcipher_to_itself() {
+    let bin = desktop_bin();
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo build -p bedside-desktop` (cargo xtask test does)",
+        bin.display()
+    );
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&bin)
+        .output()
+        .expect("run nm (binutils, installed with the C toolchain by `cargo xtask setup`)");
+    assert!(out.status.success(), "nm failed: {out:?}");
+    let exported = String::from_utf8_lossy(&out.stdout);
+    // Guard the check itself: nm read the app's dynamic symbol table.
+    assert!(
+        exported.contains("_end"),
+        "nm printed no symbols:\n{exported}"
+    );
+    let leaked: Vec<&str> = exported
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|name| name.starts_with("sqlite3") || name.starts_with("sqlcipher"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the app exports its SQLCipher to the libraries it loads: {leaked:?}"
+    );
+}
+
 #[test]
 fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     // The patient's Chromium shares the machine with the browser tests: one at a time.
     let _browser = crate::patient::BROWSER.blocking_lock();
-    let bin = std::env::var_os("BEDSIDE_DESKTOP_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("debug/bedside-desktop"));
+    let bin = desktop_bin();
     let (Some(driver_bin), Some(_)) = (tool("tauri-driver"), tool("WebKitWebDriver")) else {
         panic!("tauri-driver or WebKitWebDriver is missing: run `cargo xtask setup test`");
     };
