@@ -199,10 +199,13 @@ pub(crate) fn data_dir_for_relay() -> Option<std::path::PathBuf> {
     bedside_core::Core::default_data_dir().ok()
 }
 
-/// Logs to stderr; `BEDSIDE_LOG` takes an `EnvFilter` directive (default `info`).
+/// Logs to stderr: Bedside's crates at `info` or the level `BEDSIDE_LOG` gives, dependencies at
+/// `error` (they log the patient's addresses; see `bedside_core::logging`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use bedside_core::logging::log_directive;
+    let setting = std::env::var("BEDSIDE_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_directive(setting.as_deref(), "info"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_directive(None, "info")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -173,13 +173,8 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
             // loopback sockets, where the patient's Chromium finds it.
             .env("BEDSIDE_VIDEO_SOURCE", "test-pattern")
             .env("BEDSIDE_MEDIA_UDP", "127.0.0.1:0")
-            // The WebRTC stack's per-packet debug lines would cost the call CPU.
-            .env(
-                "BEDSIDE_LOG",
-                "debug,zbus=info,tao=info,wry=info,webrtc=info,rtc=info,rtc_ice=info,\
-                 rtc_dtls=info,rtc_srtp=info,rtc_sctp=info,rtc_datachannel=info,\
-                 rtc_interceptor=info,rtc_rtp=info,rtc_rtcp=info,rtc_media=info",
-            )
+            // Bedside's crates at debug; dependencies stay at error (bedside_core::logging).
+            .env("BEDSIDE_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(
                 std::fs::File::create(shots.join("app.log"))
@@ -728,6 +723,16 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     ] {
         assert!(!log.contains(phi), "the app log carries PHI ({phi})");
     }
+    // Nor the patient's IP addresses (their ICE candidates; the WebRTC stack logs them at
+    // info): the only address in the log is the embedded relay's own.
+    let foreign: Vec<&str> = ipv4_addresses(&log)
+        .into_iter()
+        .filter(|line| !line.contains("embedded relay listening"))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "the app log carries network addresses: {foreign:#?}"
+    );
     let notified = std::fs::read_to_string(shots.join("notifications.log")).unwrap_or_default();
     for phi in [KNOCK_NAME, "Knockmarker", PATIENT, "Lovelace"] {
         assert!(
@@ -810,6 +815,22 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
 /// Reads every file under `dir` that `include` accepts, appends its path to
 /// `scanned`, and fails if any holds one of `phi` as UTF-8 or UTF-16LE (WebKit's
 /// local storage keeps UTF-16 in SQLite).
+/// The lines of `log` that hold a dotted-quad IPv4 address.
+fn ipv4_addresses(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| {
+            line.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .any(|word| {
+                    let parts: Vec<&str> = word.split('.').collect();
+                    parts.len() == 4
+                        && parts
+                            .iter()
+                            .all(|p| !p.is_empty() && p.len() <= 3 && p.parse::<u8>().is_ok())
+                })
+        })
+        .collect()
+}
+
 fn scan_for_phi(
     dir: &Path,
     phi: &[&str],

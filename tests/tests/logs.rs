@@ -72,6 +72,50 @@ fn workload_logs_carry_no_phi() {
     }
 }
 
+/// The filter the desktop app and bedsidectl install: at any level `BEDSIDE_LOG` may give, the
+/// WebRTC stack's lines (which carry the patient's ICE candidates, i.e. IP addresses) stay out;
+/// Bedside's own lines, the embedded relay's included, come through.
+#[test]
+fn a_log_level_never_lets_dependencies_log_addresses() {
+    use bedside_core::logging::log_directive;
+    for setting in [None, Some("info"), Some("debug"), Some("trace")] {
+        let collected = Collected::default();
+        let filter = tracing_subscriber::EnvFilter::try_new(log_directive(setting, "info"))
+            .expect("a valid directive");
+        let subscriber = tracing_subscriber::registry()
+            .with(collected.clone())
+            .with(filter);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                target: "rtc_ice::agent",
+                "Ignoring remote candidate with tcpType active: tcp4 host 198.51.100.7:9"
+            );
+            tracing::warn!(target: "rtc_dtls::handshake", "from 198.51.100.7:50000");
+            tracing::debug!(target: "webrtc::peer_connection", "198.51.100.7");
+            tracing::info!(target: "bedside_media::peer", "ours: state");
+            tracing::info!(target: "bedside_relay", "ours: relay");
+            tracing::error!(target: "rtc_srtp", "a dependency's error");
+        });
+        let lines = collected.0.lock().expect("lock").clone();
+        assert!(
+            lines.iter().all(|l| !l.contains("198.51.100.7")),
+            "{setting:?}: a dependency logged an address: {lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("bedside_media::peer")),
+            "{setting:?}: Bedside's own line was dropped: {lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("bedside_relay")),
+            "{setting:?}: the relay's line was dropped: {lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("rtc_srtp")),
+            "{setting:?}: a dependency's error was dropped: {lines:?}"
+        );
+    }
+}
+
 fn workload() {
     let dir = tempfile::tempdir().expect("tmp");
     let profiles = Profiles::new(

@@ -11,6 +11,7 @@ mod error;
 pub mod idle;
 pub mod invites;
 pub mod lockout;
+pub mod logging;
 pub mod profiles;
 pub mod session;
 

@@ -55,11 +55,13 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// Logs go to stderr, warnings and up unless BEDSIDE_LOG says otherwise.
-/// Log lines carry ids only (see SECURITY.md).
+/// Logs go to stderr: Bedside's crates at `warn` or the level BEDSIDE_LOG gives, dependencies at
+/// `error` (see `bedside_core::logging`). Log lines carry ids only (see SECURITY.md).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    use bedside_core::logging::log_directive;
+    let setting = std::env::var("BEDSIDE_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_directive(setting.as_deref(), "warn"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_directive(None, "warn")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
