@@ -13,7 +13,8 @@
 //! waiting) → admit again (a new call: frames painted again, the page decodes video again,
 //! the same new SAS on both sides) → End visit → the appointment is finished → lock → unlock. A PNG screenshot is saved at each step under
 //! `<target>/desktop-e2e/`, with the app's log and the desktop notifications it sent
-//! (recorded by `dbus-monitor`: the knock's must name nobody). Last, WebKit's data directories for
+//! (recorded by `dbus-monitor`: the knock's must name nobody); the log (at `debug`) holds no PHI and
+//! no IP address but the embedded relay's. Last, WebKit's data directories for
 //! the app (local storage, IndexedDB, caches, cookies) and the app's own files outside the
 //! encrypted database are scanned for the PHI the journey typed: none may be there.
 //!
@@ -812,9 +813,6 @@ fn clinician_first_run_patient_appointment_invite_lock_unlock() {
     assert!(app_files > 0, "WebKit left no files to scan in {webkit:?}");
 }
 
-/// Reads every file under `dir` that `include` accepts, appends its path to
-/// `scanned`, and fails if any holds one of `phi` as UTF-8 or UTF-16LE (WebKit's
-/// local storage keeps UTF-16 in SQLite).
 /// The lines of `log` that hold a dotted-quad IPv4 address.
 fn ipv4_addresses(log: &str) -> Vec<&str> {
     log.lines()
@@ -831,6 +829,24 @@ fn ipv4_addresses(log: &str) -> Vec<&str> {
         .collect()
 }
 
+#[test]
+fn ipv4_addresses_finds_candidates_and_not_times_or_versions() {
+    let log = "2026-11-29T22:33:44.112384Z INFO starting version=\"0.1.0\"\n\
+               INFO Ignoring remote candidate with tcpType active: tcp4 host 10.213.65.1:9\n\
+               INFO round trip 2.5 ms, 1.2.3 fps\n\
+               INFO embedded relay listening origin=http://127.0.0.1:39965";
+    assert_eq!(
+        ipv4_addresses(log),
+        [
+            "INFO Ignoring remote candidate with tcpType active: tcp4 host 10.213.65.1:9",
+            "INFO embedded relay listening origin=http://127.0.0.1:39965",
+        ]
+    );
+}
+
+/// Reads every file under `dir` that `include` accepts, appends its path to
+/// `scanned`, and fails if any holds one of `phi` as UTF-8 or UTF-16LE (WebKit's
+/// local storage keeps UTF-16 in SQLite).
 fn scan_for_phi(
     dir: &Path,
     phi: &[&str],

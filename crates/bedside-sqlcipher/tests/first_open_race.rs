@@ -5,8 +5,8 @@
 //! a second thread's `sqlite3_initialize` can return while the first is
 //! still inside that set-up. Anything that then allocates from SQLCipher's
 //! heap or keys a database crashes or fails ("PRAGMA key requires a key…").
-//! In Bedside the other thread may be any SQLite user in the process (the
-//! webview's own libraries bind to the same symbols) or a second store.
+//! In Bedside the other thread may be a second store opening, a test's plain
+//! connection, or any other SQLite user linked into the same binary.
 //! [`bedside_sqlcipher::register`] must wait for SQLCipher's set-up.
 //!
 //! The race exists only at a process's first SQLite call, so the test runs
