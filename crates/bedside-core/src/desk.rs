@@ -494,23 +494,36 @@ impl Core {
         Ok((u.profile().meta.display_name.clone(), public))
     }
 
-    /// Visits to watch in the waiting room: today's (in `tz`) active
-    /// appointments that have an active invite.
+    /// Visits to watch in the waiting room: active appointments with an
+    /// active invite that are today (in `tz`), and any other whose link
+    /// lets the patient in right now. The second part is midnight: at 23:50
+    /// the patient of a 00:05 visit, or of one that began at 23:30 the day
+    /// before, can already (or still) knock, and must be seen.
     pub fn todays_visits(&mut self, tz: &str) -> Result<Vec<WatchedVisit>, CoreError> {
         let zone = parse_tz(tz)?;
-        let now = chrono::DateTime::from_timestamp(self.profiles.now(), 0).unwrap_or_default();
+        let now_secs = self.profiles.now();
+        let now = chrono::DateTime::from_timestamp(now_secs, 0).unwrap_or_default();
         let today = now.with_timezone(&zone).date_naive();
         let u = self.unlocked()?;
         let mut out = Vec::new();
-        for a in u.store_ref().list_day(today, tz)? {
-            if !a.appointment.status.is_active() {
-                continue;
-            }
-            if let Some(invite) = u.store_ref().active_invite(a.appointment.id)? {
-                out.push(WatchedVisit {
-                    appointment: a.appointment.id,
-                    invite,
-                });
+        // A link opens 15 minutes before its visit and closes an hour after it ends:
+        // yesterday and tomorrow hold every other visit whose link can be open now.
+        let days = [today.pred_opt(), Some(today), today.succ_opt()];
+        for day in days.into_iter().flatten() {
+            for a in u.store_ref().list_day(day, tz)? {
+                if !a.appointment.status.is_active() {
+                    continue;
+                }
+                let Some(invite) = u.store_ref().active_invite(a.appointment.id)? else {
+                    continue;
+                };
+                let open_now = invite.not_before <= now_secs && now_secs < invite.expires;
+                if day == today || open_now {
+                    out.push(WatchedVisit {
+                        appointment: a.appointment.id,
+                        invite,
+                    });
+                }
             }
         }
         Ok(out)

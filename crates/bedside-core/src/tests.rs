@@ -680,6 +680,64 @@ fn signed_in_core(dir: &std::path::Path, clock: &ManualClock) -> Core {
     core
 }
 
+/// At 23:50 the patient of a 00:05 visit can already knock (the link opens 15 minutes before):
+/// the waiting room watches that visit, though it is tomorrow's; a visit tomorrow morning waits
+/// for its day.
+#[test]
+fn the_waiting_room_watches_a_visit_just_past_midnight() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // 2026-09-21T23:50:00Z.
+    let clock = ManualClock::at(1_790_000_000 - 1_790_000_000 % 86_400 + 23 * 3600 + 50 * 60);
+    let mut core = signed_in_core(dir.path(), &clock);
+    let tz = "UTC";
+    let tomorrow = chrono::DateTime::from_timestamp(clock_now(&clock) as i64 + 3600, 0)
+        .expect("t")
+        .date_naive();
+    let p = core
+        .create_patient(PatientInput {
+            name: "Night Owl".into(),
+            dob: "1970-01-01".into(),
+            ..Default::default()
+        })
+        .expect("patient");
+    let mut book_with_link = |time: &str| {
+        let a = core
+            .book(AppointmentInput {
+                patient: p.id.0,
+                local_start: format!("{tomorrow}T{time}"),
+                tz: tz.into(),
+                duration_min: 20,
+                reason: None,
+                force: false,
+            })
+            .expect("book");
+        core.create_invite(a.appointment.id.0, "http://127.0.0.1:9")
+            .expect("invite");
+        a.appointment.id
+    };
+    let just_past_midnight = book_with_link("00:05");
+    let morning = book_with_link("10:00");
+
+    let watched: Vec<_> = core
+        .todays_visits(tz)
+        .expect("watch")
+        .into_iter()
+        .map(|w| w.appointment)
+        .collect();
+    assert_eq!(watched, [just_past_midnight]);
+
+    // Past midnight both are today's.
+    clock.advance(20 * 60);
+    let mut watched: Vec<_> = core
+        .todays_visits(tz)
+        .expect("watch")
+        .into_iter()
+        .map(|w| w.appointment)
+        .collect();
+    watched.sort_by_key(|a| a.0);
+    assert_eq!(watched, [just_past_midnight, morning]);
+}
+
 #[test]
 fn desk_patients_schedule_notes_invites_audit_settings() {
     let dir = tempfile::tempdir().expect("tmp");
