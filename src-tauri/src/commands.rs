@@ -463,7 +463,7 @@ pub fn waiting_sync(
         crate::relay::trust(&app, core)?;
         Ok((
             std::sync::Arc::new(core.clinic_key()?),
-            core.todays_visits(&tz)?,
+            core.watched_visits(&tz)?,
         ))
     })?;
     use tauri::Manager;

@@ -499,7 +499,7 @@ impl Core {
     /// lets the patient in right now. The second part is midnight: at 23:50
     /// the patient of a 00:05 visit, or of one that began at 23:30 the day
     /// before, can already (or still) knock, and must be seen.
-    pub fn todays_visits(&mut self, tz: &str) -> Result<Vec<WatchedVisit>, CoreError> {
+    pub fn watched_visits(&mut self, tz: &str) -> Result<Vec<WatchedVisit>, CoreError> {
         let zone = parse_tz(tz)?;
         let now_secs = self.profiles.now();
         let now = chrono::DateTime::from_timestamp(now_secs, 0).unwrap_or_default();

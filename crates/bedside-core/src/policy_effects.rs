@@ -486,7 +486,7 @@ fn relay_url_points_new_invites_at_the_policy_relay_and_a_change_applies_without
     // The waiting room watches each visit on the relay its link names: the earlier invite
     // stays on relay A (the patient holds that link), the new one is on relay B.
     let watched: Vec<(i64, String)> = c
-        .todays_visits("UTC")
+        .watched_visits("UTC")
         .expect("visits")
         .into_iter()
         .map(|v| (v.appointment.0, v.invite.relay_origin.clone()))

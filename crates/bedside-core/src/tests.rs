@@ -719,7 +719,7 @@ fn the_waiting_room_watches_a_visit_just_past_midnight() {
     let morning = book_with_link("10:00");
 
     let watched: Vec<_> = core
-        .todays_visits(tz)
+        .watched_visits(tz)
         .expect("watch")
         .into_iter()
         .map(|w| w.appointment)
@@ -729,7 +729,7 @@ fn the_waiting_room_watches_a_visit_just_past_midnight() {
     // Past midnight both are today's.
     clock.advance(20 * 60);
     let mut watched: Vec<_> = core
-        .todays_visits(tz)
+        .watched_visits(tz)
         .expect("watch")
         .into_iter()
         .map(|w| w.appointment)
@@ -969,7 +969,7 @@ fn desk_patients_schedule_notes_invites_audit_settings() {
             .link,
         again.link
     );
-    let watched = core.todays_visits(tz).expect("today");
+    let watched = core.watched_visits(tz).expect("today");
     assert_eq!(watched.len(), 1);
     assert_eq!(watched[0].appointment, a.appointment.id);
     assert_eq!(
@@ -983,7 +983,7 @@ fn desk_patients_schedule_notes_invites_audit_settings() {
             .expect("show")
             .is_none()
     );
-    assert!(core.todays_visits(tz).expect("today").is_empty());
+    assert!(core.watched_visits(tz).expect("today").is_empty());
 
     // Audit: filtered newest first, ids only, and the chain verifies.
     let views = core
