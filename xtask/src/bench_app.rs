@@ -59,9 +59,7 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<ExitCode> {
             other => bail!("unknown argument `{other}` (known: --runs N, --no-build)"),
         }
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.root.join("target"));
+    let target = ws.target_dir();
     let deb = if build {
         bundle::build_deb(ws, &target)?
     } else {

@@ -65,6 +65,13 @@ impl Workspace {
     pub fn ui(&self) -> PathBuf {
         self.root.join("ui")
     }
+
+    /// Cargo's target directory: `CARGO_TARGET_DIR` (CI's persistent cache) or `target/`.
+    pub fn target_dir(&self) -> PathBuf {
+        env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join("target"))
+    }
 }
 
 /// Prints one progress line.
