@@ -7,11 +7,14 @@
 //! [`Camera::open`] answers [`DeviceError::NoCamera`], so a visit there runs
 //! audio-only rather than failing (ARCHITECTURE.md has why not nokhwa).
 //!
-//! **Boundary:** the tests here run without a camera (this CI has no
-//! `/dev/video*` and cannot load v4l2loopback): listing answers empty and
-//! opening answers `NoCamera`; the pixel conversions are unit-tested on known
-//! pixels. Capturing from real hardware needs a host with a camera or
-//! v4l2loopback.
+//! **Boundary:** the unit tests here run without a camera (listing answers
+//! empty, opening answers `NoCamera`) and the pixel conversions are
+//! unit-tested on known pixels. `tests/camera.rs` runs this code against a
+//! real V4L2 driver — the kernel's `vivid` virtual camera, in a VM, since
+//! this CI has no camera and its kernel no media drivers: listing among
+//! non-camera nodes, capture in each uncompressed format, a camera busy in
+//! another process's hands, and unplugging mid-capture. A USB (UVC) camera
+//! has not been seen here.
 
 use crate::convert::Picture;
 
@@ -40,6 +43,10 @@ impl Default for CameraFormat {
     }
 }
 
+/// The pixel formats we take, best first: YUYV (no decode), NV12, I420
+/// (`YU12`), then MJPEG.
+const PREFERENCE: &[[u8; 4]] = &[*b"YUYV", *b"NV12", *b"YU12", *b"MJPG"];
+
 /// Every camera that can capture video.
 pub fn cameras() -> Vec<DeviceInfo> {
     imp::cameras()
@@ -63,7 +70,26 @@ impl Camera {
     /// Opens `id` (or the first camera) asking for `format`.
     /// [`DeviceError::NoCamera`] when there is none at all.
     pub fn open(id: Option<&DeviceId>, format: CameraFormat) -> Result<Self, DeviceError> {
-        let (inner, info) = imp::open(id, format)?;
+        Self::open_preferring(id, format, PREFERENCE)
+    }
+
+    /// Opens `id` taking only the pixel format `fourcc` (`*b"NV12"`, …), to
+    /// exercise one conversion against a real driver (feature `testkit`).
+    #[cfg(feature = "testkit")]
+    pub fn open_with_pixel_format(
+        id: Option<&DeviceId>,
+        format: CameraFormat,
+        fourcc: [u8; 4],
+    ) -> Result<Self, DeviceError> {
+        Self::open_preferring(id, format, &[fourcc])
+    }
+
+    fn open_preferring(
+        id: Option<&DeviceId>,
+        format: CameraFormat,
+        preference: &[[u8; 4]],
+    ) -> Result<Self, DeviceError> {
+        let (inner, info) = imp::open(id, format, preference)?;
         Ok(Self { inner, info })
     }
 
@@ -75,6 +101,12 @@ impl Camera {
     /// The size the camera delivers.
     pub fn size(&self) -> (u32, u32) {
         self.inner.size()
+    }
+
+    /// The pixel format the camera delivers before conversion to I420
+    /// (`*b"YUYV"`, `*b"NV12"`, `*b"YU12"` or `*b"MJPG"`).
+    pub fn pixel_format(&self) -> [u8; 4] {
+        self.inner.pixel_format()
     }
 
     /// The device.
@@ -190,6 +222,7 @@ mod imp {
     pub(super) fn open(
         id: Option<&DeviceId>,
         want: CameraFormat,
+        preference: &[[u8; 4]],
     ) -> Result<(Inner, DeviceInfo), DeviceError> {
         let all = cameras();
         let info = match id {
@@ -211,18 +244,21 @@ mod imp {
             .to_owned();
         let dev = Device::with_path(&path).map_err(|e| io_error(&e))?;
         let formats = dev.enum_formats().map_err(|e| io_error(&e))?;
-        // Preference: YUYV (no decode), NV12, I420, then MJPEG.
         let offered: Vec<FourCC> = formats.iter().map(|f| f.fourcc).collect();
-        let order = [b"YUYV", b"NV12", b"YU12", b"MJPG"];
-        let fourcc = order
+        let fourcc = preference
             .iter()
-            .map(|r| FourCC::new(r))
+            .map(FourCC::new)
             .find(|f| offered.contains(f))
             .ok_or(DeviceError::Unsupported { kind: KIND })?;
         let mut fmt = dev.format().map_err(|e| io_error(&e))?;
         fmt.width = want.width;
         fmt.height = want.height;
         fmt.fourcc = fourcc;
+        // The current format's bytes per line belong to its pixel format
+        // (YUYV: 2 a pixel); 0 lets the driver choose for the new one, which
+        // it may still pad — every conversion honours the stride it answers.
+        fmt.stride = 0;
+        fmt.size = 0;
         let got = dev.set_format(&fmt).map_err(|e| io_error(&e))?;
         let pixels = Pixels::of(got.fourcc).ok_or(DeviceError::Unsupported { kind: KIND })?;
         // The frame rate is a wish: not every driver takes it.
@@ -248,6 +284,15 @@ mod imp {
             (self.width, self.height)
         }
 
+        pub(super) fn pixel_format(&self) -> [u8; 4] {
+            match self.pixels {
+                Pixels::Yuyv => *b"YUYV",
+                Pixels::Mjpeg => *b"MJPG",
+                Pixels::Nv12 => *b"NV12",
+                Pixels::I420 => *b"YU12",
+            }
+        }
+
         pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
             let (buf, meta) = self.stream.next().map_err(|e| io_error(&e))?;
             let used = (meta.bytesused as usize).min(buf.len());
@@ -256,7 +301,7 @@ mod imp {
             let frame = match self.pixels {
                 Pixels::Yuyv => convert::yuyv_to_i420(data, w, h, stride),
                 Pixels::Nv12 => convert::nv12_to_i420(data, w, h, stride),
-                Pixels::I420 => convert::i420_copy(data, w, h),
+                Pixels::I420 => convert::i420_copy(data, w, h, stride),
                 Pixels::Mjpeg => convert::mjpeg_to_i420(data),
             };
             frame.map_err(|e| DeviceError::Backend {
@@ -281,12 +326,17 @@ mod imp {
     pub(super) fn open(
         _id: Option<&DeviceId>,
         _want: CameraFormat,
+        _preference: &[[u8; 4]],
     ) -> Result<(Inner, DeviceInfo), DeviceError> {
         Err(DeviceError::NoCamera)
     }
 
     impl Inner {
         pub(super) fn size(&self) -> (u32, u32) {
+            match *self {}
+        }
+
+        pub(super) fn pixel_format(&self) -> [u8; 4] {
             match *self {}
         }
 

@@ -157,15 +157,31 @@ pub fn nv12_to_i420(
     Ok(out)
 }
 
-/// Planar I420 (tightly packed), checked and copied.
-pub fn i420_copy(data: &[u8], width: u32, height: u32) -> Result<Picture, ConvertError> {
+/// Planar I420 (V4L2's `YU12`), checked and copied. `stride` is the bytes
+/// per luma row; each chroma row is `stride / 2` bytes, as V4L2 lays out
+/// planar formats (a driver may pad rows).
+pub fn i420_copy(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+) -> Result<Picture, ConvertError> {
     let (w, h) = check_size(width, height)?;
-    let c = (w / 2) * (h / 2);
-    need(data.len(), w * h + 2 * c)?;
+    let stride = stride.max(w);
+    let (cw, ch, cstride) = (w / 2, h / 2, stride / 2);
+    let u_start = stride * h;
+    let v_start = u_start + cstride * ch;
+    need(data.len(), v_start + cstride * (ch - 1) + cw)?;
     let mut out = Picture::new_black(width, height);
-    out.y.copy_from_slice(&data[..w * h]);
-    out.u.copy_from_slice(&data[w * h..w * h + c]);
-    out.v.copy_from_slice(&data[w * h + c..w * h + 2 * c]);
+    for row in 0..h {
+        out.y[row * w..row * w + w].copy_from_slice(&data[row * stride..row * stride + w]);
+    }
+    for (plane, start) in [(&mut out.u, u_start), (&mut out.v, v_start)] {
+        for row in 0..ch {
+            let from = start + row * cstride;
+            plane[row * cw..row * cw + cw].copy_from_slice(&data[from..from + cw]);
+        }
+    }
     Ok(out)
 }
 
@@ -273,6 +289,28 @@ mod tests {
     }
 
     #[test]
+    fn i420_tight_and_padded() {
+        // 4×2: Y plane, then U (2×1), then V (2×1).
+        let tight = [1, 2, 3, 4, 5, 6, 7, 8, 90, 91, 70, 71];
+        let f = i420_copy(&tight, 4, 2, 4).expect("converts");
+        assert_eq!(f.y, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!((f.u.clone(), f.v.clone()), (vec![90, 91], vec![70, 71]));
+        // The same picture with luma rows padded to 8 bytes (chroma rows to 4),
+        // as vivid delivers it when asked for YU12 with YUYV's bytes per line.
+        let x = 0xEE;
+        let padded = [
+            1, 2, 3, 4, x, x, x, x, 5, 6, 7, 8, x, x, x, x, //
+            90, 91, x, x, //
+            70, 71, x, x,
+        ];
+        assert_eq!(i420_copy(&padded, 4, 2, 8).expect("converts"), f);
+        assert!(matches!(
+            i420_copy(&padded[..21], 4, 2, 8),
+            Err(ConvertError::Short { .. })
+        ));
+    }
+
+    #[test]
     fn rgb_primaries_map_to_bt601_limited_range() {
         let cases: [([u8; 3], (u8, u8, u8)); 4] = [
             ([0, 0, 0], (16, 128, 128)),
@@ -326,7 +364,7 @@ mod tests {
             Err(ConvertError::BadSize { .. })
         ));
         assert!(matches!(
-            i420_copy(&[0; 64], 0, 2),
+            i420_copy(&[0; 64], 0, 2, 0),
             Err(ConvertError::BadSize { .. })
         ));
         assert!(matches!(
