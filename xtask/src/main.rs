@@ -4,6 +4,7 @@ mod apt;
 mod bench;
 mod bench_app;
 mod bundle;
+mod camera_vm;
 mod cross;
 mod desktop;
 mod fuzz;

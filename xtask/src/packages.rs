@@ -22,7 +22,8 @@ pub const RUN: &[&str] = &[
 /// media codecs, `ip` for the network-namespace tests (a dropped patient network, the
 /// Firefox call), the C compilers for the macOS and Windows compile checks (`cross.rs`), and
 /// for the device tests a private PulseAudio server (`pulseaudio`, `pactl`/`parec` from
-/// `pulseaudio-utils`) and ALSA's `pulse` plugin (`libasound2-plugins`).
+/// `pulseaudio-utils`) and ALSA's `pulse` plugin (`libasound2-plugins`), and for the camera
+/// test a VM (`qemu-system-x86`, with `busybox-static` as its userland; see `camera_vm.rs`).
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
     // MiniBrowser: /usr/lib/<triplet>/webkit2gtk-4.1/MiniBrowser (tests/tests/webkit.rs).
@@ -47,6 +48,8 @@ pub const TEST: &[&str] = &[
     "pulseaudio",
     "pulseaudio-utils",
     "libasound2-plugins",
+    "qemu-system-x86",
+    "busybox-static",
 ];
 
 /// Packages that provide Node.js and npm, installed only when `node` or `npm` is not on PATH.

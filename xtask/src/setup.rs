@@ -47,6 +47,7 @@ pub fn setup(ws: &Workspace, purpose: Purpose) -> Result<()> {
     if purpose == Purpose::Test {
         tauri_driver(ws)?;
         crate::cross::ensure_targets()?;
+        crate::camera_vm::ensure(ws)?;
     }
     ui(ws)
 }

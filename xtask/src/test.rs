@@ -204,7 +204,13 @@ fn rust_tests(ws: &Workspace, extra: &[String]) -> Result<Outcome> {
         describe_args(&command)
     ));
     let mut counts = None::<Counts>;
-    let st = keychain::in_session(ws, &command, &[("BEDSIDE_TEST_KEYCHAIN", "1")], |cmd| {
+    // The camera test's VM kernel (`camera_vm.rs`); set, it makes that test run or fail.
+    let kernel = crate::camera_vm::kernel_dir(ws).display().to_string();
+    let env = [
+        ("BEDSIDE_TEST_KEYCHAIN", "1"),
+        (crate::camera_vm::KERNEL_VAR, kernel.as_str()),
+    ];
+    let st = keychain::in_session(ws, &command, &env, |cmd| {
         tee_stdout(cmd, |line| {
             if let Some(c) = parse::cargo_test_result(line) {
                 *counts.get_or_insert_default() += c;

@@ -1,0 +1,137 @@
+//! The kernel for the camera test (`crates/bedside-capture/tests/camera.rs`): this CI has
+//! no camera and its kernel has no media drivers, so the test boots a small VM with
+//! Debian's kernel and loads `vivid`, the kernel's own virtual V4L2 camera, and runs
+//! Bedside's capture code against that real driver.
+//!
+//! Here we fetch Debian's current `linux-image-*-amd64` package once (`apt-get download`,
+//! no root needed, nothing installed) and unpack only the kernel image and its media
+//! modules into `<target>/camera-vm/kernel`. The test reads that directory from
+//! [`KERNEL_VAR`].
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{Workspace, check, output, step};
+
+/// The environment variable that hands the test the unpacked kernel (and, being set,
+/// makes the test fail rather than skip when the VM cannot run).
+pub const KERNEL_VAR: &str = "BEDSIDE_CAMERA_VM_KERNEL";
+
+/// Debian's metapackage that always depends on the current kernel.
+const META: &str = "linux-image-amd64";
+
+/// `<target>/camera-vm/kernel`, ready to use.
+pub fn kernel_dir(ws: &Workspace) -> PathBuf {
+    ws.target_dir().join("camera-vm/kernel")
+}
+
+/// Fetches and unpacks the kernel unless it is already there.
+pub fn ensure(ws: &Workspace) -> Result<()> {
+    let dir = kernel_dir(ws);
+    let stamp = dir.join(".complete");
+    if stamp.is_file() {
+        step(format!("camera VM kernel: {}", dir.display()));
+        return Ok(());
+    }
+    if !cfg!(target_arch = "x86_64") {
+        step("camera VM kernel: not x86_64, the camera test will be skipped");
+        return Ok(());
+    }
+    let package = current_kernel_package().with_context(|| {
+        format!(
+            "could not find Debian's kernel package ({META}); the camera test needs a kernel \
+             with the vivid module: put `boot/vmlinuz-*` and `lib/modules/*/kernel/drivers/media` \
+             into {} and create the file .complete there",
+            dir.display()
+        )
+    })?;
+    let download = dir.with_file_name("download");
+    let _ = fs::remove_dir_all(&download);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&download)?;
+    fs::create_dir_all(&dir)?;
+    step(format!(
+        "apt-get download {package} (the camera test's VM kernel)"
+    ));
+    check(
+        Command::new("apt-get")
+            .args(["download", &package])
+            .current_dir(&download),
+    )?;
+    let deb = fs::read_dir(&download)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .context("apt-get download left no .deb")?;
+    unpack(&deb, &dir)?;
+    fs::remove_dir_all(&download)?;
+    fs::write(&stamp, format!("{package}\n"))?;
+    Ok(())
+}
+
+/// `linux-image-<version>-amd64`, the package [`META`] depends on.
+fn current_kernel_package() -> Result<String> {
+    let deps = output(Command::new("apt-cache").args(["depends", META]))?;
+    parse_kernel_package(&deps).with_context(|| format!("`apt-cache depends {META}` named none"))
+}
+
+fn parse_kernel_package(apt_cache_depends: &str) -> Option<String> {
+    apt_cache_depends
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .map(str::trim)
+        .find(|p| p.starts_with("linux-image-") && *p != META)
+        .map(str::to_owned)
+}
+
+/// Unpacks the kernel image and `drivers/media` (vivid and what it needs) from `deb`.
+fn unpack(deb: &Path, into: &Path) -> Result<()> {
+    step(format!(
+        "unpacking the kernel and its media modules into {}",
+        into.display()
+    ));
+    let mut fsys = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("could not run dpkg-deb")?;
+    let tar_in = fsys.stdout.take().context("dpkg-deb's stdout")?;
+    let st = Command::new("tar")
+        .args(["-x", "--wildcards", "-C"])
+        .arg(into)
+        .args(["./boot/vmlinuz-*", "./lib/modules/*/kernel/drivers/media"])
+        .stdin(tar_in)
+        .status()
+        .context("could not run tar")?;
+    let fsys_st = fsys.wait()?;
+    if !st.success() || !fsys_st.success() {
+        bail!(
+            "unpacking {} failed (tar: {st}, dpkg-deb: {fsys_st})",
+            deb.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_versioned_kernel_is_found_among_the_metapackage_dependencies() {
+        let out = "linux-image-amd64\n  Depends: linux-image-6.1.0-48-amd64\n";
+        assert_eq!(
+            parse_kernel_package(out).as_deref(),
+            Some("linux-image-6.1.0-48-amd64")
+        );
+        assert_eq!(parse_kernel_package("linux-image-amd64\n"), None);
+        assert_eq!(
+            parse_kernel_package("x\n  Depends: linux-image-amd64\n  Depends: dkms\n"),
+            None
+        );
+    }
+}
