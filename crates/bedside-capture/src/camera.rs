@@ -13,7 +13,7 @@
 //! real V4L2 driver — the kernel's `vivid` virtual camera, in a VM, since
 //! this CI has no camera and its kernel no media drivers: listing among
 //! non-camera nodes, capture in each uncompressed format, a camera busy in
-//! another process's hands, and unplugging mid-capture. A USB (UVC) camera
+//! another user's hands, and unplugging mid-capture. A USB (UVC) camera
 //! has not been seen here.
 
 use crate::convert::Picture;

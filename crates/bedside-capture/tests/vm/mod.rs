@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub const GUEST_VAR: &str = "BEDSIDE_VM_GUEST";
 /// The line `/init` prints after the test, followed by its exit code.
 pub const EXIT_MARK: &str = "BEDSIDE-VM-EXIT";
-/// Where `cargo xtask test` says the kernel is (`camera_vm::KERNEL_VAR`).
+/// Where `cargo xtask test` says the kernel is (`xtask/src/camera_vm.rs`).
 pub const KERNEL_VAR: &str = "BEDSIDE_CAMERA_VM_KERNEL";
 
 /// Whether this process is the test inside the VM.
@@ -37,8 +37,9 @@ pub struct Kernel {
 }
 
 /// The kernel the xtask unpacked, or why there is none. When `cargo xtask
-/// test` runs us ([`KERNEL_VAR`] set), a missing kernel or VM is a failure;
-/// under a plain `cargo test` it is a skip.
+/// test` found the kernel ([`KERNEL_VAR`] set), a missing kernel or VM is a
+/// failure; otherwise (a plain `cargo test` before setup, or no Debian kernel
+/// package on this system) it is a skip.
 pub fn kernel() -> Result<Kernel, String> {
     let dir = std::env::var_os(KERNEL_VAR)
         .map(PathBuf::from)
@@ -65,7 +66,7 @@ pub fn kernel() -> Result<Kernel, String> {
     Ok(Kernel { vmlinuz, modules })
 }
 
-/// Whether a missing kernel must fail the test (we run under `cargo xtask test`).
+/// Whether a missing kernel or VM must fail the test ([`KERNEL_VAR`] is set).
 pub fn required() -> bool {
     std::env::var_os(KERNEL_VAR).is_some()
 }
