@@ -508,22 +508,24 @@ impl Core {
         let mut out = Vec::new();
         // A link opens 15 minutes before its visit and closes an hour after it ends:
         // yesterday and tomorrow hold every other visit whose link can be open now.
-        let days = [today.pred_opt(), Some(today), today.succ_opt()];
-        for day in days.into_iter().flatten() {
-            for a in u.store_ref().list_day(day, tz)? {
-                if !a.appointment.status.is_active() {
-                    continue;
-                }
-                let Some(invite) = u.store_ref().active_invite(a.appointment.id)? else {
-                    continue;
-                };
-                let open_now = invite.not_before <= now_secs && now_secs < invite.expires;
-                if day == today || open_now {
-                    out.push(WatchedVisit {
-                        appointment: a.appointment.id,
-                        invite,
-                    });
-                }
+        let (first, last) = (
+            today.pred_opt().unwrap_or(today),
+            today.succ_opt().unwrap_or(today),
+        );
+        for a in u.store_ref().list_days(first, last, tz)? {
+            if !a.appointment.status.is_active() {
+                continue;
+            }
+            let Some(invite) = u.store_ref().active_invite(a.appointment.id)? else {
+                continue;
+            };
+            let is_today = a.appointment.start.with_timezone(&zone).date_naive() == today;
+            let open_now = invite.not_before <= now_secs && now_secs < invite.expires;
+            if is_today || open_now {
+                out.push(WatchedVisit {
+                    appointment: a.appointment.id,
+                    invite,
+                });
             }
         }
         Ok(out)

@@ -304,9 +304,21 @@ impl Store {
 
     /// Appointments starting on a local day in `tz`.
     pub fn list_day(&self, date: NaiveDate, tz: &str) -> Result<Vec<AppointmentView>, StoreError> {
+        self.list_days(date, date, tz)
+    }
+
+    /// Appointments starting on the local days `first` to `last` (inclusive) in `tz`,
+    /// in start order.
+    pub fn list_days(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+        tz: &str,
+    ) -> Result<Vec<AppointmentView>, StoreError> {
         let tz = parse_tz(tz)?;
-        let (a, b) = day_range(date, tz);
-        self.list_range(a, b, tz)
+        let (from, _) = day_range(first, tz);
+        let (_, to) = day_range(last, tz);
+        self.list_range(from, to, tz)
     }
 
     /// Appointments starting in the Monday-to-Sunday week containing `date`.

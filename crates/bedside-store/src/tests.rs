@@ -462,6 +462,19 @@ fn day_and_week_listing_in_a_time_zone() {
             .expect("day")),
         vec![late, early]
     );
+    // 30 Nov to 1 Dec in Sydney ends at 13:00 UTC on 1 Dec: both are on 2 Dec there.
+    assert_eq!(
+        ids(s
+            .list_days(date("2026-11-30"), date("2026-12-01"), "Australia/Sydney")
+            .expect("days")),
+        Vec::<AppointmentId>::new()
+    );
+    assert_eq!(
+        ids(s
+            .list_days(date("2026-11-30"), date("2026-12-02"), "UTC")
+            .expect("days")),
+        vec![late, early]
+    );
     let week = s
         .list_week(date("2026-12-03"), "Europe/London")
         .expect("week");
