@@ -167,12 +167,9 @@ pub fn run_test(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = qemu.spawn().map_err(|e| format!("{QEMU}: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("qemu's stdout")?;
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
+    // Both pipes drain while qemu runs: a full pipe would stall it.
+    let stdout = drain(child.stdout.take().ok_or("qemu's stdout")?);
+    let stderr = drain(child.stderr.take().ok_or("qemu's stderr")?);
     let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
@@ -185,11 +182,8 @@ pub fn run_test(
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let console = String::from_utf8_lossy(&reader.join().unwrap_or_default()).replace('\r', "");
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
+    let console = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).replace('\r', "");
+    let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
     if status.is_none() {
         return Err(format!(
             "the VM did not finish within {timeout:?}\n--- console ---\n{console}"
@@ -206,6 +200,15 @@ pub fn run_test(
         ));
     }
     Ok(Run { console, exit })
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = pipe.read_to_end(&mut out);
+        out
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
