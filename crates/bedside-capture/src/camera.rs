@@ -2,10 +2,11 @@
 //!
 //! Linux uses V4L2 through the `v4l` crate (safe bindings; MMAP streaming).
 //! We ask for the requested size and YUYV, then take whatever the driver
-//! settles on among YUYV, MJPEG, NV12 and I420 (see [`crate::convert`]).
-//! Other platforms have no backend yet: [`cameras`] is empty and
-//! [`Camera::open`] answers [`DeviceError::NoCamera`], so a visit there runs
-//! audio-only rather than failing (ARCHITECTURE.md has why not nokhwa).
+//! settles on among YUYV, NV12, I420, MJPEG and BGR24 (see
+//! [`crate::convert`]). Other platforms have no backend yet: [`cameras`] is
+//! empty and [`Camera::open`] answers [`DeviceError::NoCamera`], so a visit
+//! there runs audio-only rather than failing (ARCHITECTURE.md has why not
+//! nokhwa).
 //!
 //! **Boundary:** the unit tests here run without a camera (listing answers
 //! empty, opening answers `NoCamera`) and the pixel conversions are
@@ -44,8 +45,8 @@ impl Default for CameraFormat {
 }
 
 /// The pixel formats we take, best first: YUYV (no decode), NV12, I420
-/// (`YU12`), then MJPEG.
-const PREFERENCE: &[[u8; 4]] = &[*b"YUYV", *b"NV12", *b"YU12", *b"MJPG"];
+/// (`YU12`), MJPEG, then packed BGR (`BGR3`).
+const PREFERENCE: &[[u8; 4]] = &[*b"YUYV", *b"NV12", *b"YU12", *b"MJPG", *b"BGR3"];
 
 /// Every camera that can capture video.
 pub fn cameras() -> Vec<DeviceInfo> {
@@ -104,7 +105,7 @@ impl Camera {
     }
 
     /// The pixel format the camera delivers before conversion to I420
-    /// (`*b"YUYV"`, `*b"NV12"`, `*b"YU12"` or `*b"MJPG"`).
+    /// (`*b"YUYV"`, `*b"NV12"`, `*b"YU12"`, `*b"MJPG"` or `*b"BGR3"`).
     pub fn pixel_format(&self) -> [u8; 4] {
         self.inner.pixel_format()
     }
@@ -196,6 +197,7 @@ mod imp {
         Mjpeg,
         Nv12,
         I420,
+        Bgr24,
     }
 
     impl Pixels {
@@ -205,6 +207,7 @@ mod imp {
                 b"MJPG" | b"JPEG" => Some(Self::Mjpeg),
                 b"NV12" => Some(Self::Nv12),
                 b"YU12" => Some(Self::I420),
+                b"BGR3" => Some(Self::Bgr24),
                 _ => None,
             }
         }
@@ -290,6 +293,7 @@ mod imp {
                 Pixels::Mjpeg => *b"MJPG",
                 Pixels::Nv12 => *b"NV12",
                 Pixels::I420 => *b"YU12",
+                Pixels::Bgr24 => *b"BGR3",
             }
         }
 
@@ -303,6 +307,7 @@ mod imp {
                 Pixels::Nv12 => convert::nv12_to_i420(data, w, h, stride),
                 Pixels::I420 => convert::i420_copy(data, w, h, stride),
                 Pixels::Mjpeg => convert::mjpeg_to_i420(data),
+                Pixels::Bgr24 => convert::bgr24_to_i420(data, w, h, stride, false),
             };
             frame.map_err(|e| DeviceError::Backend {
                 kind: KIND,

@@ -223,6 +223,30 @@ pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Result<Picture, Conve
     Ok(out)
 }
 
+/// Packed BGR (3 bytes a pixel, blue first: V4L2's `BGR3`, DirectShow's
+/// `RGB24`) to I420. `stride` is the bytes per row (DirectShow pads rows to
+/// 4 bytes); `bottom_up` says the last row comes first, as in a Windows
+/// bitmap with a positive height.
+pub fn bgr24_to_i420(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    bottom_up: bool,
+) -> Result<Picture, ConvertError> {
+    let (w, h) = check_size(width, height)?;
+    let stride = stride.max(w * 3);
+    need(data.len(), stride * (h - 1) + w * 3)?;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        let from = if bottom_up { h - 1 - row } else { row } * stride;
+        for px in data[from..from + w * 3].chunks_exact(3) {
+            rgb.extend_from_slice(&[px[2], px[1], px[0]]);
+        }
+    }
+    rgb_to_i420(&rgb, width, height)
+}
+
 /// One MJPEG frame (a baseline JPEG; cameras often omit the Huffman tables,
 /// which zune-jpeg fills with the standard ones) to I420. The decoded size
 /// must be even and within [`MAX_PIXELS`]; the size is checked from the
@@ -383,5 +407,27 @@ mod tests {
                 .collect();
             let _ = mjpeg_to_i420(&junk);
         }
+    }
+
+    #[test]
+    fn bgr24_top_down_and_bottom_up_padded() {
+        // 2×2: top row red, blue; bottom row green, white. Rows padded to 8 bytes.
+        let (red, blue, green, white) = ([0, 0, 255], [255, 0, 0], [0, 255, 0], [255; 3]);
+        let row = |a: [u8; 3], b: [u8; 3]| [a.as_slice(), &b, &[0xEE, 0xEE]].concat();
+        let top_down = [row(red, blue), row(green, white)].concat();
+        let bottom_up = [row(green, white), row(red, blue)].concat();
+        let rgb = [255, 0, 0, 0, 0, 255, 0, 255, 0, 255, 255, 255];
+        let want = rgb_to_i420(&rgb, 2, 2).expect("rgb");
+        assert_eq!(bgr24_to_i420(&top_down, 2, 2, 8, false), Ok(want.clone()));
+        assert_eq!(bgr24_to_i420(&bottom_up, 2, 2, 8, true), Ok(want.clone()));
+        // Red (Y 82) is brighter than blue (Y 41): swapped channels fail here.
+        assert_eq!((want.y[0], want.y[1]), (82, 41));
+        // The last row needs no padding; one byte short of it is refused.
+        assert!(bgr24_to_i420(&top_down[..14], 2, 2, 8, false).is_ok());
+        assert_eq!(
+            bgr24_to_i420(&top_down[..13], 2, 2, 8, false),
+            Err(ConvertError::Short { got: 13, need: 14 })
+        );
+        assert!(bgr24_to_i420(&top_down, 3, 2, 9, false).is_err());
     }
 }
