@@ -1,7 +1,8 @@
 //! Compile checks for the other desktop targets. The macOS and Windows keychain stores
-//! (`bedside-vault`) and policy readers (`bedside-policy`) are `cfg`-gated code that the
-//! Linux tests never compile; `cargo check --target` type-checks them here so they cannot
-//! rot unseen. Nothing is linked, so no macOS SDK or Windows import libraries are needed:
+//! (`bedside-vault`), policy readers (`bedside-policy`) and device backends
+//! (`bedside-capture`, whose Windows camera is `unsafe` COM code) are `cfg`-gated code that
+//! the Linux build never compiles; `cargo clippy --target` type-checks and lints them here
+//! (every `unsafe` block documented, as on Linux) so they cannot rot unseen. Nothing is linked, so no macOS SDK or Windows import libraries are needed:
 //! ring's C parts build with MinGW for Windows, and for macOS with clang against the few
 //! stub headers in `xtask/cross/macos-include/` (those objects are never used).
 //! Running them on those systems is still for a Mac and a Windows machine.
@@ -43,7 +44,7 @@ pub fn ensure_targets() -> Result<()> {
     check(&mut cmd)
 }
 
-/// One `cargo check` per target; `Err` names what is missing.
+/// One `cargo clippy` per target; `Err` names what is missing.
 pub fn commands(ws: &Workspace) -> Result<Vec<(String, Command)>> {
     let mut out = Vec::new();
     for (target, cc) in TARGETS {
@@ -52,10 +53,11 @@ pub fn commands(ws: &Workspace) -> Result<Vec<(String, Command)>> {
                 "{cc} is not installed (the cross-check for {target} needs it; `cargo xtask setup test` installs it)"
             );
         }
-        let mut args = vec!["check", "--quiet", "--target", target];
+        let mut args = vec!["clippy", "--quiet", "--target", target];
         for c in CRATES {
             args.extend(["-p", c]);
         }
+        args.extend(["--", "-D", "warnings"]);
         let mut cmd = ws.cargo(&args);
         if target.contains("apple") {
             let include = ws.root.join("xtask/cross/macos-include");

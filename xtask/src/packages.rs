@@ -23,7 +23,8 @@ pub const RUN: &[&str] = &[
 /// Firefox call), the C compilers for the macOS and Windows compile checks (`cross.rs`), and
 /// for the device tests a private PulseAudio server (`pulseaudio`, `pactl`/`parec` from
 /// `pulseaudio-utils`) and ALSA's `pulse` plugin (`libasound2-plugins`), and for the camera
-/// test a VM (`qemu-system-x86`, with `busybox-static` as its userland; see `camera_vm.rs`).
+/// tests a VM (`qemu-system-x86`, with `busybox-static` as its userland, and `wine64` for the
+/// Windows camera backend's test; see `camera_vm.rs`).
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
     // MiniBrowser: /usr/lib/<triplet>/webkit2gtk-4.1/MiniBrowser (tests/tests/webkit.rs).
@@ -50,6 +51,7 @@ pub const TEST: &[&str] = &[
     "libasound2-plugins",
     "qemu-system-x86",
     "busybox-static",
+    "wine64",
 ];
 
 /// Packages that provide Node.js and npm, installed only when `node` or `npm` is not on PATH.

@@ -210,6 +210,11 @@ fn rust_tests(ws: &Workspace, extra: &[String]) -> Result<Outcome> {
     if let Some(dir) = &kernel {
         env.push((crate::camera_vm::KERNEL_VAR, dir.as_str()));
     }
+    // Its Windows camera test, run there under Wine.
+    let windows = crate::camera_vm::windows_test(ws)?.map(|exe| exe.display().to_string());
+    if let Some(exe) = &windows {
+        env.push((crate::camera_vm::WINE_EXE_VAR, exe.as_str()));
+    }
     let st = keychain::in_session(ws, &command, &env, |cmd| {
         tee_stdout(cmd, |line| {
             if let Some(c) = parse::cargo_test_result(line) {
@@ -220,7 +225,7 @@ fn rust_tests(ws: &Workspace, extra: &[String]) -> Result<Outcome> {
     Ok(suite(st, counts))
 }
 
-/// `cargo check` of the macOS and Windows code (see `cross.rs`): one count per target.
+/// `cargo clippy` of the macOS and Windows code (see `cross.rs`): one count per target.
 fn cross_check(ws: &Workspace) -> Result<Outcome> {
     let mut counts = Counts::default();
     for (target, mut cmd) in crate::cross::commands(ws)? {

@@ -3,10 +3,11 @@
 //! Linux uses V4L2 through the `v4l` crate (safe bindings; MMAP streaming).
 //! We ask for the requested size and YUYV, then take whatever the driver
 //! settles on among YUYV, NV12, I420, MJPEG and BGR24 (see
-//! [`crate::convert`]). Other platforms have no backend yet: [`cameras`] is
-//! empty and [`Camera::open`] answers [`DeviceError::NoCamera`], so a visit
-//! there runs audio-only rather than failing (ARCHITECTURE.md has why not
-//! nokhwa).
+//! [`crate::convert`]). Windows uses DirectShow (`camera_directshow.rs`):
+//! the same formats, the offer chosen by [`choose_offer`]. macOS has no
+//! backend yet: [`cameras`] is empty and [`Camera::open`] answers
+//! [`DeviceError::NoCamera`], so a visit there runs audio-only rather than
+//! failing (ARCHITECTURE.md has why not nokhwa).
 //!
 //! **Boundary:** the unit tests here run without a camera (listing answers
 //! empty, opening answers `NoCamera`) and the pixel conversions are
@@ -14,8 +15,9 @@
 //! real V4L2 driver — the kernel's `vivid` virtual camera, in a VM, since
 //! this CI has no camera and its kernel no media drivers: listing among
 //! non-camera nodes, capture in each uncompressed format, a camera busy in
-//! another user's hands, and unplugging mid-capture. A USB (UVC) camera
-//! has not been seen here.
+//! another user's hands, and unplugging mid-capture; `tests/camera_windows.rs`
+//! runs the DirectShow backend's Windows build against the same driver
+//! under Wine in that VM. A USB (UVC) camera has not been seen here.
 
 use crate::convert::Picture;
 
@@ -45,8 +47,42 @@ impl Default for CameraFormat {
 }
 
 /// The pixel formats we take, best first: YUYV (no decode), NV12, I420
-/// (`YU12`), MJPEG, then packed BGR (`BGR3`).
+/// (`YU12`), MJPEG, then packed BGR (`BGR3`, DirectShow's `RGB24`).
 const PREFERENCE: &[[u8; 4]] = &[*b"YUYV", *b"NV12", *b"YU12", *b"MJPG", *b"BGR3"];
+
+/// One format a camera offers (a backend that lists them, like DirectShow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(windows), allow(dead_code))]
+struct Offer {
+    fourcc: [u8; 4],
+    width: u32,
+    height: u32,
+}
+
+/// The offer to open for `want`: the most preferred pixel format, then the
+/// size asked for, else the smallest larger one, else the largest smaller
+/// one. `None` when no offer has a format we take.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn choose_offer(offers: &[Offer], want: CameraFormat, preference: &[[u8; 4]]) -> Option<usize> {
+    let wanted = u64::from(want.width) * u64::from(want.height);
+    offers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            let rank = preference.iter().position(|p| *p == o.fourcc)?;
+            let area = u64::from(o.width) * u64::from(o.height);
+            let fit = if (o.width, o.height) == (want.width, want.height) {
+                (0, 0)
+            } else if o.width >= want.width && o.height >= want.height {
+                (1, area - wanted)
+            } else {
+                (2, wanted.saturating_sub(area))
+            };
+            Some((rank, fit, i))
+        })
+        .min()
+        .map(|(_, _, i)| i)
+}
 
 /// Every camera that can capture video.
 pub fn cameras() -> Vec<DeviceInfo> {
@@ -317,7 +353,11 @@ mod imp {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
+#[path = "camera_directshow.rs"]
+mod imp;
+
+#[cfg(not(any(target_os = "linux", windows)))]
 mod imp {
     use super::*;
 
@@ -354,6 +394,34 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_preferred_format_then_the_nearest_size_is_chosen() {
+        let offer = |fourcc: &[u8; 4], width, height| Offer {
+            fourcc: *fourcc,
+            width,
+            height,
+        };
+        let want = CameraFormat::default(); // 640×480
+        let offers = [
+            offer(b"MJPG", 640, 480),
+            offer(b"YUYV", 1280, 720),
+            offer(b"YUYV", 320, 240),
+            offer(b"YUYV", 800, 600),
+            offer(b"H264", 640, 480),
+        ];
+        // YUYV beats MJPEG; among YUYV the smallest larger size.
+        assert_eq!(choose_offer(&offers, want, PREFERENCE), Some(3));
+        assert_eq!(choose_offer(&offers[..3], want, PREFERENCE), Some(1));
+        // Only smaller sizes: the largest of them.
+        let small = [offer(b"NV12", 160, 120), offer(b"NV12", 320, 240)];
+        assert_eq!(choose_offer(&small, want, PREFERENCE), Some(1));
+        // The exact size wins within a format; nothing usable is None.
+        let exact = [offer(b"BGR3", 1920, 1080), offer(b"BGR3", 640, 480)];
+        assert_eq!(choose_offer(&exact, want, PREFERENCE), Some(1));
+        assert_eq!(choose_offer(&offers[4..], want, PREFERENCE), None);
+        assert_eq!(choose_offer(&offers, want, &[*b"MJPG"]), Some(0));
+    }
 
     #[test]
     fn no_camera_is_a_typed_outcome() {

@@ -1,6 +1,6 @@
 //! The clinician's devices: microphones and speakers through cpal, cameras
-//! through v4l on Linux, with stable ids, human names and a default flag;
-//! a hot-plug watcher; microphone capture as 48 kHz mono 20 ms frames;
+//! through v4l on Linux and DirectShow on Windows, with stable ids, human
+//! names and a default flag; a hot-plug watcher; microphone capture as 48 kHz mono 20 ms frames;
 //! speaker playback from a bounded buffer; camera capture converted to I420.
 //!
 //! - [`devices`]: [`AudioSystem`] (one cpal host: PulseAudio — or PipeWire's
@@ -10,9 +10,9 @@
 //!   between what a device does and 48 kHz mono `i16`.
 //! - [`watch`]: [`DeviceWatcher`], enumeration polled on a thread, diffs
 //!   out through a bounded channel.
-//! - [`camera`]: [`Camera`] (v4l on Linux; no backend elsewhere yet, which
-//!   reports [`DeviceError::NoCamera`]).
-//! - [`convert`]: YUYV, NV12, I420, RGB and MJPEG to I420.
+//! - [`camera`]: [`Camera`] (v4l on Linux, DirectShow on Windows; none on
+//!   macOS yet, which reports [`DeviceError::NoCamera`]).
+//! - [`convert`]: YUYV, NV12, I420, RGB, BGR24 and MJPEG to I420.
 //!
 //! **Invariant:** no unbounded queue: captured frames go through a channel of
 //! [`audio::CAPTURE_QUEUE_FRAMES`] (newest dropped when full, counted), the
@@ -21,7 +21,8 @@
 //!
 //! **Boundary:** no panics on what a device or driver hands over; errors
 //! are [`DeviceError`] values whose text is safe to show a person (device
-//! names are not PHI, and no sample or pixel is ever logged).
+//! names are not PHI, and no sample or pixel is ever logged). `unsafe` is
+//! denied except in the Windows camera's DirectShow module.
 
 pub mod audio;
 pub mod camera;

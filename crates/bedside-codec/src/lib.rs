@@ -2,8 +2,9 @@
 //! sources (a stamped moving test pattern and a tone) for tests and
 //! diagnostics.
 //!
-//! **Boundary:** this is the only crate in the workspace with `unsafe` code,
-//! and only its [`vp8`] module holds any. Every block there carries a
+//! **Boundary:** one of three crates in the workspace with `unsafe` code
+//! (with `bedside-sqlcipher` and `bedside-capture`'s Windows camera), and
+//! only its [`vp8`] module holds any. Every block there carries a
 //! `// SAFETY:` comment; the safe API checks every length libvpx will read
 //! before handing it a pointer, so no input — a malformed bitstream from the
 //! network or a mis-sized frame from a caller — reaches libvpx out of bounds.

@@ -9,6 +9,14 @@
 //! shared libraries `ldd` names. `/init` loads the modules, runs the one
 //! test with [`GUEST_VAR`] set, prints [`EXIT_MARK`] and its exit code, and
 //! powers off. The serial console is the VM's stdout.
+//!
+//! [`run_wine_test`] runs a Windows test binary there instead, under Wine:
+//! the initramfs then holds only busybox and the modules, and the VM mounts
+//! this machine's root (read-only) and a Wine prefix over virtio-9p.
+
+// Shared by `camera.rs` (the test binary inside the VM) and `camera_windows.rs`
+// (a Windows build under Wine there): each uses part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -104,15 +112,8 @@ pub fn run_test(
     test: &str,
     timeout: Duration,
 ) -> Result<Run, String> {
-    let index = module_index(&kernel.modules)?;
-    let order = load_order(&index, modules)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-
-    let mut cpio = Cpio::default();
-    for dir in ["bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"] {
-        cpio.dir(dir);
-    }
-    cpio.file("bin/busybox", &read(Path::new(BUSYBOX))?, 0o755);
+    let mut cpio = Cpio::with_userland()?;
     cpio.file("bin/guest", &read(&exe)?, 0o755);
     for lib in shared_libraries(&exe)? {
         let inside = lib.to_string_lossy().trim_start_matches('/').to_owned();
@@ -123,6 +124,118 @@ pub fn run_test(
         }
         cpio.file(&inside, &read(&lib)?, 0o755);
     }
+    let command = format!(
+        "export {GUEST_VAR}=1 RUST_BACKTRACE=1 HOME=/tmp PATH=/bin\n\
+         /bin/guest --exact {test} --nocapture --test-threads=1\n"
+    );
+    boot(kernel, modules, cpio, &command, &[], 1024, timeout)
+}
+
+/// A file `/tmp/<SYSFS_REQUEST>…` holding a sysfs path and a value, one a
+/// line, asks the VM to write that value there (Wine cannot open sysfs's
+/// write-only files); the file is removed once done. Only `/sys/` paths.
+pub const SYSFS_REQUEST: &str = "vm-sysfs-";
+
+/// Wine's 64-bit loader (Debian: wine64).
+pub const WINE: &str = "/usr/lib/wine/wine64";
+
+/// Boots `kernel` with `modules` and runs `test` of the Windows test binary
+/// `exe` under Wine inside: this machine's root is shared read-only (Wine,
+/// its libraries and `exe` come from there), `prefix` (a Wine prefix made
+/// on this machine, see [`wine_prefix`]) read-write, and the test runs
+/// chrooted into that root with the guest's own `/dev`, `/proc`, `/sys`
+/// and `/tmp` mounted over it — so Wine sees the VM's cameras.
+pub fn run_wine_test(
+    kernel: &Kernel,
+    modules: &[&str],
+    exe: &Path,
+    prefix: &Path,
+    test: &str,
+    timeout: Duration,
+) -> Result<Run, String> {
+    let mut wanted = modules.to_vec();
+    wanted.extend(["virtio_pci", "9pnet_virtio", "9p"]);
+    let mut cpio = Cpio::with_userland()?;
+    cpio.dir("host");
+    let shares = [("root", Path::new("/"), true), ("prefix", prefix, false)];
+    let (exe, prefix) = (quote(exe)?, quote(prefix)?);
+    // Wine's own diagnostics stay off unless asked for (`BEDSIDE_WINEDEBUG=err+all`).
+    let debug = std::env::var("BEDSIDE_WINEDEBUG")
+        .ok()
+        .filter(|d| {
+            d.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-,_".contains(c))
+        })
+        .unwrap_or_else(|| "-all".into());
+    let command = format!(
+        "M=/bin/busybox\n\
+         $M mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 root /host || echo 'mounting the root failed'\n\
+         for d in dev proc sys; do $M mount -o bind /$d /host/$d; done\n\
+         $M mount -t tmpfs tmp /host/tmp\n\
+         ( while :; do for r in /host/tmp/{SYSFS_REQUEST}*; do [ -f \"$r\" ] || continue; \
+             {{ read p; read v; }} < \"$r\"; case \"$p\" in /sys/*) echo \"$v\" > \"$p\";; esac; \
+             $M rm -f \"$r\"; done; $M usleep 50000; done ) &\n\
+         $M mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap,msize=524288 prefix /host{prefix} || echo 'mounting the prefix failed'\n\
+         $M chroot /host /usr/bin/env -i {GUEST_VAR}=1 RUST_BACKTRACE=1 HOME=/tmp PATH=/usr/bin:/bin \\\n\
+           WINEPREFIX={prefix} WINEDEBUG={debug} {WINE} {exe} --exact {test} --nocapture --test-threads=1\n"
+    );
+    boot(kernel, &wanted, cpio, &command, &shares, 2048, timeout)
+}
+
+/// `path` for the init script, or why it cannot go there.
+fn quote(path: &Path) -> Result<String, String> {
+    let s = path.to_str().ok_or("a path that is not UTF-8")?;
+    if s.contains(['\'', '\n']) || !s.starts_with('/') {
+        return Err(format!("{s}: not a plain absolute path"));
+    }
+    Ok(format!("'{s}'"))
+}
+
+/// Makes a Wine prefix in `dir` (once: `wineboot` takes ~10 s here, far
+/// longer emulated) for [`run_wine_test`].
+pub fn wine_prefix(dir: &Path) -> Result<(), String> {
+    let ready = dir.join(".bedside-ready");
+    if ready.is_file() {
+        return Ok(());
+    }
+    if !Path::new(WINE).is_file() {
+        return Err(format!("{WINE} is missing (Debian: wine64)"));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let out = Command::new(WINE)
+        .args(["wineboot", "--init"])
+        .env("WINEPREFIX", dir)
+        .env("WINEDEBUG", "-all")
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{WINE}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "wineboot failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::write(&ready, b"").map_err(|e| e.to_string())
+}
+
+/// Boots `kernel` with an initramfs of `cpio`'s files (made by
+/// [`Cpio::with_userland`]) and `modules` (with their dependencies); `/init` mounts the usual file systems,
+/// loads the modules, runs `command` (shell), prints [`EXIT_MARK`] and the
+/// exit code, and powers off. `shares` are host directories exported over
+/// virtio-9p by tag.
+fn boot(
+    kernel: &Kernel,
+    modules: &[&str],
+    mut cpio: Cpio,
+    command: &str,
+    shares: &[(&str, &Path, bool)],
+    memory_mb: u32,
+    timeout: Duration,
+) -> Result<Run, String> {
+    let index = module_index(&kernel.modules)?;
+    let order = load_order(&index, modules)?;
     let mut insmod = String::new();
     for name in &order {
         let file = format!("lib/modules/{name}.ko");
@@ -138,8 +251,7 @@ pub fn run_test(
          /bin/busybox mount -t devtmpfs dev /dev\n\
          /bin/busybox mount -t tmpfs tmp /tmp\n\
          {insmod}\
-         export {GUEST_VAR}=1 RUST_BACKTRACE=1 HOME=/tmp PATH=/bin\n\
-         /bin/guest --exact {test} --nocapture --test-threads=1\n\
+         {command}\
          echo \"{EXIT_MARK} $?\"\n\
          /bin/busybox poweroff -f\n"
     );
@@ -155,17 +267,29 @@ pub fn run_test(
         .arg("-initrd")
         .arg(&initrd)
         .args(["-append", "console=ttyS0 panic=-1 quiet loglevel=3"])
-        .args(["-m", "1024", "-smp", "2"])
+        .args(["-m", &memory_mb.to_string(), "-smp", "2"])
         .args(["-nodefaults", "-display", "none", "-no-reboot"])
         .args(["-serial", "stdio", "-monitor", "none"])
         // Emulated, not KVM: this machine is itself a VM, and nested KVM
         // fails here (`-cpu host`: qemu aborts setting MSR 0x10a; without
         // that MSR the guest spins in the host kernel and never prints).
-        // The kernel boots in ~3 s emulated.
-        .args(["-accel", "tcg", "-cpu", "max"])
+        // The kernel boots in ~3 s emulated. SMAP off: qemu 7.2's emulated
+        // IRETQ from user mode faults under it, which Wine's system call
+        // return does (the guest kernel oopses in wineboot).
+        .args(["-accel", "tcg", "-cpu", "max,smap=off"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    for (tag, path, readonly) in shares {
+        let path = path.to_str().ok_or("a share path that is not UTF-8")?;
+        if path.contains(',') {
+            return Err(format!("{path}: qemu cannot share a path with a comma"));
+        }
+        let ro = if *readonly { ",readonly=on" } else { "" };
+        qemu.arg("-virtfs").arg(format!(
+            "local,path={path},mount_tag={tag},security_model=none,multidevs=remap{ro}"
+        ));
+    }
     let mut child = qemu.spawn().map_err(|e| format!("{QEMU}: {e}"))?;
     // Both pipes drain while qemu runs: a full pipe would stall it.
     let stdout = drain(child.stdout.take().ok_or("qemu's stdout")?);
@@ -296,7 +420,7 @@ fn load_order(index: &BTreeMap<String, Module>, wanted: &[&str]) -> Result<Vec<S
         }
         let module = index
             .get(name)
-            .ok_or_else(|| format!("module {name} is not in the kernel's drivers/media"))?;
+            .ok_or_else(|| format!("module {name} is not among the unpacked kernel modules"))?;
         for dep in &module.depends {
             visit(index, dep, out, depth + 1)?;
         }
@@ -319,6 +443,17 @@ struct Cpio {
 }
 
 impl Cpio {
+    /// The directories `/init` uses and busybox (an archive lists a
+    /// directory before what it holds).
+    fn with_userland() -> Result<Self, String> {
+        let mut cpio = Self::default();
+        for dir in ["bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"] {
+            cpio.dir(dir);
+        }
+        cpio.file("bin/busybox", &read(Path::new(BUSYBOX))?, 0o755);
+        Ok(cpio)
+    }
+
     fn dir(&mut self, path: &str) {
         if self.dirs.iter().any(|d| d == path) {
             return;
