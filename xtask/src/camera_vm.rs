@@ -11,8 +11,8 @@
 //! must run. Where Debian's kernel package does not exist (Ubuntu), setup says so and the
 //! test skips.
 //!
-//! The Windows camera backend runs in the same VM under Wine (`tests/camera_windows.rs`):
-//! [`windows_test`] cross-compiles that test and names it in [`WINE_EXE_VAR`].
+//! The Windows camera backend runs in the same VM under Wine (`tests/camera_windows.rs`,
+//! built by `wine.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{Workspace, check, describe, on_path, output, step};
+use crate::util::{Workspace, check, output, step};
 
 /// The environment variable that hands the test the unpacked kernel (and, being set,
 /// makes the test fail rather than skip when the VM cannot run).
@@ -161,82 +161,9 @@ fn unpack(deb: &Path, into: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The environment variable that names the Windows build of `tests/camera_windows.rs`.
-pub const WINE_EXE_VAR: &str = "BEDSIDE_CAMERA_WINE_EXE";
-
-const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
-const MINGW_CC: &str = "x86_64-w64-mingw32-gcc";
-const WINE: &str = "/usr/lib/wine/wine64";
-
-/// Cross-compiles the Windows camera test when the VM can run it (its kernel, Wine and
-/// MinGW are here), with Wine's missing `bcryptprimitives.dll` beside it; `None` when it
-/// cannot run here (the test then skips, unless the kernel is there: then it fails).
-pub fn windows_test(ws: &Workspace) -> Result<Option<PathBuf>> {
-    if ready_kernel(ws).is_none() || !Path::new(WINE).is_file() || !on_path(MINGW_CC) {
-        return Ok(None);
-    }
-    let mut cmd = ws.cargo(&[
-        "test",
-        "--no-run",
-        "--quiet",
-        "--message-format=json",
-        "--target",
-        WINDOWS_TARGET,
-        "-p",
-        "bedside-capture",
-        "--test",
-        "camera_windows",
-    ]);
-    step(format!("{} (the Windows camera test)", describe(&cmd)));
-    let json = output(&mut cmd)?;
-    let exe = json
-        .lines()
-        .filter(|l| l.contains("\"camera_windows\""))
-        .find_map(executable)
-        .context("cargo named no camera_windows executable")?;
-    // Rust's standard library takes its random numbers from `ProcessPrng`
-    // (bcryptprimitives.dll, Windows 10); Wine 8 lacks the DLL, so a shim beside the
-    // test asks the system's RNG instead (`RtlGenRandom`).
-    let shim = ws
-        .root
-        .join("crates/bedside-capture/tests/wine/bcryptprimitives.c");
-    let dll = exe
-        .parent()
-        .context("the test executable has no directory")?
-        .join("bcryptprimitives.dll");
-    check(
-        Command::new(MINGW_CC)
-            .args(["-O2", "-shared", "-s", "-o"])
-            .arg(&dll)
-            .arg(&shim)
-            .arg("-ladvapi32"),
-    )?;
-    Ok(Some(exe))
-}
-
-/// The `"executable"` of one line of cargo's JSON messages.
-fn executable(line: &str) -> Option<PathBuf> {
-    let rest = line.split_once("\"executable\":\"")?.1;
-    let path = rest.split_once('"')?.0;
-    (!path.contains('\\')).then(|| PathBuf::from(path))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_test_executable_is_read_from_cargo_json() {
-        let line = r#"{"reason":"compiler-artifact","target":{"name":"camera_windows"},"executable":"/t/x86_64-pc-windows-gnu/debug/deps/camera_windows-1a.exe","fresh":true}"#;
-        assert_eq!(
-            executable(line),
-            Some(PathBuf::from(
-                "/t/x86_64-pc-windows-gnu/debug/deps/camera_windows-1a.exe"
-            ))
-        );
-        assert_eq!(executable(r#"{"executable":null}"#), None);
-        assert_eq!(executable(r#"{"executable":"C:\\x.exe"}"#), None);
-    }
 
     #[test]
     fn the_versioned_kernel_is_found_among_the_metapackage_dependencies() {

@@ -14,6 +14,7 @@ mod parse;
 mod setup;
 mod test;
 mod util;
+mod wine;
 
 use std::env;
 use std::process::ExitCode;

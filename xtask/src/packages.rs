@@ -23,8 +23,8 @@ pub const RUN: &[&str] = &[
 /// Firefox call), the C compilers for the macOS and Windows compile checks (`cross.rs`), and
 /// for the device tests a private PulseAudio server (`pulseaudio`, `pactl`/`parec` from
 /// `pulseaudio-utils`) and ALSA's `pulse` plugin (`libasound2-plugins`), and for the camera
-/// tests a VM (`qemu-system-x86`, with `busybox-static` as its userland, and `wine64` for the
-/// Windows camera backend's test; see `camera_vm.rs`).
+/// tests a VM (`qemu-system-x86`, with `busybox-static` as its userland; see `camera_vm.rs`),
+/// and `wine64` to run the Windows builds of the camera and audio tests (`wine.rs`).
 pub const TEST: &[&str] = &[
     "webkit2gtk-driver",
     // MiniBrowser: /usr/lib/<triplet>/webkit2gtk-4.1/MiniBrowser (tests/tests/webkit.rs).

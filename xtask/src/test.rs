@@ -210,10 +210,13 @@ fn rust_tests(ws: &Workspace, extra: &[String]) -> Result<Outcome> {
     if let Some(dir) = &kernel {
         env.push((crate::camera_vm::KERNEL_VAR, dir.as_str()));
     }
-    // Its Windows camera test, run there under Wine.
-    let windows = crate::camera_vm::windows_test(ws)?.map(|exe| exe.display().to_string());
-    if let Some(exe) = &windows {
-        env.push((crate::camera_vm::WINE_EXE_VAR, exe.as_str()));
+    // The Windows device tests, run under Wine (`wine.rs`).
+    let windows: Vec<(&str, String)> = crate::wine::windows_tests(ws)?
+        .into_iter()
+        .map(|(var, exe)| (var, exe.display().to_string()))
+        .collect();
+    for (var, exe) in &windows {
+        env.push((var, exe.as_str()));
     }
     let st = keychain::in_session(ws, &command, &env, |cmd| {
         tee_stdout(cmd, |line| {

@@ -4,9 +4,10 @@
 //!
 //! Two builds of this file meet here. On Linux the test boots the VM and
 //! runs the Windows build of this file there under Wine; `cargo xtask test`
-//! cross-compiles that build and names it in [`EXE_VAR`]. On Windows, with
-//! [`vm::GUEST_VAR`]'s value set, the body talks to the camera through
-//! `bedside_capture` exactly as the desktop app does.
+//! cross-compiles that build (`xtask/src/wine.rs`) and names it in
+//! [`EXE_VAR`]. On Windows, with [`vm::GUEST_VAR`]'s value set, the body
+//! talks to the camera through `bedside_capture` exactly as the desktop app
+//! does.
 
 #[cfg(windows)]
 mod bars;
