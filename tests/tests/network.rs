@@ -300,9 +300,11 @@ async fn the_patients_network_drops_for_ten_seconds_and_the_call_resumes_without
     );
 }
 
-/// Reconnection → the clinician's first decoded frame (350 and 849 ms measured; the bound leaves
-/// room for a loaded CI machine and still catches a frame builder stuck for good).
-const RESUME_MAX_MS: u64 = 5_000;
+/// Reconnection → the clinician's first decoded frame (350 and 849 ms measured, and once 5,876 ms
+/// in a CI run where Chromium sent no video for 5.9 s after the restart while our part took 11 ms).
+/// Most of it is the browser's; what is ours is bounded by [`RESUME_DECODE_MAX_MS`], and a frame
+/// builder stuck for good fails the fps check above. This catches video that never comes back.
+const RESUME_MAX_MS: u64 = 10_000;
 
 /// The patient's first video packet after the reconnection → the clinician's first decoded
 /// frame (102 and 666 ms measured; Chromium answers a keyframe request within a few frames).
