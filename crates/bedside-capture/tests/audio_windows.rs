@@ -13,6 +13,11 @@
 //! sides meet through files in [`HANDSHAKE_VAR`]'s directory while the
 //! speaker plays.
 
+// Wine's loader and prefix, and draining a child's pipes (the camera VM's
+// helpers; this test needs no VM).
+#[cfg(target_os = "linux")]
+mod vm;
+
 /// The Windows build of this test binary (set by `cargo xtask test`).
 #[cfg(target_os = "linux")]
 const EXE_VAR: &str = "BEDSIDE_AUDIO_WINE_EXE";
@@ -37,21 +42,18 @@ fn wasapi_microphone_and_speaker_work_against_pulseaudio_under_wine() {
 
     use bedside_capture::testkit::{NULL_SINK, Pulse, PulseServer, dominant_hz};
 
-    const WINE: &str = "/usr/lib/wine/wine64";
-
     let Some(exe) = std::env::var_os(EXE_VAR).map(PathBuf::from) else {
         println!("skipped: {EXE_VAR} is not set (`cargo xtask test` sets it)");
         return;
     };
     // From here on the Windows build exists, so nothing may skip.
-    assert!(std::path::Path::new(WINE).is_file(), "{WINE} is missing");
     // <target>/x86_64-pc-windows-gnu/debug/deps/audio_windows-….exe → <target>/wine/audio-prefix
     let prefix = exe
         .ancestors()
         .nth(4)
         .map(|target| target.join("wine/audio-prefix"))
         .expect("the target directory");
-    make_prefix(&prefix);
+    vm::wine_prefix(&prefix).unwrap_or_else(|e| panic!("{e}"));
     let server = PulseServer::start().expect("a private PulseAudio (pulseaudio, pactl, parec)");
     let pulse = Pulse {
         server: server.address().to_owned(),
@@ -59,7 +61,7 @@ fn wasapi_microphone_and_speaker_work_against_pulseaudio_under_wine() {
     let handshake = tempfile::tempdir().expect("a handshake directory");
     let unix_handshake = handshake.path().to_str().expect("a UTF-8 path").to_owned();
 
-    let mut wine = Command::new(WINE)
+    let mut wine = Command::new(vm::WINE)
         .arg(&exe)
         .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
         .env("WINEPREFIX", &prefix)
@@ -77,8 +79,8 @@ fn wasapi_microphone_and_speaker_work_against_pulseaudio_under_wine() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("wine64");
-    let stdout = drain(wine.stdout.take().expect("stdout"));
-    let stderr = drain(wine.stderr.take().expect("stderr"));
+    let stdout = vm::drain(wine.stdout.take().expect("stdout"));
+    let stderr = vm::drain(wine.stderr.take().expect("stderr"));
 
     // While the Windows side plays its tone, the null sink's monitor hears it.
     let playing = handshake.path().join("playing");
@@ -130,40 +132,6 @@ fn wasapi_microphone_and_speaker_work_against_pulseaudio_under_wine() {
         out.contains(DONE),
         "the Windows side did not run to its end"
     );
-}
-
-/// A Wine prefix in `dir`, made once (`wineboot` takes ~15 s).
-#[cfg(target_os = "linux")]
-fn make_prefix(dir: &std::path::Path) {
-    let ready = dir.join(".bedside-ready");
-    if ready.is_file() {
-        return;
-    }
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).expect("the prefix directory");
-    let out = std::process::Command::new("/usr/lib/wine/wine64")
-        .args(["wineboot", "--init"])
-        .env("WINEPREFIX", dir)
-        .env("WINEDEBUG", "-all")
-        .env_remove("DISPLAY")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("wineboot");
-    assert!(
-        out.status.success(),
-        "wineboot failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&ready, b"").expect("the prefix's stamp");
-}
-
-#[cfg(target_os = "linux")]
-fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = pipe.read_to_end(&mut out);
-        out
-    })
 }
 
 #[cfg(windows)]

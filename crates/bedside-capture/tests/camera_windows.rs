@@ -10,7 +10,7 @@
 //! does.
 
 #[cfg(windows)]
-mod bars;
+mod vivid;
 #[cfg(target_os = "linux")]
 mod vm;
 
@@ -104,29 +104,10 @@ fn sysfs_write(file: &str, value: &str) {
 
 #[cfg(windows)]
 fn under_wine() {
-    use std::sync::mpsc::Receiver;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use bedside_capture::camera::cameras;
-    use bedside_capture::{
-        Camera, CameraFormat, DeviceChange, DeviceError, DeviceKind, DeviceWatcher, Picture,
-    };
-
-    fn expect_change(
-        changes: &Receiver<DeviceChange>,
-        what: &str,
-        want: impl Fn(&DeviceChange) -> bool,
-    ) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match changes.recv_timeout(left) {
-                Ok(change) if want(&change) => return,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        panic!("the watcher did not report the camera {what} within 20 s");
-    }
+    use bedside_capture::{Camera, CameraFormat, DeviceKind, DeviceWatcher, Picture};
 
     let listed = cameras();
     println!("DirectShow lists: {listed:?}");
@@ -159,50 +140,18 @@ fn under_wine() {
         "two captures were the same picture"
     );
     let last = frames.last().expect("frames");
-    bars::check_upright("DirectShow RGB24", last);
-    bars::check_colour_bars("DirectShow RGB24", &bars::bars(last));
+    vivid::check_upright("DirectShow RGB24", last);
+    vivid::check_colour_bars("DirectShow RGB24", &vivid::bars(last));
 
-    // A second user is told the camera is busy; the first keeps capturing.
-    let second = Camera::open(Some(&camera.id), CameraFormat::default()).map(|_| ());
-    assert_eq!(
-        second,
-        Err(DeviceError::Busy {
-            kind: DeviceKind::Camera
-        })
-    );
-    cam.next_frame().expect("the first user still captures");
-
-    // Unplugged mid-capture.
-    sysfs_write("unbind", VIVID_DEVICE);
-    let error = (0..10)
-        .find_map(|_| cam.next_frame().err())
-        .expect("capture fails once the camera is gone");
-    assert_eq!(
-        error,
-        DeviceError::Vanished {
-            kind: DeviceKind::Camera
-        }
-    );
-    expect_change(
+    // A second user is told the camera is busy; unplugged mid-capture and
+    // plugged in again.
+    vivid::busy_unplugged_and_back(
+        cam,
+        &camera.id,
         &changes,
-        "removed",
-        |c| matches!(c, DeviceChange::Removed(d) if d.id == camera.id),
+        || sysfs_write("unbind", VIVID_DEVICE),
+        || sysfs_write("bind", VIVID_DEVICE),
     );
-    assert!(cameras().is_empty(), "{:?}", cameras());
-    assert_eq!(
-        Camera::open(None, CameraFormat::default()).map(|_| ()),
-        Err(DeviceError::NoCamera)
-    );
-    drop(cam);
-    sysfs_write("bind", VIVID_DEVICE);
-    expect_change(
-        &changes,
-        "added",
-        |c| matches!(c, DeviceChange::Added(d) if d.id == camera.id),
-    );
-    let mut again =
-        Camera::open(Some(&camera.id), CameraFormat::default()).expect("the camera is back");
-    again.next_frame().expect("a frame after plugging in again");
     drop(watcher);
     println!("{DONE}");
 }

@@ -192,7 +192,7 @@ fn quote(path: &Path) -> Result<String, String> {
 }
 
 /// Makes a Wine prefix in `dir` (once: `wineboot` takes ~10 s here, far
-/// longer emulated) for [`run_wine_test`].
+/// longer emulated) for [`run_wine_test`] or a test that runs Wine here.
 pub fn wine_prefix(dir: &Path) -> Result<(), String> {
     let ready = dir.join(".bedside-ready");
     if ready.is_file() {
@@ -327,7 +327,7 @@ fn boot(
 }
 
 /// Reads `pipe` to its end on a thread of its own.
-fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+pub fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut out = Vec::new();
         let _ = pipe.read_to_end(&mut out);

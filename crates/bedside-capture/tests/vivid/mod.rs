@@ -1,7 +1,84 @@
-//! What vivid draws, read back from a captured picture: its 75 % colour
-//! bars (shared by the V4L2 and the DirectShow camera tests).
+//! What the camera tests (V4L2 in `camera.rs`, DirectShow under Wine in
+//! `camera_windows.rs`) check of vivid: its 75 % colour bars and status text
+//! read back from a captured picture, and a camera busy in another user's
+//! hands, unplugged and plugged in again.
 
-use bedside_capture::Picture;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use bedside_capture::camera::cameras;
+use bedside_capture::{
+    Camera, CameraFormat, DeviceChange, DeviceError, DeviceId, DeviceKind, Picture,
+};
+
+/// The checks both camera tests end with, on the open camera `cam` (listed
+/// as `id`) under a running watcher: a second user is told the camera is
+/// busy while the first keeps capturing; unplugged mid-capture (`unbind`),
+/// the open camera says it vanished, the watcher reports it removed, nothing
+/// is listed and opening says there is no camera; plugged in again (`bind`),
+/// the watcher reports it added and it captures again.
+pub fn busy_unplugged_and_back(
+    mut cam: Camera,
+    id: &DeviceId,
+    changes: &Receiver<DeviceChange>,
+    unbind: impl FnOnce(),
+    bind: impl FnOnce(),
+) {
+    let second = Camera::open(Some(id), CameraFormat::default()).map(|_| ());
+    assert_eq!(
+        second,
+        Err(DeviceError::Busy {
+            kind: DeviceKind::Camera
+        })
+    );
+    cam.next_frame().expect("the first user still captures");
+
+    unbind();
+    let error = (0..10)
+        .find_map(|_| cam.next_frame().err())
+        .expect("capture fails once the camera is gone");
+    assert_eq!(
+        error,
+        DeviceError::Vanished {
+            kind: DeviceKind::Camera
+        }
+    );
+    expect_change(
+        changes,
+        "removed",
+        |c| matches!(c, DeviceChange::Removed(d) if d.id == *id),
+    );
+    assert!(cameras().is_empty(), "{:?}", cameras());
+    assert_eq!(
+        Camera::open(None, CameraFormat::default()).map(|_| ()),
+        Err(DeviceError::NoCamera)
+    );
+    drop(cam);
+    bind();
+    expect_change(
+        changes,
+        "added",
+        |c| matches!(c, DeviceChange::Added(d) if d.id == *id),
+    );
+    let mut again = Camera::open(Some(id), CameraFormat::default()).expect("the camera is back");
+    again.next_frame().expect("a frame after plugging in again");
+}
+
+fn expect_change(
+    changes: &Receiver<DeviceChange>,
+    what: &str,
+    want: impl Fn(&DeviceChange) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match changes.recv_timeout(left) {
+            Ok(change) if want(&change) => return,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("the watcher did not report the camera {what} within 20 s");
+}
 
 /// Mean (Y, Cb, Cr) at the middle of each of the 8 bars, three quarters of
 /// the way down (clear of the text vivid writes at the top).
