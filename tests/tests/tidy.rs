@@ -3,7 +3,7 @@
 //! servers or async runtimes, the relay knows nothing of the clinician's
 //! data (no store, vault or core), and `unsafe` lives only in the codec
 //! crate's libvpx module, the SQLCipher provider's FFI module and the
-//! Windows camera's DirectShow module.
+//! DirectShow crate's COM module.
 
 use std::path::{Path, PathBuf};
 
@@ -166,7 +166,7 @@ fn unsafe_code_lives_only_in_the_three_ffi_modules() {
     let allowed = [
         root.join("crates/bedside-codec/src/vp8.rs"),
         root.join("crates/bedside-sqlcipher/src/ffi.rs"),
-        root.join("crates/bedside-capture/src/camera_directshow.rs"),
+        root.join("crates/bedside-dshow/src/graph.rs"),
     ];
     let mut files = vec![];
     for d in ["crates", "src-tauri/src", "tests", "xtask/src"] {
@@ -192,7 +192,7 @@ fn unsafe_code_lives_only_in_the_three_ffi_modules() {
         .collect();
     assert!(
         offending.is_empty(),
-        "unsafe code outside bedside-codec's vp8, bedside-sqlcipher's ffi and bedside-capture's camera_directshow modules: {offending:?}"
+        "unsafe code outside bedside-codec's vp8, bedside-sqlcipher's ffi and bedside-dshow's graph modules: {offending:?}"
     );
     for module in &allowed {
         let text = std::fs::read_to_string(module).expect("unsafe module");
@@ -204,8 +204,8 @@ fn unsafe_code_lives_only_in_the_three_ffi_modules() {
     }
 
     // Every other crate takes the workspace lints (unsafe_code = forbid);
-    // the codec, SQLCipher provider and capture crates deny it and enforce
-    // SAFETY comments.
+    // the codec, SQLCipher provider and DirectShow crates deny it and
+    // enforce SAFETY comments.
     let mut manifests = vec![
         root.join("src-tauri/Cargo.toml"),
         root.join("tests/Cargo.toml"),
@@ -224,7 +224,7 @@ fn unsafe_code_lives_only_in_the_three_ffi_modules() {
         let name = m.strip_prefix(&root).unwrap_or(&m).display().to_string();
         if name.starts_with("crates/bedside-codec/")
             || name.starts_with("crates/bedside-sqlcipher/")
-            || name.starts_with("crates/bedside-capture/")
+            || name.starts_with("crates/bedside-dshow/")
         {
             assert!(
                 text.contains(&format!("{keyword}_code = \"deny\"")),

@@ -1,6 +1,6 @@
 //! Compile checks for the other desktop targets. The macOS and Windows keychain stores
 //! (`bedside-vault`), policy readers (`bedside-policy`) and device backends
-//! (`bedside-capture`, whose Windows camera is `unsafe` COM code) are `cfg`-gated code that
+//! (`bedside-capture`, and `bedside-dshow`'s `unsafe` COM code) are `cfg`-gated code that
 //! the Linux build never compiles; `cargo clippy --target` type-checks and lints them here
 //! (every `unsafe` block documented, as on Linux) so they cannot rot unseen. Nothing is linked, so no macOS SDK or Windows import libraries are needed:
 //! ring's C parts build with MinGW for Windows, and for macOS with clang against the few
@@ -20,7 +20,12 @@ pub const TARGETS: &[(&str, &str)] = &[
 ];
 
 /// The crates with target-specific code.
-pub const CRATES: &[&str] = &["bedside-vault", "bedside-policy", "bedside-capture"];
+pub const CRATES: &[&str] = &[
+    "bedside-vault",
+    "bedside-policy",
+    "bedside-capture",
+    "bedside-dshow",
+];
 
 /// Adds the targets' standard libraries with rustup when they are missing.
 pub fn ensure_targets() -> Result<()> {

@@ -3,8 +3,8 @@
 //! Linux uses V4L2 through the `v4l` crate (safe bindings; MMAP streaming).
 //! We ask for the requested size and YUYV, then take whatever the driver
 //! settles on among YUYV, NV12, I420, MJPEG and BGR24 (see
-//! [`crate::convert`]). Windows uses DirectShow (`camera_directshow.rs`):
-//! the same formats, the offer chosen by [`choose_offer`]. macOS has no
+//! [`crate::convert`]). Windows uses DirectShow (the `bedside-dshow`
+//! crate): the same formats, the offer chosen by [`choose_offer`]. macOS has no
 //! backend yet: [`cameras`] is empty and [`Camera::open`] answers
 //! [`DeviceError::NoCamera`], so a visit there runs audio-only rather than
 //! failing (ARCHITECTURE.md has why not nokhwa).
@@ -354,8 +354,138 @@ mod imp {
 }
 
 #[cfg(windows)]
-#[path = "camera_directshow.rs"]
-mod imp;
+mod imp {
+    //! DirectShow through `bedside-dshow` (its own crate: the COM calls are
+    //! `unsafe`): the format chosen by [`choose_offer`], pictures converted
+    //! here.
+    use std::time::Duration;
+
+    use bedside_dshow::{Capture, Error, Format, NextError};
+
+    use super::*;
+    use crate::convert;
+    use crate::devices::DeviceKind;
+
+    const KIND: DeviceKind = DeviceKind::Camera;
+    /// Our ids are `dshow:` and the device's own.
+    const PREFIX: &str = "dshow:";
+
+    pub(super) fn cameras() -> Vec<DeviceInfo> {
+        match bedside_dshow::devices() {
+            Ok(devices) => devices
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| DeviceInfo {
+                    id: DeviceId(format!("{PREFIX}{}", d.id)),
+                    name: d.name,
+                    kind: KIND,
+                    is_default: i == 0,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "could not list cameras");
+                Vec::new()
+            }
+        }
+    }
+
+    fn device_error(e: Error) -> DeviceError {
+        match e {
+            Error::NoDevices => DeviceError::NoCamera,
+            Error::NotListed => DeviceError::NotFound { kind: KIND },
+            Error::NoFormat => DeviceError::Unsupported { kind: KIND },
+            e if e.is_access_denied() => DeviceError::Blocked { kind: KIND },
+            e if e.is_in_use() => DeviceError::Busy { kind: KIND },
+            e if e.is_gone() => DeviceError::Vanished { kind: KIND },
+            e => DeviceError::Backend {
+                kind: KIND,
+                detail: e.to_string(),
+            },
+        }
+    }
+
+    pub(super) struct Inner {
+        capture: Capture,
+        id: DeviceId,
+    }
+
+    pub(super) fn open(
+        id: Option<&DeviceId>,
+        want: CameraFormat,
+        preference: &[[u8; 4]],
+    ) -> Result<(Inner, DeviceInfo), DeviceError> {
+        let raw = match id {
+            None => None,
+            Some(id) => Some(
+                id.as_str()
+                    .strip_prefix(PREFIX)
+                    .ok_or(DeviceError::NotFound { kind: KIND })?,
+            ),
+        };
+        let preference = preference.to_vec();
+        let choose = move |formats: &[Format]| {
+            let offers: Vec<Offer> = formats
+                .iter()
+                .map(|f| Offer {
+                    fourcc: f.fourcc,
+                    width: f.width,
+                    height: f.height,
+                })
+                .collect();
+            choose_offer(&offers, want, &preference)
+        };
+        let (capture, device) = Capture::open(raw, want.fps, choose).map_err(device_error)?;
+        let id = DeviceId(format!("{PREFIX}{}", device.id));
+        let info = DeviceInfo {
+            id: id.clone(),
+            name: device.name,
+            kind: KIND,
+            is_default: cameras().first().is_some_and(|c| c.id == id),
+        };
+        Ok((Inner { capture, id }, info))
+    }
+
+    impl Inner {
+        pub(super) fn size(&self) -> (u32, u32) {
+            let n = self.capture.negotiated();
+            (n.width, n.height)
+        }
+
+        pub(super) fn pixel_format(&self) -> [u8; 4] {
+            self.capture.negotiated().fourcc
+        }
+
+        pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
+            let data = match self.capture.next(Duration::from_secs(2)) {
+                Ok(data) => data,
+                Err(NextError::Lost) => return Err(DeviceError::Vanished { kind: KIND }),
+                // No picture in time: a camera no longer listed was unplugged.
+                Err(NextError::Timeout) if !cameras().iter().any(|c| c.id == self.id) => {
+                    return Err(DeviceError::Vanished { kind: KIND });
+                }
+                Err(NextError::Timeout) => {
+                    return Err(DeviceError::Backend {
+                        kind: KIND,
+                        detail: "the camera sent no picture for 2 s".into(),
+                    });
+                }
+            };
+            let n = self.capture.negotiated();
+            let (w, h, stride) = (n.width, n.height, n.stride);
+            let picture = match &n.fourcc {
+                b"YUYV" => convert::yuyv_to_i420(&data, w, h, stride),
+                b"NV12" => convert::nv12_to_i420(&data, w, h, stride),
+                b"YU12" => convert::i420_copy(&data, w, h, stride),
+                b"MJPG" => convert::mjpeg_to_i420(&data),
+                _ => convert::bgr24_to_i420(&data, w, h, stride, n.bottom_up),
+            };
+            picture.map_err(|e| DeviceError::Backend {
+                kind: KIND,
+                detail: e.to_string(),
+            })
+        }
+    }
+}
 
 #[cfg(not(any(target_os = "linux", windows)))]
 mod imp {

@@ -21,8 +21,8 @@
 //!
 //! **Boundary:** no panics on what a device or driver hands over; errors
 //! are [`DeviceError`] values whose text is safe to show a person (device
-//! names are not PHI, and no sample or pixel is ever logged). `unsafe` is
-//! denied except in the Windows camera's DirectShow module.
+//! names are not PHI, and no sample or pixel is ever logged). No `unsafe`:
+//! the Windows camera's COM calls live in `bedside-dshow`.
 
 pub mod audio;
 pub mod camera;

@@ -3,7 +3,7 @@
 //! diagnostics.
 //!
 //! **Boundary:** one of three crates in the workspace with `unsafe` code
-//! (with `bedside-sqlcipher` and `bedside-capture`'s Windows camera), and
+//! (with `bedside-sqlcipher` and `bedside-dshow`, the Windows camera), and
 //! only its [`vp8`] module holds any. Every block there carries a
 //! `// SAFETY:` comment; the safe API checks every length libvpx will read
 //! before handing it a pointer, so no input — a malformed bitstream from the

@@ -1,25 +1,8 @@
-//! Windows cameras through DirectShow: the system device enumerator lists
-//! the video input category; a camera is opened as a filter graph — the
-//! camera's capture pin, the Sample Grabber (its callback copies each
-//! picture out), the Null Renderer — built and run on a thread of its own.
-//!
-//! **Why DirectShow, not Media Foundation:** libwebrtc's own Windows
-//! capture (and so Firefox's) is DirectShow; it sees every camera Media
-//! Foundation sees plus the DirectShow-only virtual cameras; and it is the
-//! API we can run here against a real driver — Wine implements DirectShow
-//! capture over V4L2, while its Media Foundation lists no camera at all
-//! (`tests/camera_windows.rs`; ARCHITECTURE.md).
-//!
-//! **Threads and COM:** every COM call for an open camera happens on its
-//! camera thread (initialised for the multithreaded apartment), so a
-//! [`super::Camera`] moves between threads freely and holds no COM pointer;
-//! [`cameras`] initialises COM on the calling thread (idempotent). Pictures
-//! leave the callback through a newest-wins slot; conversion to I420 runs
-//! in [`Inner::next_frame`] on the caller's thread.
-//!
-//! **Unsafe:** this module is the crate's only `unsafe`: COM calls through
-//! the `windows` crate, and the Sample Grabber's interfaces, which the
-//! Windows SDK no longer declares (`qedit.h`), declared here.
+//! The COM side of [`crate`]: the device enumerator, the filter graph and
+//! its camera thread, and the Sample Grabber's callback. All of the crate's
+//! `unsafe` is here, each block with a `// SAFETY:` comment; the Sample
+//! Grabber's interfaces, which the SDK no longer declares (`qedit.h`), are
+//! declared here.
 #![allow(unsafe_code)]
 #![allow(non_snake_case)] // COM method names are the SDK's.
 
@@ -28,7 +11,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use windows::Win32::Foundation::{E_ACCESSDENIED, E_FAIL, RECT};
+use windows::Win32::Foundation::RECT;
 use windows::Win32::Media::DirectShow::{
     EC_DEVICE_LOST, EC_ERRORABORT, IAMStreamConfig, IBaseFilter, ICaptureGraphBuilder2,
     ICreateDevEnum, IGraphBuilder, IMediaControl, IMediaEvent, VIDEO_STREAM_CONFIG_CAPS,
@@ -48,14 +31,7 @@ use windows::Win32::System::Variant::{VARIANT, VT_BSTR, VariantClear};
 use windows::core::{GUID, HRESULT, IUnknown, IUnknown_Vtbl, Interface, PCWSTR, w};
 use windows_core::{BOOL, implement, interface};
 
-use super::{CameraFormat, Offer, choose_offer};
-use crate::convert::{self, Picture};
-use crate::devices::{DeviceError, DeviceId, DeviceInfo, DeviceKind};
-
-const KIND: DeviceKind = DeviceKind::Camera;
-
-/// How long [`Inner::next_frame`] waits for a picture.
-const FRAME_WAIT: Duration = Duration::from_secs(2);
+use crate::{Device, Error, Format, Negotiated, NextError, Step};
 
 /// qedit's Sample Grabber and Null Renderer (still shipped with Windows;
 /// their header left the SDK).
@@ -152,42 +128,17 @@ fn com() {
     let _ = unsafe { CoInitializeEx(None, COINIT_MULTITHREADED) };
 }
 
-fn backend(what: &str, e: &windows::core::Error) -> DeviceError {
-    let code = e.code();
-    // Win32 errors as HRESULTs (0x8007xxxx).
-    const NO_SYSTEM_RESOURCES: u32 = 0x8007_05AA;
-    const BUSY: u32 = 0x8007_00AA;
-    const SHARING_VIOLATION: u32 = 0x8007_0020;
-    const DEVICE_NOT_CONNECTED: u32 = 0x8007_048F;
-    const NOT_FOUND: u32 = 0x8007_0490;
-    const DEVICE_REMOVED: u32 = 0x8007_0651;
-    match code.0 as u32 {
-        _ if code == E_ACCESSDENIED => DeviceError::Blocked { kind: KIND },
-        NO_SYSTEM_RESOURCES | BUSY | SHARING_VIOLATION => DeviceError::Busy { kind: KIND },
-        DEVICE_NOT_CONNECTED | NOT_FOUND | DEVICE_REMOVED => DeviceError::Vanished { kind: KIND },
-        other => DeviceError::Backend {
-            kind: KIND,
-            detail: format!("DirectShow could not {what} (0x{other:08X})"),
-        },
-    }
-}
-
-/// [`backend`] for opening or starting a camera that was just listed, where
-/// a plain `E_FAIL` is taken as "in use": the capture filter could not get
-/// the device (Wine's says so for a camera another process streams from,
-/// `tests/camera_windows.rs`), and another application holding it is by far
-/// the usual reason — the message then tells the person what to do.
-fn opening(what: &str, e: &windows::core::Error) -> DeviceError {
-    if e.code() == E_FAIL {
-        DeviceError::Busy { kind: KIND }
-    } else {
-        backend(what, e)
+/// `e` at `step`, as this crate's [`Error`].
+fn com_error(step: Step) -> impl FnOnce(windows::core::Error) -> Error {
+    move |e| Error::Com {
+        step,
+        code: e.code().0 as u32,
     }
 }
 
 /// One video input device, as the enumerator lists it.
 struct Listed {
-    info: DeviceInfo,
+    device: Device,
     moniker: IMoniker,
 }
 
@@ -204,7 +155,11 @@ fn read_string(bag: &IPropertyBag, name: PCWSTR) -> Option<String> {
     }
 }
 
-fn list() -> Result<Vec<Listed>, windows::core::Error> {
+fn list() -> Result<Vec<Listed>, Error> {
+    list_com().map_err(com_error(Step::List))
+}
+
+fn list_com() -> Result<Vec<Listed>, windows::core::Error> {
     com();
     // SAFETY: plain COM calls on this (initialised) thread; every out
     // pointer is a local the call fills in.
@@ -232,19 +187,14 @@ fn list() -> Result<Vec<Listed>, windows::core::Error> {
             // The device path is stable across reboots and ports; a source
             // without one (a virtual camera, Wine's) is its name and rank.
             let id = match read_string(&bag, w!("DevicePath")) {
-                Some(path) => format!("dshow:{path}"),
+                Some(path) => path,
                 None => {
-                    let rank = out.iter().filter(|l| l.info.name == name).count();
-                    format!("dshow:{name}#{rank}")
+                    let rank = out.iter().filter(|l| l.device.name == name).count();
+                    format!("{name}#{rank}")
                 }
             };
             out.push(Listed {
-                info: DeviceInfo {
-                    id: DeviceId(id),
-                    name,
-                    kind: KIND,
-                    is_default: out.is_empty(),
-                },
+                device: Device { id, name },
                 moniker,
             });
         }
@@ -252,24 +202,8 @@ fn list() -> Result<Vec<Listed>, windows::core::Error> {
     }
 }
 
-pub(super) fn cameras() -> Vec<DeviceInfo> {
-    match list() {
-        Ok(listed) => listed.into_iter().map(|l| l.info).collect(),
-        Err(e) => {
-            tracing::debug!(code = e.code().0, "could not list cameras");
-            Vec::new()
-        }
-    }
-}
-
-/// What the grabber delivers, read from the connected media type.
-#[derive(Clone, Copy, Debug)]
-struct Negotiated {
-    fourcc: [u8; 4],
-    width: u32,
-    height: u32,
-    stride: usize,
-    bottom_up: bool,
+pub(crate) fn devices() -> Result<Vec<Device>, Error> {
+    Ok(list()?.into_iter().map(|l| l.device).collect())
 }
 
 /// Our name for a DirectShow video subtype.
@@ -338,7 +272,7 @@ impl Drop for MediaType {
 /// The stream configuration's offers, with their media types and caps.
 fn offers(
     config: &IAMStreamConfig,
-) -> Result<Vec<(Offer, MediaType, VIDEO_STREAM_CONFIG_CAPS)>, windows::core::Error> {
+) -> Result<Vec<(Format, MediaType, VIDEO_STREAM_CONFIG_CAPS)>, windows::core::Error> {
     let (mut count, mut size) = (0, 0);
     // SAFETY: out pointers to locals.
     unsafe { config.GetNumberOfCapabilities(&mut count, &mut size)? };
@@ -366,7 +300,7 @@ fn offers(
         };
         let height = vih.bmiHeader.biHeight.unsigned_abs();
         out.push((
-            Offer {
+            Format {
                 fourcc,
                 width,
                 height,
@@ -391,29 +325,29 @@ impl Graph {
     /// Builds and runs the graph for `device`.
     fn start(
         device: &IMoniker,
-        want: CameraFormat,
-        preference: &[[u8; 4]],
+        fps: u32,
+        choose: impl FnOnce(&[Format]) -> Option<usize>,
         shared: &Arc<Shared>,
-    ) -> Result<(Self, Negotiated), DeviceError> {
+    ) -> Result<(Self, Negotiated), Error> {
         // SAFETY: COM calls on the camera thread, which initialised COM;
         // out pointers are locals; media types we own are freed by
         // `MediaType`/`free_contents`.
         unsafe {
             let source: IBaseFilter = device
                 .BindToObject(None, None)
-                .map_err(|e| opening("open the camera", &e))?;
+                .map_err(com_error(Step::Open))?;
             let graph: IGraphBuilder =
                 CoCreateInstance(&CLSID_FilterGraph, None, CLSCTX_INPROC_SERVER)
-                    .map_err(|e| backend("create a filter graph", &e))?;
+                    .map_err(com_error(Step::Graph))?;
             let builder: ICaptureGraphBuilder2 =
                 CoCreateInstance(&CLSID_CaptureGraphBuilder2, None, CLSCTX_INPROC_SERVER)
-                    .map_err(|e| backend("create a capture graph", &e))?;
+                    .map_err(com_error(Step::Graph))?;
             builder
                 .SetFiltergraph(&graph)
-                .map_err(|e| backend("create a capture graph", &e))?;
+                .map_err(com_error(Step::Graph))?;
             graph
                 .AddFilter(&source, w!("camera"))
-                .map_err(|e| backend("add the camera", &e))?;
+                .map_err(com_error(Step::Graph))?;
 
             let mut config: *mut c_void = std::ptr::null_mut();
             builder
@@ -424,32 +358,28 @@ impl Graph {
                     &IAMStreamConfig::IID,
                     &mut config,
                 )
-                .map_err(|e| backend("read the camera's formats", &e))?;
+                .map_err(com_error(Step::Formats))?;
             let config = IAMStreamConfig::from_raw(config);
-            let offered = offers(&config).map_err(|e| backend("read the camera's formats", &e))?;
-            let list: Vec<Offer> = offered.iter().map(|(o, _, _)| *o).collect();
-            let chosen = choose_offer(&list, want, preference)
-                .ok_or(DeviceError::Unsupported { kind: KIND })?;
-            let (offer, mt, caps) = &offered[chosen];
+            let offered = offers(&config).map_err(com_error(Step::Formats))?;
+            let list: Vec<Format> = offered.iter().map(|(o, _, _)| *o).collect();
+            let (offer, mt, caps) = choose(&list)
+                .and_then(|i| offered.get(i))
+                .ok_or(Error::NoFormat)?;
             // The frame rate is a wish within what this format allows.
             if let Some(mut vih) = mt.video_info() {
-                let wanted = 10_000_000 / i64::from(want.fps.max(1));
+                let wanted = 10_000_000 / i64::from(fps.max(1));
                 let (min, max) = (caps.MinFrameInterval, caps.MaxFrameInterval);
                 if min > 0 && max >= min {
                     vih.AvgTimePerFrame = wanted.clamp(min, max);
                     std::ptr::write_unaligned((*mt.0).pbFormat.cast::<VIDEOINFOHEADER>(), vih);
                 }
             }
-            config
-                .SetFormat(mt.0)
-                .map_err(|e| backend("set the camera's format", &e))?;
+            config.SetFormat(mt.0).map_err(com_error(Step::Formats))?;
 
             let grabber_filter: IBaseFilter =
                 CoCreateInstance(&CLSID_SAMPLE_GRABBER, None, CLSCTX_INPROC_SERVER)
-                    .map_err(|e| backend("create the Sample Grabber", &e))?;
-            let grabber: ISampleGrabber = grabber_filter
-                .cast()
-                .map_err(|e| backend("create the Sample Grabber", &e))?;
+                    .map_err(com_error(Step::Graph))?;
+            let grabber: ISampleGrabber = grabber_filter.cast().map_err(com_error(Step::Graph))?;
             let accept = AM_MEDIA_TYPE {
                 majortype: MEDIATYPE_Video,
                 subtype: (*mt.0).subtype,
@@ -459,7 +389,7 @@ impl Graph {
             grabber
                 .SetMediaType(&accept)
                 .ok()
-                .map_err(|e| backend("set up the Sample Grabber", &e))?;
+                .map_err(com_error(Step::Graph))?;
             let _ = grabber.SetOneShot(BOOL(0));
             let _ = grabber.SetBufferSamples(BOOL(0));
             let callback: ISampleGrabberCB = Grabber {
@@ -469,16 +399,16 @@ impl Graph {
             grabber
                 .SetCallback(callback.as_raw(), BUFFER_CB)
                 .ok()
-                .map_err(|e| backend("set up the Sample Grabber", &e))?;
+                .map_err(com_error(Step::Graph))?;
             graph
                 .AddFilter(&grabber_filter, w!("grabber"))
-                .map_err(|e| backend("add the Sample Grabber", &e))?;
+                .map_err(com_error(Step::Graph))?;
             let sink: IBaseFilter =
                 CoCreateInstance(&CLSID_NULL_RENDERER, None, CLSCTX_INPROC_SERVER)
-                    .map_err(|e| backend("create the Null Renderer", &e))?;
+                    .map_err(com_error(Step::Graph))?;
             graph
                 .AddFilter(&sink, w!("sink"))
-                .map_err(|e| backend("add the Null Renderer", &e))?;
+                .map_err(com_error(Step::Graph))?;
             builder
                 .RenderStream(
                     Some(&PIN_CATEGORY_CAPTURE),
@@ -487,23 +417,22 @@ impl Graph {
                     &grabber_filter,
                     &sink,
                 )
-                .map_err(|e| backend("connect the camera", &e))?;
+                .map_err(com_error(Step::Connect))?;
 
             let mut connected = AM_MEDIA_TYPE::default();
             grabber
                 .GetConnectedMediaType(&mut connected)
                 .ok()
-                .map_err(|e| backend("read the connected format", &e))?;
+                .map_err(com_error(Step::Connect))?;
             let negotiated = negotiated(&connected, offer);
             free_contents(&mut connected);
-            let negotiated = negotiated.ok_or(DeviceError::Unsupported { kind: KIND })?;
+            let negotiated = negotiated.ok_or(Error::NoFormat)?;
 
-            let control: IMediaControl =
-                graph.cast().map_err(|e| backend("start the camera", &e))?;
-            let events: IMediaEvent = graph.cast().map_err(|e| backend("start the camera", &e))?;
+            let control: IMediaControl = graph.cast().map_err(com_error(Step::Start))?;
+            let events: IMediaEvent = graph.cast().map_err(com_error(Step::Start))?;
             if let Err(e) = control.Run() {
                 let _ = control.Stop();
-                return Err(opening("start the camera", &e));
+                return Err(com_error(Step::Start)(e));
             }
             Ok((
                 Self {
@@ -549,7 +478,7 @@ impl Drop for Graph {
 }
 
 /// The connected media type's size, stride and orientation.
-fn negotiated(mt: &AM_MEDIA_TYPE, offer: &Offer) -> Option<Negotiated> {
+fn negotiated(mt: &AM_MEDIA_TYPE, offer: &Format) -> Option<Negotiated> {
     let fourcc = fourcc_of(&mt.subtype).unwrap_or(offer.fourcc);
     let vih = video_info(mt)?;
     let header = vih.bmiHeader;
@@ -575,123 +504,93 @@ fn negotiated(mt: &AM_MEDIA_TYPE, offer: &Offer) -> Option<Negotiated> {
     })
 }
 
-pub(super) struct Inner {
+/// A started camera: its thread holds the graph until this is dropped.
+pub(crate) struct Running {
     shared: Arc<Shared>,
-    negotiated: Negotiated,
     taken: u64,
-    id: DeviceId,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-pub(super) fn open(
-    id: Option<&DeviceId>,
-    want: CameraFormat,
-    preference: &[[u8; 4]],
-) -> Result<(Inner, DeviceInfo), DeviceError> {
-    let shared = Arc::new(Shared::default());
-    let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    let (id, preference, thread_shared) = (id.cloned(), preference.to_vec(), Arc::clone(&shared));
-    let thread = std::thread::Builder::new()
-        .name("camera".into())
-        .spawn(move || {
-            com();
-            let started = find(id.as_ref()).and_then(|listed| {
-                let (graph, negotiated) =
-                    Graph::start(&listed.moniker, want, &preference, &thread_shared)?;
-                Ok((graph, negotiated, listed.info))
-            });
-            let graph = match started {
-                Ok((graph, negotiated, info)) => {
-                    let _ = ready_tx.send(Ok((negotiated, info)));
-                    graph
+impl Running {
+    pub(crate) fn start(
+        id: Option<&str>,
+        fps: u32,
+        choose: impl FnOnce(&[Format]) -> Option<usize> + Send + 'static,
+    ) -> Result<(Self, Negotiated, Device), Error> {
+        let shared = Arc::new(Shared::default());
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (id, thread_shared) = (id.map(str::to_owned), Arc::clone(&shared));
+        let thread = std::thread::Builder::new()
+            .name("camera".into())
+            .spawn(move || {
+                com();
+                let started = find(id.as_deref()).and_then(|listed| {
+                    let (graph, negotiated) =
+                        Graph::start(&listed.moniker, fps, choose, &thread_shared)?;
+                    Ok((graph, negotiated, listed.device))
+                });
+                let graph = match started {
+                    Ok((graph, negotiated, device)) => {
+                        let _ = ready_tx.send(Ok((negotiated, device)));
+                        graph
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // Until the camera is closed: watch the graph for a lost device.
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stop_rx.recv_timeout(Duration::from_millis(100))
+                {
+                    if graph.lost() {
+                        thread_shared.lock().lost = true;
+                        thread_shared.fresh.notify_all();
+                    }
                 }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            // Until the camera is closed: watch the graph for a lost device.
-            while let Err(mpsc::RecvTimeoutError::Timeout) =
-                stop_rx.recv_timeout(Duration::from_millis(100))
-            {
-                if graph.lost() {
-                    thread_shared.lock().lost = true;
-                    thread_shared.fresh.notify_all();
-                }
+                drop(graph);
+            })
+            .map_err(|e| Error::Thread(e.to_string()))?;
+        let (negotiated, device) = match ready_rx.recv() {
+            Ok(Ok(ready)) => ready,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
             }
-            drop(graph);
-        })
-        .map_err(|e| DeviceError::Backend {
-            kind: KIND,
-            detail: e.to_string(),
-        })?;
-    let (negotiated, info) = match ready_rx.recv() {
-        Ok(Ok(ready)) => ready,
-        Ok(Err(e)) => {
-            let _ = thread.join();
-            return Err(e);
-        }
-        Err(_) => {
-            let _ = thread.join();
-            return Err(DeviceError::Backend {
-                kind: KIND,
-                detail: "the camera thread ended".into(),
-            });
-        }
-    };
-    Ok((
-        Inner {
-            shared,
+            Err(_) => {
+                let _ = thread.join();
+                return Err(Error::Thread("it ended before the camera opened".into()));
+            }
+        };
+        Ok((
+            Self {
+                shared,
+                taken: 0,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            },
             negotiated,
-            taken: 0,
-            id: info.id.clone(),
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        },
-        info,
-    ))
-}
-
-/// The listed camera with `id` (or the first one).
-fn find(id: Option<&DeviceId>) -> Result<Listed, DeviceError> {
-    let all = list().map_err(|e| backend("list the cameras", &e))?;
-    match id {
-        None => all.into_iter().next().ok_or(DeviceError::NoCamera),
-        Some(_) if all.is_empty() => Err(DeviceError::NoCamera),
-        Some(id) => all
-            .into_iter()
-            .find(|l| &l.info.id == id)
-            .ok_or(DeviceError::NotFound { kind: KIND }),
-    }
-}
-
-impl Inner {
-    pub(super) fn size(&self) -> (u32, u32) {
-        (self.negotiated.width, self.negotiated.height)
+            device,
+        ))
     }
 
-    pub(super) fn pixel_format(&self) -> [u8; 4] {
-        self.negotiated.fourcc
-    }
-
-    pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
-        let deadline = Instant::now() + FRAME_WAIT;
+    pub(crate) fn next(&mut self, timeout: Duration) -> Result<Vec<u8>, NextError> {
+        let deadline = Instant::now() + timeout;
         let mut slot = self.shared.lock();
         loop {
             if slot.lost {
-                return Err(DeviceError::Vanished { kind: KIND });
+                return Err(NextError::Lost);
             }
             if slot.delivered > self.taken
                 && let Some(frame) = slot.frame.take()
             {
                 self.taken = slot.delivered;
-                drop(slot);
-                return self.convert(&frame);
+                return Ok(frame);
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
+                return Err(NextError::Timeout);
             };
             slot = self
                 .shared
@@ -700,46 +599,30 @@ impl Inner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
-        drop(slot);
-        // No picture in time: a camera that is no longer listed was unplugged.
-        if cameras().iter().any(|c| c.id == self.id) {
-            Err(DeviceError::Backend {
-                kind: KIND,
-                detail: "the camera sent no picture for 2 s".into(),
-            })
-        } else {
-            Err(DeviceError::Vanished { kind: KIND })
-        }
-    }
-
-    fn convert(&self, data: &[u8]) -> Result<Picture, DeviceError> {
-        let Negotiated {
-            fourcc,
-            width: w,
-            height: h,
-            stride,
-            bottom_up,
-        } = self.negotiated;
-        let picture = match &fourcc {
-            b"YUYV" => convert::yuyv_to_i420(data, w, h, stride),
-            b"NV12" => convert::nv12_to_i420(data, w, h, stride),
-            b"YU12" => convert::i420_copy(data, w, h, stride),
-            b"MJPG" => convert::mjpeg_to_i420(data),
-            _ => convert::bgr24_to_i420(data, w, h, stride, bottom_up),
-        };
-        picture.map_err(|e| DeviceError::Backend {
-            kind: KIND,
-            detail: e.to_string(),
-        })
     }
 }
 
-impl Drop for Inner {
+impl Drop for Running {
     fn drop(&mut self) {
         // The camera thread stops and releases the graph (the light goes off).
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The listed device with `id` (or the first one).
+fn find(id: Option<&str>) -> Result<Listed, Error> {
+    let all = list()?;
+    if all.is_empty() {
+        return Err(Error::NoDevices);
+    }
+    match id {
+        None => all.into_iter().next().ok_or(Error::NoDevices),
+        Some(id) => all
+            .into_iter()
+            .find(|l| l.device.id == id)
+            .ok_or(Error::NotListed),
     }
 }
