@@ -155,6 +155,23 @@ fn read_string(bag: &IPropertyBag, name: PCWSTR) -> Option<String> {
     }
 }
 
+/// Serialises this process's use of the device enumerator: listing, and
+/// binding a device it listed. Wine's enumerator rewrites its list of
+/// devices in the registry on every call, so a listing on the hot-plug
+/// watcher's thread while a camera thread lists and binds made a listed
+/// camera briefly unknown (seen: `NotFound` for it, once in seven runs of
+/// `tests/camera_windows.rs`). Listing is rare and quick, so this costs
+/// nothing on Windows either.
+static ENUMERATOR: Mutex<()> = Mutex::new(());
+
+fn enumerator() -> std::sync::MutexGuard<'static, ()> {
+    // The guard protects no data: a poisoned lock is as good as a fresh one.
+    ENUMERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The listed devices; the caller holds [`enumerator`].
 fn list() -> Result<Vec<Listed>, Error> {
     list_com().map_err(com_error(Step::List))
 }
@@ -203,6 +220,7 @@ fn list_com() -> Result<Vec<Listed>, windows::core::Error> {
 }
 
 pub(crate) fn devices() -> Result<Vec<Device>, Error> {
+    let _enumerator = enumerator();
     Ok(list()?.into_iter().map(|l| l.device).collect())
 }
 
@@ -324,7 +342,7 @@ struct Graph {
 impl Graph {
     /// Builds and runs the graph for `device`.
     fn start(
-        device: &IMoniker,
+        source: IBaseFilter,
         fps: u32,
         choose: impl FnOnce(&[Format]) -> Option<usize>,
         shared: &Arc<Shared>,
@@ -333,9 +351,6 @@ impl Graph {
         // out pointers are locals; media types we own are freed by
         // `MediaType`/`free_contents`.
         unsafe {
-            let source: IBaseFilter = device
-                .BindToObject(None, None)
-                .map_err(com_error(Step::Open))?;
             let graph: IGraphBuilder =
                 CoCreateInstance(&CLSID_FilterGraph, None, CLSCTX_INPROC_SERVER)
                     .map_err(com_error(Step::Graph))?;
@@ -526,10 +541,9 @@ impl Running {
             .name("camera".into())
             .spawn(move || {
                 com();
-                let started = find(id.as_deref()).and_then(|listed| {
-                    let (graph, negotiated) =
-                        Graph::start(&listed.moniker, fps, choose, &thread_shared)?;
-                    Ok((graph, negotiated, listed.device))
+                let started = open(id.as_deref()).and_then(|(source, device)| {
+                    let (graph, negotiated) = Graph::start(source, fps, choose, &thread_shared)?;
+                    Ok((graph, negotiated, device))
                 });
                 let graph = match started {
                     Ok((graph, negotiated, device)) => {
@@ -612,7 +626,19 @@ impl Drop for Running {
     }
 }
 
-/// The listed device with `id` (or the first one).
+/// The capture filter of the listed device `id` (or the first one), listed
+/// and bound under [`enumerator`].
+fn open(id: Option<&str>) -> Result<(IBaseFilter, Device), Error> {
+    let _enumerator = enumerator();
+    let listed = find(id)?;
+    // SAFETY: a COM call on this (initialised) thread on a moniker it listed.
+    let source: IBaseFilter =
+        unsafe { listed.moniker.BindToObject(None, None) }.map_err(com_error(Step::Open))?;
+    Ok((source, listed.device))
+}
+
+/// The listed device with `id` (or the first one); the caller holds
+/// [`enumerator`].
 fn find(id: Option<&str>) -> Result<Listed, Error> {
     let all = list()?;
     if all.is_empty() {
