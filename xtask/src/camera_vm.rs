@@ -64,10 +64,8 @@ pub fn ensure(ws: &Workspace) -> Result<()> {
     let stamp = dir.join(STAMP);
     // An unpack from before a module directory was added is redone.
     let complete = fs::read_to_string(&stamp)
-        .ok()
-        .and_then(|text| Some(text.lines().next()?.to_owned()))
-        .filter(|package| fs::read_to_string(&stamp).ok() == Some(stamp_text(package)));
-    if complete.is_some() {
+        .is_ok_and(|text| text.lines().next().is_some_and(|p| text == stamp_text(p)));
+    if complete {
         step(format!("camera VM kernel: {}", dir.display()));
         return Ok(());
     }

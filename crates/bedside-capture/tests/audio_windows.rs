@@ -101,18 +101,7 @@ fn wasapi_microphone_and_speaker_work_against_pulseaudio_under_wine() {
     } else {
         None
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(st) = wine.try_wait().expect("wine's status") {
-            break Some(st);
-        }
-        if Instant::now() > deadline {
-            let _ = wine.kill();
-            let _ = wine.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = vm::wait_or_kill(&mut wine, Duration::from_secs(60)).expect("wine's status");
     let out = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
     let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
     println!("{out}");

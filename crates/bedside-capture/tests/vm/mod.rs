@@ -294,18 +294,7 @@ fn boot(
     // Both pipes drain while qemu runs: a full pipe would stall it.
     let stdout = drain(child.stdout.take().ok_or("qemu's stdout")?);
     let stderr = drain(child.stderr.take().ok_or("qemu's stderr")?);
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            break Some(st);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_or_kill(&mut child, timeout)?;
     let console = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).replace('\r', "");
     let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
     if status.is_none() {
@@ -324,6 +313,25 @@ fn boot(
         ));
     }
     Ok(Run { console, exit })
+}
+
+/// `child`'s exit status, or `None` (and the child killed) after `timeout`.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Result<Option<std::process::ExitStatus>, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(Some(st));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Reads `pipe` to its end on a thread of its own.
