@@ -247,16 +247,19 @@ pub fn bgr24_to_i420(
     rgb_to_i420(&rgb, width, height)
 }
 
-/// One MJPEG frame (a baseline JPEG; cameras often omit the Huffman tables,
-/// which zune-jpeg fills with the standard ones) to I420. The decoded size
-/// must be even and within [`MAX_PIXELS`]; the size is checked from the
-/// header before the picture is decoded.
+/// One MJPEG frame (a baseline JPEG) to I420. Cameras often leave the
+/// Huffman tables out (UVC's MJPEG, like AVI's, assumes the standard ones):
+/// such a frame gets [`STANDARD_HUFFMAN_TABLES`] before its scan. The
+/// decoded size must be even and within [`MAX_PIXELS`]; the size is checked
+/// from the header before the picture is decoded.
 pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<Picture, ConvertError> {
     use zune_jpeg::JpegDecoder;
     use zune_jpeg::zune_core::bytestream::ZCursor;
     use zune_jpeg::zune_core::colorspace::ColorSpace;
     use zune_jpeg::zune_core::options::DecoderOptions;
 
+    let completed = with_standard_huffman_tables(jpeg);
+    let jpeg = completed.as_deref().unwrap_or(jpeg);
     let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
     decoder.decode_headers().map_err(|_| ConvertError::Jpeg)?;
@@ -266,6 +269,76 @@ pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<Picture, ConvertError> {
     let rgb = decoder.decode().map_err(|_| ConvertError::Jpeg)?;
     rgb_to_i420(&rgb, width, height)
 }
+
+/// `jpeg` with [`STANDARD_HUFFMAN_TABLES`] put before its scan, when no DHT
+/// segment comes before it; `None` when it has its own tables or its
+/// segments cannot be walked (the decoder then says what is wrong).
+fn with_standard_huffman_tables(jpeg: &[u8]) -> Option<Vec<u8>> {
+    const DHT: u8 = 0xC4;
+    const SOS: u8 = 0xDA;
+    if !jpeg.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        let marker = *jpeg.get(at..at + 2)?.get(1)?;
+        if jpeg[at] != 0xFF {
+            return None;
+        }
+        match marker {
+            DHT => return None,
+            SOS => {
+                let mut out = Vec::with_capacity(jpeg.len() + STANDARD_HUFFMAN_TABLES.len());
+                out.extend_from_slice(&jpeg[..at]);
+                out.extend_from_slice(&STANDARD_HUFFMAN_TABLES);
+                out.extend_from_slice(&jpeg[at..]);
+                return Some(out);
+            }
+            _ => {
+                let len = jpeg.get(at + 2..at + 4)?;
+                at += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+            }
+        }
+    }
+}
+
+/// One DHT segment with the four tables of ITU T.81 Annex K.3 (what an
+/// MJPEG frame without tables is coded with).
+const STANDARD_HUFFMAN_TABLES: [u8; 420] = [
+    0xFF, 0xC4, 0x01, 0xA2,
+    // DC luminance: class and id, 16 code-length counts, then the values.
+    0x00, 0x00, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
+    // AC luminance: class and id, 16 code-length counts, then the values.
+    0x10, 0x00, 0x02, 0x01, 0x03, 0x03, 0x02, 0x04, 0x03, 0x05, 0x05, 0x04, 0x04, 0x00, 0x00, 0x01,
+    0x7D, 0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61,
+    0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52, 0xD1,
+    0xF0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25, 0x26, 0x27,
+    0x28, 0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
+    0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+    0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88,
+    0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6,
+    0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4,
+    0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1,
+    0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7,
+    0xF8, 0xF9, 0xFA,
+    // DC chrominance: class and id, 16 code-length counts, then the values.
+    0x01, 0x00, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
+    // AC chrominance: class and id, 16 code-length counts, then the values.
+    0x11, 0x00, 0x02, 0x01, 0x02, 0x04, 0x04, 0x03, 0x04, 0x07, 0x05, 0x04, 0x04, 0x00, 0x01, 0x02,
+    0x77, 0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61,
+    0x71, 0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33, 0x52,
+    0xF0, 0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18, 0x19, 0x1A,
+    0x26, 0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47,
+    0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67,
+    0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x82, 0x83, 0x84, 0x85, 0x86,
+    0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4,
+    0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2,
+    0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9,
+    0xDA, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7,
+    0xF8, 0xF9, 0xFA,
+];
 
 fn avg2(a: u8, b: u8) -> u8 {
     (u16::from(a) + u16::from(b)).div_ceil(2) as u8
@@ -371,6 +444,78 @@ mod tests {
         assert!(near(f.v[8], 240), "red Cr {}", f.v[8]);
         assert!(near(f.y[2 * 16 + 14], 41), "blue luma {}", f.y[2 * 16 + 14]);
         assert!(near(f.u[8 + 7], 240), "blue Cb {}", f.u[8 + 7]);
+    }
+
+    /// The segments of `jpeg` up to its scan, as (marker, whole segment).
+    fn segments(jpeg: &[u8]) -> Vec<(u8, &[u8])> {
+        let mut out = Vec::new();
+        let mut at = 2;
+        while jpeg[at + 1] != 0xDA {
+            let len = usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+            out.push((jpeg[at + 1], &jpeg[at..at + 2 + len]));
+            at += 2 + len;
+        }
+        out
+    }
+
+    #[test]
+    fn mjpeg_without_huffman_tables_decodes_with_the_standard_ones() {
+        // Bars of eight colours, 64×16, coded with the standard tables (as a
+        // camera does), then sent without them (as many cameras do).
+        let colours = [
+            [191, 191, 191],
+            [191, 191, 0],
+            [0, 191, 191],
+            [0, 191, 0],
+            [191, 0, 191],
+            [191, 0, 0],
+            [0, 0, 191],
+            [0, 0, 0],
+        ];
+        let (w, h) = (64u16, 16u16);
+        let rgb: Vec<u8> = (0..h)
+            .flat_map(|_| (0..w).flat_map(|x| colours[usize::from(x) / 8]))
+            .collect();
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 90)
+            .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            .expect("encodes");
+        // Our table is the encoder's four, in one segment.
+        let tables: Vec<u8> = segments(&jpeg)
+            .iter()
+            .filter(|(m, _)| *m == 0xC4)
+            .flat_map(|(_, seg)| seg[4..].to_vec())
+            .collect();
+        assert_eq!(tables, STANDARD_HUFFMAN_TABLES[4..]);
+        let len = u16::from_be_bytes([STANDARD_HUFFMAN_TABLES[2], STANDARD_HUFFMAN_TABLES[3]]);
+        assert_eq!(usize::from(len) + 2, STANDARD_HUFFMAN_TABLES.len());
+
+        let bare: Vec<u8> = {
+            let kept: Vec<u8> = segments(&jpeg)
+                .iter()
+                .filter(|(m, _)| *m != 0xC4)
+                .flat_map(|(_, seg)| seg.to_vec())
+                .collect();
+            let scan = jpeg.len()
+                - jpeg
+                    .windows(2)
+                    .rev()
+                    .position(|m| m == [0xFF, 0xDA])
+                    .expect("SOS")
+                - 2;
+            [&jpeg[..2], &kept[..], &jpeg[scan..]].concat()
+        };
+        assert!(!segments(&bare).iter().any(|(m, _)| *m == 0xC4));
+        let with = mjpeg_to_i420(&jpeg).expect("the whole JPEG decodes");
+        let without = mjpeg_to_i420(&bare).expect("the JPEG without tables decodes");
+        assert_eq!(with, without);
+        // And the tables are only added when missing.
+        assert_eq!(with_standard_huffman_tables(&jpeg), None);
+        assert_eq!(with_standard_huffman_tables(b"not a jpeg"), None);
+        assert_eq!(
+            with_standard_huffman_tables(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]),
+            None
+        );
     }
 
     #[test]
