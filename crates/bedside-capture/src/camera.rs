@@ -84,6 +84,18 @@ fn choose_offer(offers: &[Offer], want: CameraFormat, preference: &[[u8; 4]]) ->
         .map(|(_, _, i)| i)
 }
 
+/// The name to show for a V4L2 card name. `uvcvideo` names a camera
+/// "<product>: <terminal>" cut at 31 bytes, and the terminal is usually
+/// named after the product ("Integrated Camera: Integrated C"): that
+/// becomes "Integrated Camera". Any other name is kept as the driver gave it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn display_name(card: &str) -> &str {
+    match card.split_once(": ") {
+        Some((product, rest)) if !rest.is_empty() && product.starts_with(rest) => product,
+        _ => card,
+    }
+}
+
 /// Every camera that can capture video.
 pub fn cameras() -> Vec<DeviceInfo> {
     imp::cameras()
@@ -206,7 +218,7 @@ mod imp {
             let stable = by_id(&path).unwrap_or(path);
             out.push(DeviceInfo {
                 id: DeviceId(format!("v4l:{}", stable.display())),
-                name: card,
+                name: display_name(&card).to_owned(),
                 kind: KIND,
                 is_default: out.is_empty(),
             });
@@ -524,6 +536,22 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_uvc_card_name_is_shown_as_its_product() {
+        assert_eq!(
+            display_name("Integrated Camera: Integrated C"),
+            "Integrated Camera"
+        );
+        assert_eq!(
+            display_name("HD Pro Webcam C920: HD Pro Webc"),
+            "HD Pro Webcam C920"
+        );
+        // Not uvcvideo's pattern: kept whole.
+        assert_eq!(display_name("vivid: capture"), "vivid: capture");
+        assert_eq!(display_name("Camera: "), "Camera: ");
+        assert_eq!(display_name("Vivid Camera"), "Vivid Camera");
+    }
 
     #[test]
     fn the_preferred_format_then_the_nearest_size_is_chosen() {
