@@ -1,23 +1,23 @@
 //! Cameras: listing and capture to I420.
 //!
-//! Linux uses V4L2 through the `v4l` crate (safe bindings; MMAP streaming).
-//! We ask for the requested size and YUYV, then take whatever the driver
-//! settles on among YUYV, NV12, I420, MJPEG and BGR24 (see
-//! [`crate::convert`]). Windows uses DirectShow (the `bedside-dshow`
-//! crate): the same formats, the offer chosen by [`choose_offer`]. macOS has no
-//! backend yet: [`cameras`] is empty and [`Camera::open`] answers
-//! [`DeviceError::NoCamera`], so a visit there runs audio-only rather than
-//! failing (ARCHITECTURE.md has why not nokhwa).
+//! Linux uses V4L2 through the `v4l` crate (safe bindings; MMAP streaming);
+//! Windows uses DirectShow (the `bedside-dshow` crate). Both list what the
+//! camera offers (pixel format, size, best frame rate) and open the offer
+//! [`choose_offer`] picks: the frame rate asked for first, then the size,
+//! then YUYV, NV12, I420, MJPEG or BGR24 in that order (see
+//! [`crate::convert`]). macOS has no backend yet: [`cameras`] is empty and
+//! [`Camera::open`] answers [`DeviceError::NoCamera`], so a visit there runs
+//! audio-only rather than failing (ARCHITECTURE.md has why not nokhwa).
 //!
 //! **Boundary:** the unit tests here run without a camera (listing answers
 //! empty, opening answers `NoCamera`) and the pixel conversions are
-//! unit-tested on known pixels. `tests/camera.rs` runs this code against a
-//! real V4L2 driver — the kernel's `vivid` virtual camera, in a VM, since
-//! this CI has no camera and its kernel no media drivers: listing among
-//! non-camera nodes, capture in each uncompressed format, a camera busy in
-//! another user's hands, and unplugging mid-capture; `tests/camera_windows.rs`
-//! runs the DirectShow backend's Windows build against the same driver
-//! under Wine in that VM. A USB (UVC) camera has not been seen here.
+//! unit-tested on known pixels. In a VM (this CI has no camera and its
+//! kernel no media or USB drivers), `tests/camera.rs` runs this code
+//! against the kernel's `vivid` virtual camera: listing among non-camera
+//! nodes, capture in each uncompressed format, a camera busy in another
+//! user's hands, and unplugging mid-capture. `tests/camera_windows.rs` runs
+//! the DirectShow backend's Windows build against vivid under Wine in that
+//! VM. A USB (UVC) camera has not been seen here.
 
 use crate::convert::Picture;
 
@@ -50,19 +50,29 @@ impl Default for CameraFormat {
 /// (`YU12`), MJPEG, then packed BGR (`BGR3`, DirectShow's `RGB24`).
 const PREFERENCE: &[[u8; 4]] = &[*b"YUYV", *b"NV12", *b"YU12", *b"MJPG", *b"BGR3"];
 
-/// One format a camera offers (a backend that lists them, like DirectShow).
+/// One size of a pixel format a camera offers, at its best frame rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(windows), allow(dead_code))]
+#[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
 struct Offer {
     fourcc: [u8; 4],
     width: u32,
     height: u32,
+    /// The most frames a second at this size; 0 when the camera does not say.
+    fps: u32,
 }
 
-/// The offer to open for `want`: the most preferred pixel format, then the
-/// size asked for, else the smallest larger one, else the largest smaller
-/// one. `None` when no offer has a format we take.
-#[cfg_attr(not(windows), allow(dead_code))]
+/// The offer to open for `want`:
+/// 1. one that keeps the frame rate asked for, or 5/6 of it (25 fps, a
+///    PAL camera's, passes for 30): a visit at 10 fps serves worse than a
+///    smaller picture that moves (a USB 2 camera often gives 720p at 30 fps
+///    in MJPEG only, and 10 fps in YUYV);
+/// 2. the size asked for, else the smallest larger one, else the largest
+///    smaller one;
+/// 3. the most preferred pixel format (YUYV needs no decoding);
+/// 4. the higher rate.
+///
+/// `None` when no offer has a format in `preference`.
+#[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
 fn choose_offer(offers: &[Offer], want: CameraFormat, preference: &[[u8; 4]]) -> Option<usize> {
     let wanted = u64::from(want.width) * u64::from(want.height);
     offers
@@ -70,6 +80,7 @@ fn choose_offer(offers: &[Offer], want: CameraFormat, preference: &[[u8; 4]]) ->
         .enumerate()
         .filter_map(|(i, o)| {
             let rank = preference.iter().position(|p| *p == o.fourcc)?;
+            let slow = o.fps != 0 && u64::from(o.fps) * 6 < u64::from(want.fps) * 5;
             let area = u64::from(o.width) * u64::from(o.height);
             let fit = if (o.width, o.height) == (want.width, want.height) {
                 (0, 0)
@@ -78,10 +89,10 @@ fn choose_offer(offers: &[Offer], want: CameraFormat, preference: &[[u8; 4]]) ->
             } else {
                 (2, wanted.saturating_sub(area))
             };
-            Some((rank, fit, i))
+            Some((slow, fit, rank, want.fps.saturating_sub(o.fps), i))
         })
         .min()
-        .map(|(_, _, i)| i)
+        .map(|(.., i)| i)
 }
 
 /// The name to show for a V4L2 card name. `uvcvideo` names a camera
@@ -261,6 +272,84 @@ mod imp {
         }
     }
 
+    /// What `dev` offers in the formats of `preference`: each size with its
+    /// best rate. A range of sizes offers the size asked for, fitted to the
+    /// range; a driver that lists no sizes offers the size asked for at an
+    /// unknown rate (the driver then settles on what it can do).
+    fn offers(
+        dev: &Device,
+        want: CameraFormat,
+        preference: &[[u8; 4]],
+    ) -> std::io::Result<Vec<Offer>> {
+        use v4l::frameinterval::FrameIntervalEnum;
+        use v4l::framesize::FrameSizeEnum;
+
+        let mut out = Vec::new();
+        for format in dev.enum_formats()? {
+            let fourcc = format.fourcc;
+            if !preference.contains(&fourcc.repr) {
+                continue;
+            }
+            let sizes: Vec<(u32, u32)> = match dev.enum_framesizes(fourcc) {
+                Ok(sizes) if !sizes.is_empty() => sizes
+                    .into_iter()
+                    .map(|s| match s.size {
+                        FrameSizeEnum::Discrete(d) => (d.width, d.height),
+                        FrameSizeEnum::Stepwise(r) => (
+                            fit_range(want.width, r.min_width, r.max_width, r.step_width),
+                            fit_range(want.height, r.min_height, r.max_height, r.step_height),
+                        ),
+                    })
+                    .collect(),
+                _ => vec![(want.width, want.height)],
+            };
+            for (width, height) in sizes {
+                let fps = dev
+                    .enum_frameintervals(fourcc, width, height)
+                    .map(|intervals| {
+                        intervals
+                            .iter()
+                            .map(|i| match &i.interval {
+                                FrameIntervalEnum::Discrete(f) => rate(f.numerator, f.denominator),
+                                FrameIntervalEnum::Stepwise(s) => {
+                                    rate(s.min.numerator, s.min.denominator)
+                                }
+                            })
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .unwrap_or(0);
+                out.push(Offer {
+                    fourcc: fourcc.repr,
+                    width,
+                    height,
+                    fps,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// `want` within `min..=max`, on a `step` from `min`.
+    fn fit_range(want: u32, min: u32, max: u32, step: u32) -> u32 {
+        let v = want.clamp(min, max.max(min));
+        if step <= 1 {
+            return v;
+        }
+        min + (v - min) / step * step
+    }
+
+    /// Frames a second for a frame interval of `numerator / denominator`
+    /// seconds, rounded (29.97 is 30); 0 when the interval is not one.
+    fn rate(numerator: u32, denominator: u32) -> u32 {
+        if numerator == 0 {
+            return 0;
+        }
+        ((u64::from(denominator) + u64::from(numerator) / 2) / u64::from(numerator))
+            .try_into()
+            .unwrap_or(u32::MAX)
+    }
+
     pub(super) struct Inner {
         stream: MmapStream<'static>,
         _dev: Device,
@@ -294,17 +383,14 @@ mod imp {
             .ok_or(DeviceError::NotFound { kind: KIND })?
             .to_owned();
         let dev = Device::with_path(&path).map_err(|e| io_error(&e))?;
-        let formats = dev.enum_formats().map_err(|e| io_error(&e))?;
-        let offered: Vec<FourCC> = formats.iter().map(|f| f.fourcc).collect();
-        let fourcc = preference
-            .iter()
-            .map(FourCC::new)
-            .find(|f| offered.contains(f))
+        let offers = offers(&dev, want, preference).map_err(|e| io_error(&e))?;
+        let chosen = choose_offer(&offers, want, preference)
+            .map(|i| offers[i])
             .ok_or(DeviceError::Unsupported { kind: KIND })?;
         let mut fmt = dev.format().map_err(|e| io_error(&e))?;
-        fmt.width = want.width;
-        fmt.height = want.height;
-        fmt.fourcc = fourcc;
+        fmt.width = chosen.width;
+        fmt.height = chosen.height;
+        fmt.fourcc = FourCC::new(&chosen.fourcc);
         // The current format's bytes per line belong to its pixel format
         // (YUYV: 2 a pixel); 0 lets the driver choose for the new one, which
         // it may still pad — every conversion honours the stride it answers.
@@ -361,6 +447,25 @@ mod imp {
                 kind: KIND,
                 detail: e.to_string(),
             })
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{fit_range, rate};
+
+        #[test]
+        fn size_ranges_and_frame_intervals() {
+            assert_eq!(fit_range(640, 16, 1920, 1), 640);
+            assert_eq!(fit_range(641, 16, 1920, 8), 640);
+            assert_eq!(fit_range(4000, 16, 1920, 8), 1920);
+            assert_eq!(fit_range(8, 16, 1920, 8), 16);
+            assert_eq!(fit_range(640, 20, 1920, 0), 640);
+            assert_eq!(rate(1, 30), 30);
+            assert_eq!(rate(1001, 30_000), 30); // 29.97
+            assert_eq!(rate(1, 25), 25);
+            assert_eq!(rate(2, 15), 8);
+            assert_eq!(rate(0, 30), 0);
         }
     }
 }
@@ -442,6 +547,7 @@ mod imp {
                     fourcc: f.fourcc,
                     width: f.width,
                     height: f.height,
+                    fps: f.fps,
                 })
                 .collect();
             choose_offer(&offers, want, &preference)
@@ -553,32 +659,90 @@ mod tests {
         assert_eq!(display_name("Vivid Camera"), "Vivid Camera");
     }
 
-    #[test]
-    fn the_preferred_format_then_the_nearest_size_is_chosen() {
-        let offer = |fourcc: &[u8; 4], width, height| Offer {
+    fn offer(fourcc: &[u8; 4], width: u32, height: u32, fps: u32) -> Offer {
+        Offer {
             fourcc: *fourcc,
             width,
             height,
-        };
-        let want = CameraFormat::default(); // 640×480
+            fps,
+        }
+    }
+
+    #[test]
+    fn the_nearest_size_then_the_preferred_format_is_chosen() {
+        let want = CameraFormat::default(); // 640×480 at 30
         let offers = [
-            offer(b"MJPG", 640, 480),
-            offer(b"YUYV", 1280, 720),
-            offer(b"YUYV", 320, 240),
-            offer(b"YUYV", 800, 600),
-            offer(b"H264", 640, 480),
+            offer(b"MJPG", 1920, 1080, 30),
+            offer(b"YUYV", 1280, 720, 30),
+            offer(b"YUYV", 320, 240, 30),
+            offer(b"YUYV", 800, 600, 30),
+            offer(b"H264", 640, 480, 30),
+            offer(b"MJPG", 640, 480, 30),
+            offer(b"YUYV", 640, 480, 30),
         ];
-        // YUYV beats MJPEG; among YUYV the smallest larger size.
-        assert_eq!(choose_offer(&offers, want, PREFERENCE), Some(3));
+        // The exact size, and YUYV over MJPEG there.
+        assert_eq!(choose_offer(&offers, want, PREFERENCE), Some(6));
+        assert_eq!(choose_offer(&offers[..6], want, PREFERENCE), Some(5));
+        // No exact size: the smallest larger one, whatever its format.
+        assert_eq!(choose_offer(&offers[..4], want, PREFERENCE), Some(3));
         assert_eq!(choose_offer(&offers[..3], want, PREFERENCE), Some(1));
         // Only smaller sizes: the largest of them.
-        let small = [offer(b"NV12", 160, 120), offer(b"NV12", 320, 240)];
+        let small = [offer(b"NV12", 160, 120, 30), offer(b"NV12", 320, 240, 30)];
         assert_eq!(choose_offer(&small, want, PREFERENCE), Some(1));
-        // The exact size wins within a format; nothing usable is None.
-        let exact = [offer(b"BGR3", 1920, 1080), offer(b"BGR3", 640, 480)];
-        assert_eq!(choose_offer(&exact, want, PREFERENCE), Some(1));
-        assert_eq!(choose_offer(&offers[4..], want, PREFERENCE), None);
-        assert_eq!(choose_offer(&offers, want, &[*b"MJPG"]), Some(0));
+        // Nothing usable is None; a preference of one format takes only it.
+        assert_eq!(choose_offer(&offers[4..5], want, PREFERENCE), None);
+        assert_eq!(choose_offer(&offers, want, &[*b"MJPG"]), Some(5));
+    }
+
+    #[test]
+    fn the_frame_rate_asked_for_comes_before_size_and_format() {
+        // A USB 2 webcam: 720p at 30 fps in MJPEG only.
+        let webcam = [
+            offer(b"MJPG", 640, 480, 30),
+            offer(b"MJPG", 1280, 720, 30),
+            offer(b"YUYV", 640, 480, 30),
+            offer(b"YUYV", 1280, 720, 10),
+        ];
+        let hd = CameraFormat {
+            width: 1280,
+            height: 720,
+            fps: 30,
+        };
+        assert_eq!(choose_offer(&webcam, hd, PREFERENCE), Some(1));
+        assert_eq!(
+            choose_offer(&webcam, CameraFormat::default(), PREFERENCE),
+            Some(2)
+        );
+        // 10 fps is enough when that is what is asked for.
+        let slow = CameraFormat { fps: 10, ..hd };
+        assert_eq!(choose_offer(&webcam, slow, PREFERENCE), Some(3));
+        // No offer keeps 30 fps at 720p in YUYV: a smaller size that does.
+        assert_eq!(choose_offer(&webcam, hd, &[*b"YUYV"]), Some(2));
+        // 25 fps keeps 30 (vivid's VGA; PAL cameras), 20 does not.
+        let pal = [offer(b"YUYV", 640, 360, 30), offer(b"YUYV", 640, 480, 25)];
+        assert_eq!(
+            choose_offer(&pal, CameraFormat::default(), PREFERENCE),
+            Some(1)
+        );
+        let twenty = [offer(b"YUYV", 640, 360, 30), offer(b"YUYV", 640, 480, 20)];
+        assert_eq!(
+            choose_offer(&twenty, CameraFormat::default(), PREFERENCE),
+            Some(0)
+        );
+        // When nothing keeps the rate, the size comes first again, then the
+        // higher rate; a rate the camera does not say (0) is not held against it.
+        let dim = [offer(b"YUYV", 640, 480, 15), offer(b"YUYV", 1280, 720, 5)];
+        assert_eq!(choose_offer(&dim, hd, PREFERENCE), Some(1));
+        let same = [offer(b"YUYV", 640, 480, 15), offer(b"YUYV", 640, 480, 25)];
+        assert_eq!(
+            choose_offer(&same, CameraFormat::default(), PREFERENCE),
+            Some(1)
+        );
+        let unsaid = [offer(b"YUYV", 640, 480, 15), offer(b"BGR3", 640, 480, 0)];
+        assert_eq!(
+            choose_offer(&unsaid, CameraFormat::default(), PREFERENCE),
+            Some(1)
+        );
     }
 
     #[test]

@@ -322,6 +322,7 @@ fn offers(
                 fourcc,
                 width,
                 height,
+                fps: crate::rate_of(caps.MinFrameInterval),
             },
             mt,
             caps,

@@ -52,6 +52,19 @@ pub struct Format {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    /// The most frames a second this format offers (from its shortest
+    /// frame interval), 0 when the camera does not say.
+    pub fps: u32,
+}
+
+/// Frames a second for a frame interval in DirectShow's 100 ns units,
+/// rounded (29.97 is 30); 0 for an interval that is not positive.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn rate_of(interval: i64) -> u32 {
+    if interval <= 0 {
+        return 0;
+    }
+    u32::try_from((10_000_000 + interval / 2) / interval).unwrap_or(u32::MAX)
 }
 
 /// What an open camera delivers.
@@ -240,6 +253,17 @@ impl Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_intervals_become_whole_rates() {
+        assert_eq!(rate_of(333_333), 30);
+        assert_eq!(rate_of(333_667), 30); // 29.97
+        assert_eq!(rate_of(1_000_000), 10);
+        assert_eq!(rate_of(400_000), 25);
+        assert_eq!(rate_of(1), 10_000_000);
+        assert_eq!(rate_of(0), 0);
+        assert_eq!(rate_of(-5), 0);
+    }
 
     #[test]
     fn hresults_say_what_a_person_can_do() {
