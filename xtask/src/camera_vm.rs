@@ -5,14 +5,15 @@
 //!
 //! Here we fetch Debian's current `linux-image-*-amd64` package once (`apt-get download`,
 //! no root needed, nothing installed) and unpack only the kernel image and the modules the
-//! VM loads ([`MODULE_DIRS`]: the media drivers, and virtio-9p for sharing this machine's
-//! files) into `<target>/camera-vm/kernel`. The test reads that directory from
+//! VM loads ([`MODULE_DIRS`]: the media drivers, USB and USB/IP for the USB camera test,
+//! and virtio-9p for sharing this machine's files) into `<target>/camera-vm/kernel`. The test reads that directory from
 //! [`KERNEL_VAR`], which `cargo xtask test` sets when the kernel is there: then the test
 //! must run. Where Debian's kernel package does not exist (Ubuntu), setup says so and the
 //! test skips.
 //!
-//! The Windows camera backend runs in the same VM under Wine (`tests/camera_windows.rs`,
-//! built by `wine.rs`).
+//! The same VM runs a USB camera through the real `uvcvideo` driver on a virtual USB port
+//! (`tests/camera_uvc.rs`), and the Windows camera backend under Wine
+//! (`tests/camera_windows.rs`, built by `wine.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,10 +44,14 @@ pub fn ready_kernel(ws: &Workspace) -> Option<PathBuf> {
 /// The file that marks a complete unpack (it holds the package and [`MODULE_DIRS`]).
 const STAMP: &str = ".complete";
 
-/// The module directories unpacked: vivid and what it needs, and virtio-9p (the Windows
-/// camera test shares this machine's root with the VM).
+/// The module directories unpacked: vivid, uvcvideo and what they need; USB core and
+/// USB/IP's virtual host controller (the USB camera test, `tests/camera_uvc.rs`); and
+/// virtio-9p (the Windows camera test shares this machine's root with the VM).
 const MODULE_DIRS: &[&str] = &[
     "drivers/media",
+    "drivers/usb/common",
+    "drivers/usb/core",
+    "drivers/usb/usbip",
     "drivers/virtio",
     "fs/9p",
     "fs/netfs",
@@ -127,7 +132,7 @@ fn parse_kernel_package(apt_cache_depends: &str) -> Option<String> {
 /// Unpacks the kernel image and [`MODULE_DIRS`] from `deb`.
 fn unpack(deb: &Path, into: &Path) -> Result<()> {
     step(format!(
-        "unpacking the kernel and its media and virtio-9p modules into {}",
+        "unpacking the kernel and its media, USB and virtio-9p modules into {}",
         into.display()
     ));
     let wanted: Vec<String> = MODULE_DIRS

@@ -15,9 +15,12 @@
 //! kernel no media or USB drivers), `tests/camera.rs` runs this code
 //! against the kernel's `vivid` virtual camera: listing among non-camera
 //! nodes, capture in each uncompressed format, a camera busy in another
-//! user's hands, and unplugging mid-capture. `tests/camera_windows.rs` runs
-//! the DirectShow backend's Windows build against vivid under Wine in that
-//! VM. A USB (UVC) camera has not been seen here.
+//! user's hands, and unplugging mid-capture. `tests/camera_uvc.rs` runs it
+//! against the real `uvcvideo` driver and a USB camera on a virtual USB
+//! port (USB/IP): MJPEG and YUYV over USB, the format choice, a USB
+//! disconnect. `tests/camera_windows.rs` runs the DirectShow backend's
+//! Windows build against vivid under Wine in that VM. A physical camera has
+//! not been seen here.
 
 use crate::convert::Picture;
 
