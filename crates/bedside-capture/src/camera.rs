@@ -98,6 +98,67 @@ fn choose_offer(offers: &[Offer], want: CameraFormat, preference: &[[u8; 4]]) ->
         .map(|(.., i)| i)
 }
 
+/// How long a camera may send no usable picture before it counts as failed.
+/// Webcams take a second or more to start (some several), slow to a few
+/// frames a second in the dark, and send a corrupt frame now and then; none
+/// of that should end a visit's video.
+pub const STALLED: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Time since the last usable picture, and why the latest attempt gave none.
+#[derive(Debug)]
+#[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
+struct Stall {
+    since: std::time::Instant,
+    problem: Option<String>,
+}
+
+#[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
+impl Stall {
+    fn new(now: std::time::Instant) -> Self {
+        Self {
+            since: now,
+            problem: None,
+        }
+    }
+
+    fn picture(&mut self, now: std::time::Instant) {
+        self.since = now;
+        self.problem = None;
+    }
+
+    /// No usable picture this time (`problem` says why, if known): `Ok(None)`
+    /// until [`STALLED`] has passed since the last one, then an error.
+    fn nothing(
+        &mut self,
+        problem: Option<String>,
+        now: std::time::Instant,
+    ) -> Result<Option<Picture>, DeviceError> {
+        if problem.is_some() {
+            self.problem = problem;
+        }
+        if now.duration_since(self.since) < STALLED {
+            return Ok(None);
+        }
+        let why = self
+            .problem
+            .as_deref()
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default();
+        Err(DeviceError::Backend {
+            kind: crate::devices::DeviceKind::Camera,
+            detail: format!(
+                "the camera sent no usable picture for {} s{why}",
+                STALLED.as_secs()
+            ),
+        })
+    }
+
+    #[cfg_attr(not(windows), allow(dead_code))]
+    fn quiet_for(&self, now: std::time::Instant) -> std::time::Duration {
+        now.duration_since(self.since)
+    }
+}
+
 /// The name to show for a V4L2 card name. `uvcvideo` names a camera
 /// "<product>: <terminal>" cut at 31 bytes, and the terminal is usually
 /// named after the product ("Integrated Camera: Integrated C"): that
@@ -156,9 +217,26 @@ impl Camera {
         Ok(Self { inner, info })
     }
 
-    /// The next picture as I420 (waits for the camera, at most ~2 s).
+    /// The next picture as I420, waiting at most about `wait` for it:
+    /// `Ok(None)` when none came (a camera starting, or slow in the dark) or
+    /// the one that came was corrupt — it is skipped. An error when the camera
+    /// is gone, or has sent no usable picture for [`STALLED`]. The first call
+    /// starts the camera and may wait up to [`STALLED`] for its first picture.
+    pub fn poll_frame(
+        &mut self,
+        wait: std::time::Duration,
+    ) -> Result<Option<Picture>, DeviceError> {
+        self.inner.poll_frame(wait)
+    }
+
+    /// The next picture as I420: waits until one comes, or an error (at
+    /// most [`STALLED`] without a usable picture).
     pub fn next_frame(&mut self) -> Result<Picture, DeviceError> {
-        self.inner.next_frame()
+        loop {
+            if let Some(p) = self.poll_frame(std::time::Duration::from_millis(500))? {
+                return Ok(p);
+            }
+        }
     }
 
     /// The size the camera delivers.
@@ -181,7 +259,7 @@ impl Camera {
 #[cfg(target_os = "linux")]
 mod imp {
     use std::path::{Path, PathBuf};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use v4l::buffer::Type;
     use v4l::capability::Flags;
@@ -355,6 +433,9 @@ mod imp {
 
     pub(super) struct Inner {
         stream: MmapStream<'static>,
+        handle: std::sync::Arc<v4l::device::Handle>,
+        started: bool,
+        stall: Stall,
         _dev: Device,
         pixels: Pixels,
         width: u32,
@@ -405,10 +486,14 @@ mod imp {
         let _ = dev.set_params(&v4l::video::capture::Parameters::with_fps(want.fps.max(1)));
         let mut stream =
             MmapStream::with_buffers(&dev, Type::VideoCapture, 4).map_err(|e| io_error(&e))?;
-        stream.set_timeout(Duration::from_secs(2));
+        // Only the first picture is waited for inside `v4l` (see `poll_frame`).
+        stream.set_timeout(STALLED);
         Ok((
             Inner {
                 stream,
+                handle: dev.handle(),
+                started: false,
+                stall: Stall::new(Instant::now()),
                 _dev: dev,
                 pixels,
                 width: got.width,
@@ -434,8 +519,36 @@ mod imp {
             }
         }
 
-        pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
-            let (buf, meta) = self.stream.next().map_err(|e| io_error(&e))?;
+        /// `v4l` 0.14's stream cannot go on after its own wait times out (it
+        /// would queue the held buffer twice), so after the first picture we
+        /// wait with `poll` and only then take the picture; the first call
+        /// starts the stream and waits inside `v4l`, up to [`STALLED`].
+        pub(super) fn poll_frame(
+            &mut self,
+            wait: Duration,
+        ) -> Result<Option<Picture>, DeviceError> {
+            /// `POLLIN` (Linux's value; this module is Linux-only).
+            const POLLIN: i16 = 0x001;
+            if self.started {
+                let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+                if self.handle.poll(POLLIN, ms).map_err(|e| io_error(&e))? == 0 {
+                    return self.stall.nothing(None, Instant::now());
+                }
+            }
+            self.started = true;
+            let (buf, meta) = match self.stream.next() {
+                Ok(next) => next,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    return Err(DeviceError::Backend {
+                        kind: KIND,
+                        detail: format!(
+                            "the camera sent no picture within {} s of starting",
+                            STALLED.as_secs()
+                        ),
+                    });
+                }
+                Err(e) => return Err(io_error(&e)),
+            };
             let used = (meta.bytesused as usize).min(buf.len());
             let data = if used == 0 { buf } else { &buf[..used] };
             let (w, h, stride) = (self.width, self.height, self.stride);
@@ -446,10 +559,14 @@ mod imp {
                 Pixels::Mjpeg => convert::mjpeg_to_i420(data),
                 Pixels::Bgr24 => convert::bgr24_to_i420(data, w, h, stride, false),
             };
-            frame.map_err(|e| DeviceError::Backend {
-                kind: KIND,
-                detail: e.to_string(),
-            })
+            match frame {
+                Ok(p) => {
+                    self.stall.picture(Instant::now());
+                    Ok(Some(p))
+                }
+                // A corrupt frame (a glitch on the USB bus) is skipped.
+                Err(e) => self.stall.nothing(Some(e.to_string()), Instant::now()),
+            }
         }
     }
 
@@ -478,7 +595,7 @@ mod imp {
     //! DirectShow through `bedside-dshow` (its own crate: the COM calls are
     //! `unsafe`): the format chosen by [`choose_offer`], pictures converted
     //! here.
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use bedside_dshow::{Capture, Error, Format, NextError};
 
@@ -527,6 +644,7 @@ mod imp {
     pub(super) struct Inner {
         capture: Capture,
         id: DeviceId,
+        stall: Stall,
     }
 
     pub(super) fn open(
@@ -563,7 +681,14 @@ mod imp {
             kind: KIND,
             is_default: cameras().first().is_some_and(|c| c.id == id),
         };
-        Ok((Inner { capture, id }, info))
+        Ok((
+            Inner {
+                capture,
+                id,
+                stall: Stall::new(Instant::now()),
+            },
+            info,
+        ))
     }
 
     impl Inner {
@@ -576,19 +701,21 @@ mod imp {
             self.capture.negotiated().fourcc
         }
 
-        pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
-            let data = match self.capture.next(Duration::from_secs(2)) {
+        pub(super) fn poll_frame(
+            &mut self,
+            wait: Duration,
+        ) -> Result<Option<Picture>, DeviceError> {
+            let data = match self.capture.next(wait) {
                 Ok(data) => data,
                 Err(NextError::Lost) => return Err(DeviceError::Vanished { kind: KIND }),
-                // No picture in time: a camera no longer listed was unplugged.
-                Err(NextError::Timeout) if !cameras().iter().any(|c| c.id == self.id) => {
-                    return Err(DeviceError::Vanished { kind: KIND });
-                }
                 Err(NextError::Timeout) => {
-                    return Err(DeviceError::Backend {
-                        kind: KIND,
-                        detail: "the camera sent no picture for 2 s".into(),
-                    });
+                    // Quiet for 2 s: a camera no longer listed was unplugged
+                    // (not every driver posts a device-lost event).
+                    let quiet = self.stall.quiet_for(Instant::now()) >= Duration::from_secs(2);
+                    if quiet && !cameras().iter().any(|c| c.id == self.id) {
+                        return Err(DeviceError::Vanished { kind: KIND });
+                    }
+                    return self.stall.nothing(None, Instant::now());
                 }
             };
             let n = self.capture.negotiated();
@@ -600,10 +727,14 @@ mod imp {
                 b"MJPG" => convert::mjpeg_to_i420(&data),
                 _ => convert::bgr24_to_i420(&data, w, h, stride, n.bottom_up),
             };
-            picture.map_err(|e| DeviceError::Backend {
-                kind: KIND,
-                detail: e.to_string(),
-            })
+            match picture {
+                Ok(p) => {
+                    self.stall.picture(Instant::now());
+                    Ok(Some(p))
+                }
+                // A corrupt frame is skipped.
+                Err(e) => self.stall.nothing(Some(e.to_string()), Instant::now()),
+            }
         }
     }
 }
@@ -636,7 +767,10 @@ mod imp {
             match *self {}
         }
 
-        pub(super) fn next_frame(&mut self) -> Result<Picture, DeviceError> {
+        pub(super) fn poll_frame(
+            &mut self,
+            _wait: std::time::Duration,
+        ) -> Result<Option<Picture>, DeviceError> {
             match *self {}
         }
     }
@@ -645,6 +779,35 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_camera_is_failed_only_after_ten_quiet_seconds() {
+        let start = std::time::Instant::now();
+        let at = |s: u64| start + std::time::Duration::from_secs(s);
+        let mut stall = Stall::new(start);
+        assert_eq!(stall.nothing(None, at(3)), Ok(None));
+        assert_eq!(stall.nothing(Some("bad JPEG".into()), at(9)), Ok(None));
+        stall.picture(at(9));
+        assert_eq!(stall.quiet_for(at(12)), std::time::Duration::from_secs(3));
+        assert_eq!(stall.nothing(None, at(18)), Ok(None));
+        // A problem is kept for the report, until a picture comes.
+        assert_eq!(stall.nothing(Some("bad JPEG".into()), at(18)), Ok(None));
+        assert_eq!(
+            stall.nothing(None, at(19)),
+            Err(DeviceError::Backend {
+                kind: crate::devices::DeviceKind::Camera,
+                detail: "the camera sent no usable picture for 10 s (bad JPEG)".into()
+            })
+        );
+        stall.picture(at(20));
+        assert_eq!(
+            stall.nothing(None, at(30)),
+            Err(DeviceError::Backend {
+                kind: crate::devices::DeviceKind::Camera,
+                detail: "the camera sent no usable picture for 10 s".into()
+            })
+        );
+    }
 
     #[test]
     fn a_uvc_card_name_is_shown_as_its_product() {

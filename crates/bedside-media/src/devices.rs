@@ -457,8 +457,11 @@ pub(crate) fn video_sender(shared: &PeerShared) {
             }
         }
         let frame = match camera.as_mut() {
-            Some(c) => match c.next_frame() {
-                Ok(p) => to_frame(p),
+            // Waiting briefly, so a switch, camera off or hang-up is seen
+            // while a camera is slow to start or skips a corrupt frame.
+            Some(c) => match c.poll_frame(Duration::from_millis(250)) {
+                Ok(Some(p)) => to_frame(p),
+                Ok(None) => continue,
                 Err(e) => {
                     notice(shared, DeviceKind::Camera, &e);
                     camera = None;
@@ -628,10 +631,11 @@ impl CameraPreview {
             .name("bedside-camera-preview".into())
             .spawn(move || {
                 while !s.load(Ordering::Acquire) {
-                    match camera.next_frame() {
-                        Ok(p) => {
+                    match camera.poll_frame(Duration::from_millis(250)) {
+                        Ok(Some(p)) => {
                             tx.send_replace(Some(Arc::new(to_frame(p))));
                         }
+                        Ok(None) => {}
                         Err(_) => break,
                     }
                 }
