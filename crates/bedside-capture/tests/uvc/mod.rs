@@ -1,18 +1,22 @@
 //! A USB camera for `camera_uvc.rs`, on a virtual USB port: a UVC 1.0 device
-//! (MJPEG and YUYV on a bulk endpoint, as many webcams are) served over
-//! USB/IP to the kernel's `vhci_hcd`. The kernel sees a high-speed USB
-//! device plugged into a root-hub port, enumerates it and binds its real
-//! `uvcvideo` driver, which then does to this device what it does to a
-//! camera: descriptor parsing, probe and commit, bulk streaming with UVC
-//! payload headers, and a USB disconnect when it is unplugged.
+//! (MJPEG and YUYV, streamed on an isochronous endpoint as most webcams do,
+//! or on a bulk endpoint as many others do) served over USB/IP to the
+//! kernel's `vhci_hcd`. The kernel sees a high-speed USB device plugged
+//! into a root-hub port, enumerates it and binds its real `uvcvideo`
+//! driver, which then does to this device what it does to a camera:
+//! descriptor parsing, probe and commit, streaming with UVC payload headers
+//! (and the isochronous alternate setting), and a USB disconnect when it is
+//! unplugged.
 //!
 //! The device end is this process: [`UsbCamera::plug`] hands one end of a
 //! stream socket pair to `vhci_hcd` (its sysfs `attach`, which is what
 //! `usbip attach` writes after its TCP handshake) and answers the kernel's
 //! USB/IP requests on the other. Pictures are 75 % colour bars (as vivid
 //! draws) under a band that carries the frame's number in 24 cells, so a
-//! test can tell fresh frames in order; MJPEG frames have no Huffman tables,
-//! as many cameras send them.
+//! test can tell fresh frames in order. MJPEG frames have no Huffman
+//! tables, as many cameras send them, and every frame whose number ends in
+//! 7 comes without its first half, as a glitch on the bus leaves one
+//! ([`is_corrupt`]).
 //!
 //! Runs inside the camera VM only (it needs `vhci_hcd` and root).
 
@@ -32,9 +36,11 @@ use std::time::{Duration, Instant};
 const VHCI: &str = "/sys/devices/platform/vhci_hcd.0";
 /// `USB_SPEED_HIGH`.
 const HIGH_SPEED: u32 = 3;
-/// The most bytes a UVC payload (header and data) carries here, and what the
-/// device tells the host in `dwMaxPayloadTransferSize`.
+/// The most bytes a UVC payload (header and data) carries on the bulk
+/// endpoint, and what the device tells the host in `dwMaxPayloadTransferSize`.
 const PAYLOAD: usize = 16 * 1024;
+/// The isochronous endpoint's packet size (one payload a microframe).
+const ISO_PACKET: u16 = 1024;
 /// The product string: `uvcvideo` names the V4L2 device after it.
 pub const PRODUCT: &str = "Bedside Test Camera";
 
@@ -43,6 +49,16 @@ pub const PRODUCT: &str = "Bedside Test Camera";
 pub enum Pixels {
     Mjpeg,
     Yuyv,
+}
+
+/// How the camera streams video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// One bulk endpoint on the streaming interface.
+    Bulk,
+    /// Alternate setting 1 of the streaming interface has an isochronous
+    /// endpoint; setting 0 has none (no bandwidth while idle).
+    Isochronous,
 }
 
 /// One size and frame rate of a format.
@@ -64,9 +80,14 @@ impl UsbCamera {
     /// Plugs a camera offering `modes` (formats in the order they first
     /// appear, as the descriptors list them) into root-hub port `port`.
     /// Every mode the host commits to is pushed onto `commits`.
-    pub fn plug(port: u32, modes: &[Mode], commits: Arc<Mutex<Vec<Mode>>>) -> io::Result<Self> {
+    pub fn plug(
+        port: u32,
+        transfer: Transfer,
+        modes: &[Mode],
+        commits: Arc<Mutex<Vec<Mode>>>,
+    ) -> io::Result<Self> {
         let (ours, kernels) = UnixStream::pair()?;
-        let device = Device::new(modes, commits);
+        let device = Device::new(transfer, modes, commits);
         let reader = ours.try_clone()?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
@@ -111,8 +132,11 @@ struct Submit {
     direction: u32,
     ep: u32,
     length: usize,
+    start_frame: u32,
     setup: [u8; 8],
     data: Vec<u8>,
+    /// An isochronous URB's packets: (offset, length) in its buffer.
+    packets: Vec<(u32, u32)>,
 }
 
 const CMD_SUBMIT: u32 = 1;
@@ -142,13 +166,14 @@ fn read_requests(mut from: UnixStream, to: &Sender<Request>) {
                 if from.read_exact(&mut data).is_err() {
                     return;
                 }
-                if packets > 0 {
-                    // Isochronous descriptors: this device has no such endpoint.
-                    let mut skip = vec![0; packets as usize * 16];
-                    if from.read_exact(&mut skip).is_err() {
-                        return;
-                    }
+                let mut descriptors = vec![0; packets.max(0) as usize * 16];
+                if from.read_exact(&mut descriptors).is_err() {
+                    return;
                 }
+                let packets = descriptors
+                    .chunks_exact(16)
+                    .map(|d| (be(d, 0), be(d, 4)))
+                    .collect();
                 let mut setup = [0; 8];
                 setup.copy_from_slice(&header[40..48]);
                 Request::Submit(Submit {
@@ -157,8 +182,10 @@ fn read_requests(mut from: UnixStream, to: &Sender<Request>) {
                     direction,
                     ep: be(&header, 16),
                     length,
+                    start_frame: be(&header, 28),
                     setup,
                     data,
+                    packets,
                 })
             }
             CMD_UNLINK => Request::Unlink {
@@ -175,6 +202,7 @@ fn read_requests(mut from: UnixStream, to: &Sender<Request>) {
 
 /// The UVC device: its descriptors, probe state and stream.
 struct Device {
+    transfer: Transfer,
     /// Formats in descriptor order, each with its frames (sizes).
     formats: Vec<(Pixels, Vec<Mode>)>,
     commits: Arc<Mutex<Vec<Mode>>>,
@@ -191,7 +219,7 @@ struct Device {
 }
 
 impl Device {
-    fn new(modes: &[Mode], commits: Arc<Mutex<Vec<Mode>>>) -> Self {
+    fn new(transfer: Transfer, modes: &[Mode], commits: Arc<Mutex<Vec<Mode>>>) -> Self {
         let mut formats: Vec<(Pixels, Vec<Mode>)> = Vec::new();
         for m in modes {
             match formats.iter_mut().find(|(p, _)| *p == m.pixels) {
@@ -200,6 +228,7 @@ impl Device {
             }
         }
         let mut device = Self {
+            transfer,
             formats,
             commits,
             probe: [0; 26],
@@ -259,28 +288,57 @@ impl Device {
         out.write_all(&h)
     }
 
-    /// Answers one pending bulk URB with the next payload, if a frame is due.
+    /// Answers the oldest pending video URB once a frame is due: a bulk URB
+    /// with one payload, an isochronous one with a payload a packet (empty
+    /// packets once the frame is sent and the next is not due).
     fn stream(&mut self, out: &mut UnixStream) -> io::Result<()> {
-        let Some(mode) = self.committed else {
+        if self.pending.is_empty() || !self.frame_ready() {
             return Ok(());
-        };
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        if self.frame.is_none() {
-            let now = Instant::now();
-            if now < self.next_frame_at {
-                return Ok(());
-            }
-            let interval = Duration::from_secs(1) / mode.fps;
-            self.next_frame_at = (self.next_frame_at + interval).max(now);
-            self.frame = Some((picture(mode, self.sequence), 0));
-            self.sequence += 1;
         }
         let urb = self.pending.pop_front().expect("a pending URB");
+        if urb.packets.is_empty() {
+            let payload = self.next_payload(urb.length.min(PAYLOAD));
+            return reply(out, &urb, 0, &payload, &[]);
+        }
+        let mut data = Vec::new();
+        let mut actual = Vec::with_capacity(urb.packets.len());
+        for &(_, length) in &urb.packets {
+            if !self.frame_ready() {
+                actual.push(0);
+                continue;
+            }
+            let payload = self.next_payload(length as usize);
+            actual.push(payload.len() as u32);
+            data.extend_from_slice(&payload);
+        }
+        reply(out, &urb, 0, &data, &actual)
+    }
+
+    /// Whether a frame is being sent, starting the next one if it is due.
+    fn frame_ready(&mut self) -> bool {
+        let Some(mode) = self.committed else {
+            return false;
+        };
+        if self.frame.is_some() {
+            return true;
+        }
+        let now = Instant::now();
+        if now < self.next_frame_at {
+            return false;
+        }
+        let interval = Duration::from_secs(1) / mode.fps;
+        self.next_frame_at = (self.next_frame_at + interval).max(now);
+        self.frame = Some((picture(mode, self.sequence), 0));
+        self.sequence += 1;
+        true
+    }
+
+    /// The next payload of the current frame, at most `room` bytes: a
+    /// 2-byte header (end of header, the frame's FID bit, EOF on its last
+    /// payload) and data.
+    fn next_payload(&mut self, room: usize) -> Vec<u8> {
         let (data, sent) = self.frame.as_mut().expect("a frame");
-        let room = urb.length.min(PAYLOAD) - 2;
-        let chunk = (data.len() - *sent).min(room);
+        let chunk = (data.len() - *sent).min(room.saturating_sub(2));
         let end = *sent + chunk == data.len();
         let mut payload = vec![2, 0x80 | self.fid | if end { 0x02 } else { 0 }];
         payload.extend_from_slice(&data[*sent..*sent + chunk]);
@@ -289,7 +347,7 @@ impl Device {
             self.frame = None;
             self.fid ^= 1;
         }
-        reply(out, &urb, 0, &payload)
+        payload
     }
 
     /// A control transfer on endpoint 0.
@@ -303,8 +361,16 @@ impl Device {
             (0x81, 0x0A) => Some(vec![0]),
             // GET_DESCRIPTOR.
             (0x80, 0x06) => self.descriptor(value),
-            // SET_CONFIGURATION, SET_INTERFACE, SET_FEATURE.
-            (0x00, 0x09) | (0x01, 0x0B) | (0x00..=0x02, 0x03) => Some(Vec::new()),
+            // SET_CONFIGURATION, SET_FEATURE.
+            (0x00, 0x09) | (0x00..=0x02, 0x03) => Some(Vec::new()),
+            // SET_INTERFACE: the streaming interface's setting 0 is how a
+            // host stops an isochronous stream.
+            (0x01, 0x0B) => {
+                if value == 0 {
+                    self.frame = None;
+                }
+                Some(Vec::new())
+            }
             // CLEAR_FEATURE: on the video endpoint, how a host stops a bulk
             // stream (uvcvideo does what Windows does).
             (0x00..=0x02, 0x01) => {
@@ -337,10 +403,10 @@ impl Device {
         match answer {
             Some(mut data) if s.direction == DIR_IN => {
                 data.truncate(usize::from(length).min(s.length));
-                reply(out, s, 0, &data)
+                reply(out, s, 0, &data, &[])
             }
-            Some(_) => reply(out, s, 0, &[]),
-            None => reply(out, s, EPIPE, &[]),
+            Some(_) => reply(out, s, 0, &[], &[]),
+            None => reply(out, s, EPIPE, &[], &[]),
         }
     }
 
@@ -362,7 +428,11 @@ impl Device {
         p[3] = frame as u8;
         p[4..8].copy_from_slice(&(10_000_000 / mode.fps).to_le_bytes());
         p[18..22].copy_from_slice(&frame_size(mode).to_le_bytes());
-        p[22..26].copy_from_slice(&(PAYLOAD as u32).to_le_bytes());
+        let payload = match self.transfer {
+            Transfer::Bulk => PAYLOAD as u32,
+            Transfer::Isochronous => u32::from(ISO_PACKET),
+        };
+        p[22..26].copy_from_slice(&payload.to_le_bytes());
         p
     }
 
@@ -400,7 +470,8 @@ impl Device {
     }
 
     /// Configuration 1: an interface association of video control
-    /// (camera → streaming terminal) and video streaming (bulk IN 0x81).
+    /// (camera → streaming terminal) and video streaming (IN 0x81: bulk on
+    /// setting 0, or isochronous on setting 1).
     fn configuration(&self) -> Vec<u8> {
         // Class-specific video control: header, camera terminal (1), output terminal (2).
         let mut vc = vec![13, 0x24, 0x01, 0x00, 0x01, 0, 0];
@@ -458,31 +529,58 @@ impl Device {
         c.extend_from_slice(&[8, 0x0B, 0, 2, 0x0E, 0x03, 0, 2]); // association
         c.extend_from_slice(&[9, 4, 0, 0, 0, 0x0E, 0x01, 0, 2]); // video control
         c.extend_from_slice(&vc);
-        c.extend_from_slice(&[9, 4, 1, 0, 1, 0x0E, 0x02, 0, 0]); // video streaming
-        c.extend_from_slice(&vs);
-        c.extend_from_slice(&[7, 5, 0x81, 0x02, 0x00, 0x02, 0]); // bulk IN, 512 bytes
+        match self.transfer {
+            Transfer::Bulk => {
+                c.extend_from_slice(&[9, 4, 1, 0, 1, 0x0E, 0x02, 0, 0]); // video streaming
+                c.extend_from_slice(&vs);
+                c.extend_from_slice(&[7, 5, 0x81, 0x02, 0x00, 0x02, 0]); // bulk IN, 512 bytes
+            }
+            Transfer::Isochronous => {
+                c.extend_from_slice(&[9, 4, 1, 0, 0, 0x0E, 0x02, 0, 0]); // setting 0: idle
+                c.extend_from_slice(&vs);
+                c.extend_from_slice(&[9, 4, 1, 1, 1, 0x0E, 0x02, 0, 0]); // setting 1: streaming
+                let [lo, hi] = ISO_PACKET.to_le_bytes();
+                c.extend_from_slice(&[7, 5, 0x81, 0x05, lo, hi, 1]); // isochronous IN, asynchronous
+            }
+        }
         let total = c.len() as u16;
         c[2..4].copy_from_slice(&total.to_le_bytes());
         c
     }
 }
 
-/// `USBIP_RET_SUBMIT` for `urb`: its status and, for IN, `data`.
-fn reply(out: &mut UnixStream, urb: &Submit, status: i32, data: &[u8]) -> io::Result<()> {
+/// `USBIP_RET_SUBMIT` for `urb`: its status and, for IN, `data`. For an
+/// isochronous URB, `data` is its packets' payloads back to back and
+/// `packet_lengths` how long each is (USB/IP sends them packed, then a
+/// descriptor a packet).
+fn reply(
+    out: &mut UnixStream,
+    urb: &Submit,
+    status: i32,
+    data: &[u8],
+    packet_lengths: &[u32],
+) -> io::Result<()> {
     let actual = if urb.direction == DIR_IN {
         data.len()
     } else {
         urb.data.len()
     };
-    let mut h = Vec::with_capacity(48 + data.len());
+    let mut h = Vec::with_capacity(48 + data.len() + 16 * packet_lengths.len());
     for word in [RET_SUBMIT, urb.seqnum, urb.devid, urb.direction, urb.ep] {
         h.extend_from_slice(&word.to_be_bytes());
     }
     h.extend_from_slice(&status.to_be_bytes());
     h.extend_from_slice(&(actual as u32).to_be_bytes());
-    h.resize(48, 0);
+    h.extend_from_slice(&urb.start_frame.to_be_bytes());
+    h.extend_from_slice(&(urb.packets.len() as u32).to_be_bytes());
+    h.resize(48, 0); // error count and padding
     if urb.direction == DIR_IN {
         h.extend_from_slice(data);
+    }
+    for (&(offset, length), &actual) in urb.packets.iter().zip(packet_lengths) {
+        for word in [offset, length, actual, 0] {
+            h.extend_from_slice(&word.to_be_bytes());
+        }
     }
     out.write_all(&h)
 }
@@ -520,47 +618,67 @@ pub fn frame_number(p: &bedside_capture::Picture) -> Option<u32> {
         .then(|| (8..CELLS).fold(0, |n, i| (n << 1) | u32::from(bit(i))))
 }
 
+/// Whether the camera sends frame `sequence` corrupt (MJPEG only).
+pub fn is_corrupt(sequence: u32) -> bool {
+    sequence % 10 == 7
+}
+
 /// Frame `sequence` of `mode`, as the camera sends it.
 fn picture(mode: Mode, sequence: u32) -> Vec<u8> {
     let (w, h) = (usize::from(mode.width), usize::from(mode.height));
     let cell = w / CELLS;
-    let rgb_at = |x: usize, y: usize| -> [u8; 3] {
-        if BAND.contains(&y) {
-            let i = (x / cell).min(CELLS - 1);
-            let one = if i < 8 {
-                i.is_multiple_of(2)
-            } else {
-                (sequence >> (CELLS - 1 - i)) & 1 == 1
-            };
-            return if one { [255; 3] } else { [0; 3] };
-        }
-        BARS[(x * 8 / w).min(7)]
+    // Two kinds of row: the band's and the bars'. Each is made once and
+    // copied (this runs per frame, unoptimised, in an emulated VM).
+    let band = |x: usize| -> [u8; 3] {
+        let i = (x / cell).min(CELLS - 1);
+        let one = if i < 8 {
+            i.is_multiple_of(2)
+        } else {
+            (sequence >> (CELLS - 1 - i)) & 1 == 1
+        };
+        if one { [255; 3] } else { [0; 3] }
     };
-    match mode.pixels {
-        Pixels::Yuyv => {
-            let mut out = Vec::with_capacity(w * h * 2);
-            for y in 0..h {
-                for x in (0..w).step_by(2) {
-                    let (a, b) = (ycbcr(rgb_at(x, y)), ycbcr(rgb_at(x + 1, y)));
+    let bars = |x: usize| BARS[(x * 8 / w).min(7)];
+    let row = |colour: &dyn Fn(usize) -> [u8; 3]| -> Vec<u8> {
+        match mode.pixels {
+            Pixels::Yuyv => (0..w)
+                .step_by(2)
+                .flat_map(|x| {
+                    let (a, b) = (ycbcr(colour(x)), ycbcr(colour(x + 1)));
                     let cb = ((u16::from(a[1]) + u16::from(b[1])) / 2) as u8;
                     let cr = ((u16::from(a[2]) + u16::from(b[2])) / 2) as u8;
-                    out.extend_from_slice(&[a[0], cb, b[0], cr]);
-                }
-            }
-            out
+                    [a[0], cb, b[0], cr]
+                })
+                .collect(),
+            Pixels::Mjpeg => (0..w).flat_map(colour).collect(),
         }
+    };
+    let (band_row, bars_row) = (row(&band), row(&bars));
+    let mut pixels = Vec::with_capacity(h * bars_row.len());
+    for y in 0..h {
+        pixels.extend_from_slice(if BAND.contains(&y) {
+            &band_row
+        } else {
+            &bars_row
+        });
+    }
+    match mode.pixels {
+        Pixels::Yuyv => pixels,
         Pixels::Mjpeg => {
-            let mut rgb = Vec::with_capacity(w * h * 3);
-            for y in 0..h {
-                for x in 0..w {
-                    rgb.extend_from_slice(&rgb_at(x, y));
-                }
-            }
             let mut jpeg = Vec::new();
             jpeg_encoder::Encoder::new(&mut jpeg, 90)
-                .encode(&rgb, mode.width, mode.height, jpeg_encoder::ColorType::Rgb)
+                .encode(
+                    &pixels,
+                    mode.width,
+                    mode.height,
+                    jpeg_encoder::ColorType::Rgb,
+                )
                 .expect("a JPEG of the test picture");
-            without_huffman_tables(&jpeg)
+            let jpeg = without_huffman_tables(&jpeg);
+            if is_corrupt(sequence) {
+                return jpeg[jpeg.len() / 2..].to_vec();
+            }
+            jpeg
         }
     }
 }
@@ -618,4 +736,12 @@ fn the_cameras_pictures_decode_and_carry_their_numbers() {
         };
         assert_eq!(frame_number(&p), Some(0x00A5_5A01), "{pixels:?}");
     }
+    let mjpeg = Mode {
+        pixels: Pixels::Mjpeg,
+        width: 640,
+        height: 480,
+        fps: 30,
+    };
+    assert!(is_corrupt(17) && !is_corrupt(18));
+    assert!(bedside_capture::convert::mjpeg_to_i420(&picture(mjpeg, 17)).is_err());
 }
