@@ -23,29 +23,7 @@ fn a_v4l2_camera_is_listed_captured_refused_to_a_second_user_and_unplugged() {
         in_the_vm();
         return;
     }
-    let kernel = match vm::kernel() {
-        Ok(kernel) => kernel,
-        Err(why) if !vm::required() => {
-            println!("skipped: {why}");
-            return;
-        }
-        Err(why) => panic!("the camera VM cannot run: {why}"),
-    };
-    let run = vm::run_test(&kernel, &["vivid"], TEST, Duration::from_secs(300))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        run.exit,
-        Some(0),
-        "the test failed inside the VM:\n{}",
-        run.console
-    );
-    println!("{}", run.console);
-    // Guard against a run that matched no test (libtest exits 0 for that).
-    assert!(
-        run.console.contains(DONE),
-        "the VM's test did not run to its end:\n{}",
-        run.console
-    );
+    vm::run_guest_test(&["vivid"], TEST, DONE);
 }
 
 const DONE: &str = "camera checks passed in the VM";

@@ -27,33 +27,7 @@ fn usb_cameras_are_listed_captured_in_mjpeg_and_yuyv_refused_to_a_second_user_an
         in_the_vm();
         return;
     }
-    let kernel = match vm::kernel() {
-        Ok(kernel) => kernel,
-        Err(why) if !vm::required() => {
-            println!("skipped: {why}");
-            return;
-        }
-        Err(why) => panic!("the camera VM cannot run: {why}"),
-    };
-    let run = vm::run_test(
-        &kernel,
-        &["vhci_hcd", "uvcvideo"],
-        TEST,
-        Duration::from_secs(300),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        run.exit,
-        Some(0),
-        "the test failed inside the VM:\n{}",
-        run.console
-    );
-    println!("{}", run.console);
-    assert!(
-        run.console.contains(DONE),
-        "the VM's test did not run to its end:\n{}",
-        run.console
-    );
+    vm::run_guest_test(&["vhci_hcd", "uvcvideo"], TEST, DONE);
 }
 
 const DONE: &str = "USB camera checks passed in the VM";

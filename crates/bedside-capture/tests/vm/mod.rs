@@ -131,6 +131,35 @@ pub fn run_test(
     boot(kernel, modules, cpio, &command, &[], 1024, timeout)
 }
 
+/// The host half of a test whose body runs in the VM: boots it with
+/// `modules`, runs `test` of this binary there, and asserts it passed and
+/// printed `done` (libtest also exits 0 when no test matched). Without a
+/// kernel it prints why and returns, unless `cargo xtask test` required one.
+pub fn run_guest_test(modules: &[&str], test: &str, done: &str) {
+    let kernel = match kernel() {
+        Ok(kernel) => kernel,
+        Err(why) if !required() => {
+            println!("skipped: {why}");
+            return;
+        }
+        Err(why) => panic!("the camera VM cannot run: {why}"),
+    };
+    let run = run_test(&kernel, modules, test, Duration::from_secs(300))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        run.exit,
+        Some(0),
+        "the test failed inside the VM:\n{}",
+        run.console
+    );
+    println!("{}", run.console);
+    assert!(
+        run.console.contains(done),
+        "the VM's test did not run to its end:\n{}",
+        run.console
+    );
+}
+
 /// A file `/tmp/<SYSFS_REQUEST>…` holding a sysfs path and a value, one a
 /// line, asks the VM to write that value there (Wine cannot open sysfs's
 /// write-only files); the file is removed once done. Only `/sys/` paths.
