@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -71,9 +72,13 @@ pub struct Mode {
 }
 
 /// A camera on a virtual USB port; [`UsbCamera::unplug`] pulls it out.
+/// Dropped while plugged in (a failed check), it is pulled out: a process
+/// must not exit holding an open capture of its own device, since closing
+/// the capture waits in the kernel for URBs only this process answers.
 pub struct UsbCamera {
     port: u32,
-    device: JoinHandle<()>,
+    device: Option<JoinHandle<()>>,
+    started: Arc<AtomicU32>,
 }
 
 impl UsbCamera {
@@ -88,6 +93,7 @@ impl UsbCamera {
     ) -> io::Result<Self> {
         let (ours, kernels) = UnixStream::pair()?;
         let device = Device::new(transfer, modes, commits);
+        let started = Arc::clone(&device.started);
         let reader = ours.try_clone()?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
@@ -105,17 +111,34 @@ impl UsbCamera {
         drop(kernels);
         Ok(Self {
             port,
-            device: thread,
+            device: Some(thread),
+            started,
         })
+    }
+
+    /// How many frames the camera has begun to send: it stands still while
+    /// no one captures (a closed camera's light is off).
+    pub fn frames_started(&self) -> u32 {
+        self.started.load(Ordering::Relaxed)
     }
 
     /// Pulls the camera out: the kernel disconnects the device, closes its
     /// end of the socket, and the device thread ends.
-    pub fn unplug(self) -> io::Result<()> {
+    pub fn unplug(mut self) -> io::Result<()> {
         std::fs::write(format!("{VHCI}/detach"), self.port.to_string())?;
         self.device
+            .take()
+            .expect("plugged in")
             .join()
             .map_err(|_| io::Error::other("the device thread panicked"))
+    }
+}
+
+impl Drop for UsbCamera {
+    fn drop(&mut self) {
+        if self.device.is_some() {
+            let _ = std::fs::write(format!("{VHCI}/detach"), self.port.to_string());
+        }
     }
 }
 
@@ -216,6 +239,8 @@ struct Device {
     fid: u8,
     next_frame_at: Instant,
     sequence: u32,
+    /// `sequence`, for [`UsbCamera::frames_started`].
+    started: Arc<AtomicU32>,
 }
 
 impl Device {
@@ -238,6 +263,7 @@ impl Device {
             fid: 0,
             next_frame_at: Instant::now(),
             sequence: 0,
+            started: Arc::new(AtomicU32::new(0)),
         };
         device.probe = device.negotiate(&[0; 26]);
         device
@@ -330,6 +356,7 @@ impl Device {
         self.next_frame_at = (self.next_frame_at + interval).max(now);
         self.frame = Some((picture(mode, self.sequence), 0));
         self.sequence += 1;
+        self.started.store(self.sequence, Ordering::Relaxed);
         true
     }
 

@@ -124,8 +124,10 @@ pub fn run_test(
         }
         cpio.file(&inside, &read(&lib)?, 0o755);
     }
+    // Loopback up: a test may make a call on 127.0.0.1.
     let command = format!(
-        "export {GUEST_VAR}=1 RUST_BACKTRACE=1 HOME=/tmp PATH=/bin\n\
+        "/bin/busybox ip link set lo up\n\
+         export {GUEST_VAR}=1 RUST_BACKTRACE=1 HOME=/tmp PATH=/bin\n\
          /bin/guest --exact {test} --nocapture --test-threads=1\n"
     );
     boot(kernel, modules, cpio, &command, &[], 1024, timeout)
