@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bedside_capture::DeviceInfo;
 use bedside_capture::camera::cameras;
-use bedside_capture::{Camera, CameraFormat, DeviceChange, DeviceKind, DeviceWatcher, Picture};
+use bedside_capture::{Camera, CameraFormat, DeviceChange, DeviceKind, DeviceWatcher};
 use uvc::{Mode, Pixels, Transfer, UsbCamera};
 
 const TEST: &str =
@@ -203,17 +203,7 @@ fn capture_each_format(camera: &DeviceInfo, commits: &Mutex<Vec<Mode>>) {
     let mut seen = Vec::new();
     for (fourcc, pixels) in [(*b"MJPG", Pixels::Mjpeg), (*b"YUYV", Pixels::Yuyv)] {
         let name = String::from_utf8_lossy(&fourcc).into_owned();
-        let mut cam =
-            Camera::open_with_pixel_format(Some(&camera.id), CameraFormat::default(), fourcc)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(cam.pixel_format(), fourcc, "{name}");
-        assert_eq!(cam.size(), (640, 480), "{name}");
-        let frames: Vec<Picture> = (0..10)
-            .map(|i| {
-                cam.next_frame()
-                    .unwrap_or_else(|e| panic!("{name} frame {i}: {e}"))
-            })
-            .collect();
+        let frames = vivid::ten_frames(&camera.id, fourcc);
         assert_eq!(
             commits.lock().expect("commits").last(),
             Some(&Mode {

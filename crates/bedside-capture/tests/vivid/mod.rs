@@ -1,7 +1,11 @@
-//! What the camera tests (V4L2 in `camera.rs`, DirectShow under Wine in
-//! `camera_windows.rs`) check of vivid: its 75 % colour bars and status text
-//! read back from a captured picture, and a camera busy in another user's
-//! hands, unplugged and plugged in again.
+//! What the camera tests (V4L2 in `camera.rs`, USB cameras in
+//! `camera_uvc.rs`, DirectShow under Wine in `camera_windows.rs`) check of
+//! vivid's picture — its 75 % colour bars and status text, which the USB
+//! test camera draws too — read back from captured pictures, and a camera
+//! busy in another user's hands, unplugged and plugged in again.
+
+// Shared by the test binaries that include it; not all use every item.
+#![allow(dead_code)]
 
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -62,6 +66,22 @@ pub fn busy_unplugged_and_back(
     );
     let mut again = Camera::open(Some(id), CameraFormat::default()).expect("the camera is back");
     again.next_frame().expect("a frame after plugging in again");
+}
+
+/// Ten pictures from camera `id` opened in pixel format `fourcc` at the
+/// default 640×480 (checked, with the format).
+pub fn ten_frames(id: &DeviceId, fourcc: [u8; 4]) -> Vec<Picture> {
+    let name = String::from_utf8_lossy(&fourcc).into_owned();
+    let mut cam = Camera::open_with_pixel_format(Some(id), CameraFormat::default(), fourcc)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(cam.pixel_format(), fourcc, "{name}");
+    assert_eq!(cam.size(), (640, 480), "{name}");
+    (0..10)
+        .map(|i| {
+            cam.next_frame()
+                .unwrap_or_else(|e| panic!("{name} frame {i}: {e}"))
+        })
+        .collect()
 }
 
 fn expect_change(
