@@ -153,6 +153,22 @@ impl Stall {
         })
     }
 
+    /// What a backend got from a picture: kept, or a corrupt one skipped
+    /// (it counts towards [`STALLED`] like no picture at all).
+    fn converted(
+        &mut self,
+        picture: Result<Picture, crate::convert::ConvertError>,
+        now: std::time::Instant,
+    ) -> Result<Option<Picture>, DeviceError> {
+        match picture {
+            Ok(p) => {
+                self.picture(now);
+                Ok(Some(p))
+            }
+            Err(e) => self.nothing(Some(e.to_string()), now),
+        }
+    }
+
     #[cfg_attr(not(windows), allow(dead_code))]
     fn quiet_for(&self, now: std::time::Instant) -> std::time::Duration {
         now.duration_since(self.since)
@@ -559,14 +575,8 @@ mod imp {
                 Pixels::Mjpeg => convert::mjpeg_to_i420(data),
                 Pixels::Bgr24 => convert::bgr24_to_i420(data, w, h, stride, false),
             };
-            match frame {
-                Ok(p) => {
-                    self.stall.picture(Instant::now());
-                    Ok(Some(p))
-                }
-                // A corrupt frame (a glitch on the USB bus) is skipped.
-                Err(e) => self.stall.nothing(Some(e.to_string()), Instant::now()),
-            }
+            // A corrupt frame (a glitch on the USB bus) is skipped.
+            self.stall.converted(frame, Instant::now())
         }
     }
 
@@ -645,7 +655,14 @@ mod imp {
         capture: Capture,
         id: DeviceId,
         stall: Stall,
+        /// When a quiet camera's listing is next checked.
+        next_listing: Instant,
     }
+
+    /// How long a camera may be quiet before we look whether it is still
+    /// listed, and how often we look again (listing is not free, and takes
+    /// the enumerator lock the watcher also needs).
+    const LISTING_EVERY: Duration = Duration::from_secs(2);
 
     pub(super) fn open(
         id: Option<&DeviceId>,
@@ -686,6 +703,7 @@ mod imp {
                 capture,
                 id,
                 stall: Stall::new(Instant::now()),
+                next_listing: Instant::now() + LISTING_EVERY,
             },
             info,
         ))
@@ -709,13 +727,16 @@ mod imp {
                 Ok(data) => data,
                 Err(NextError::Lost) => return Err(DeviceError::Vanished { kind: KIND }),
                 Err(NextError::Timeout) => {
-                    // Quiet for 2 s: a camera no longer listed was unplugged
-                    // (not every driver posts a device-lost event).
-                    let quiet = self.stall.quiet_for(Instant::now()) >= Duration::from_secs(2);
-                    if quiet && !cameras().iter().any(|c| c.id == self.id) {
-                        return Err(DeviceError::Vanished { kind: KIND });
+                    // Quiet for a while: a camera no longer listed was
+                    // unplugged (not every driver posts a device-lost event).
+                    let now = Instant::now();
+                    if self.stall.quiet_for(now) >= LISTING_EVERY && now >= self.next_listing {
+                        self.next_listing = now + LISTING_EVERY;
+                        if !cameras().iter().any(|c| c.id == self.id) {
+                            return Err(DeviceError::Vanished { kind: KIND });
+                        }
                     }
-                    return self.stall.nothing(None, Instant::now());
+                    return self.stall.nothing(None, now);
                 }
             };
             let n = self.capture.negotiated();
@@ -727,14 +748,8 @@ mod imp {
                 b"MJPG" => convert::mjpeg_to_i420(&data),
                 _ => convert::bgr24_to_i420(&data, w, h, stride, n.bottom_up),
             };
-            match picture {
-                Ok(p) => {
-                    self.stall.picture(Instant::now());
-                    Ok(Some(p))
-                }
-                // A corrupt frame is skipped.
-                Err(e) => self.stall.nothing(Some(e.to_string()), Instant::now()),
-            }
+            // A corrupt frame is skipped.
+            self.stall.converted(picture, Instant::now())
         }
     }
 }
