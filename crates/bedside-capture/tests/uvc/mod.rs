@@ -232,14 +232,14 @@ struct Device {
     /// The last probe (26 bytes) and the committed mode.
     probe: [u8; 26],
     committed: Option<Mode>,
-    /// Bulk IN URBs waiting for video.
+    /// Video URBs (bulk or isochronous) waiting for a frame.
     pending: VecDeque<Submit>,
     /// The frame being sent, how much of it has gone, and its FID bit.
     frame: Option<(Vec<u8>, usize)>,
     fid: u8,
     next_frame_at: Instant,
-    sequence: u32,
-    /// `sequence`, for [`UsbCamera::frames_started`].
+    /// Frames begun, which also numbers the next one (shared with
+    /// [`UsbCamera::frames_started`]).
     started: Arc<AtomicU32>,
 }
 
@@ -262,7 +262,6 @@ impl Device {
             frame: None,
             fid: 0,
             next_frame_at: Instant::now(),
-            sequence: 0,
             started: Arc::new(AtomicU32::new(0)),
         };
         device.probe = device.negotiate(&[0; 26]);
@@ -354,9 +353,8 @@ impl Device {
         }
         let interval = Duration::from_secs(1) / mode.fps;
         self.next_frame_at = (self.next_frame_at + interval).max(now);
-        self.frame = Some((picture(mode, self.sequence), 0));
-        self.sequence += 1;
-        self.started.store(self.sequence, Ordering::Relaxed);
+        let sequence = self.started.fetch_add(1, Ordering::Relaxed);
+        self.frame = Some((picture(mode, sequence), 0));
         true
     }
 
