@@ -2,8 +2,10 @@
 //! clinician's [`Call`] on loopback: authentication, SAS, trickle ICE and
 //! VP8/Opus both ways with the real codecs.
 
+mod patient;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bedside_codec::synthetic::{Stamp, TestPattern};
@@ -11,161 +13,9 @@ use bedside_codec::{Vp8Config, Vp8Encoder};
 use bedside_media::{Call, CallAuth, CallError, PeerConfig, PeerEvent, VideoSettings};
 use bedside_visit::auth;
 use data_encoding::BASE64URL_NOPAD as B64;
-use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::Registry;
+use patient::{DEVICE, SECRET, VISIT, patient};
 use rtc::media::Sample;
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
-};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
-};
-use tokio::sync::mpsc;
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCPeerConnectionIceEvent, RTCSessionDescription, SettingEngineBuilder,
-};
-
-const SECRET: [u8; 32] = [7; 32];
-const VISIT: [u8; 16] = [3; 16];
-const DEVICE: &str = "device-1";
-
-struct PatientHandler {
-    candidates: mpsc::UnboundedSender<String>,
-    video_packets: Arc<AtomicU64>,
-    audio_packets: Arc<AtomicU64>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for PatientHandler {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        if let Ok(init) = event.candidate.to_json()
-            && let Ok(json) = serde_json::to_string(&init)
-        {
-            let _ = self.candidates.send(json);
-        }
-    }
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let counter = if track.kind().await == RtpCodecKind::Video {
-            Arc::clone(&self.video_packets)
-        } else {
-            Arc::clone(&self.audio_packets)
-        };
-        tokio::spawn(async move {
-            while let Some(e) = track.poll().await {
-                if let TrackRemoteEvent::OnRtpPacket(_) = e {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-    }
-}
-
-fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
-    match kind {
-        RtpCodecKind::Video => RTCRtpCodec {
-            mime_type: MIME_TYPE_VP8.into(),
-            clock_rate: 90_000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![],
-        },
-        _ => RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.into(),
-            clock_rate: 48_000,
-            channels: 2,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![],
-        },
-    }
-}
-
-struct Patient {
-    pc: Arc<dyn PeerConnection>,
-    video: Arc<TrackLocalStaticSample>,
-    candidates: mpsc::UnboundedReceiver<String>,
-    video_packets: Arc<AtomicU64>,
-    audio_packets: Arc<AtomicU64>,
-}
-
-async fn patient() -> Patient {
-    let mut engine = MediaEngine::default();
-    for (kind, pt) in [(RtpCodecKind::Video, 96), (RtpCodecKind::Audio, 111)] {
-        engine
-            .register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: codec(kind),
-                    payload_type: pt,
-                },
-                kind,
-            )
-            .expect("codec");
-    }
-    let registry = register_default_interceptors(Registry::new(), &mut engine).expect("registry");
-    let (tx, candidates) = mpsc::unbounded_channel();
-    let video_packets = Arc::new(AtomicU64::new(0));
-    let audio_packets = Arc::new(AtomicU64::new(0));
-    let pc = PeerConnectionBuilder::new()
-        .with_media_engine(engine)
-        .with_interceptor_registry(registry)
-        .with_setting_engine(
-            SettingEngineBuilder::new()
-                .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-                .build(),
-        )
-        .with_handler(Arc::new(PatientHandler {
-            candidates: tx,
-            video_packets: Arc::clone(&video_packets),
-            audio_packets: Arc::clone(&audio_packets),
-        }))
-        .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
-        .build()
-        .await
-        .expect("patient pc");
-    let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-    let mut video = None;
-    for (kind, ssrc) in [(RtpCodecKind::Video, 1111), (RtpCodecKind::Audio, 2222)] {
-        let track = Arc::new(
-            TrackLocalStaticSample::new(
-                Instant::now(),
-                MediaStreamTrack::new(
-                    "patient".into(),
-                    format!("patient-{kind}"),
-                    format!("patient-{kind}"),
-                    kind,
-                    vec![RTCRtpEncodingParameters {
-                        rtp_coding_parameters: RTCRtpCodingParameters {
-                            ssrc: Some(ssrc),
-                            ..Default::default()
-                        },
-                        codec: codec(kind),
-                        ..Default::default()
-                    }],
-                ),
-            )
-            .expect("track"),
-        );
-        pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
-            .await
-            .expect("add track");
-        if kind == RtpCodecKind::Video {
-            video = Some(track);
-        }
-    }
-    Patient {
-        pc,
-        video: video.expect("video track"),
-        candidates,
-        video_packets,
-        audio_packets,
-    }
-}
+use webrtc::peer_connection::{RTCIceCandidateInit, RTCSessionDescription};
 
 fn loopback_config() -> PeerConfig {
     PeerConfig {

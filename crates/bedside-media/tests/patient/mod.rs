@@ -1,7 +1,6 @@
-//! The patient's side of a loopback call for the `devices` tests: a
-//! webrtc-rs peer that offers VP8 and Opus as the browser does, counts what
-//! it receives and decodes the clinician's audio (`devices.rs`,
-//! `camera_call.rs`).
+//! The patient's side of a loopback call: a webrtc-rs peer that offers VP8
+//! and Opus as the browser does, counts what it receives and decodes the
+//! clinician's audio (`loopback.rs`, `devices.rs`, `camera_call.rs`).
 
 // Shared by the test binaries that include it; not all use every item.
 #![allow(dead_code)]
