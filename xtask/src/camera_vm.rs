@@ -6,9 +6,9 @@
 //! Here we fetch Debian's current `linux-image-*-amd64` package once (`apt-get download`,
 //! no root needed, nothing installed) and unpack only the kernel image and the modules the
 //! VM loads ([`MODULE_DIRS`]: the media drivers, USB and USB/IP for the USB camera test,
-//! and virtio-9p for sharing this machine's files) into `<target>/camera-vm/kernel`. The test reads that directory from
-//! [`KERNEL_VAR`], which `cargo xtask test` sets when the kernel is there: then the test
-//! must run. Where Debian's kernel package does not exist (Ubuntu), setup says so and the
+//! and virtio-9p for sharing this machine's files) into `<target>/camera-vm/kernel`. The
+//! test reads that directory from [`KERNEL_VAR`], which `cargo xtask test` sets when the
+//! kernel is there: then the test must run. Where Debian's kernel package does not exist (Ubuntu), setup says so and the
 //! test skips.
 //!
 //! The same VM runs a USB camera through the real `uvcvideo` driver on a virtual USB port
